@@ -1,0 +1,7 @@
+"""``python -m cryptoj_actors``: see :mod:`cryptoj_actors.cli`."""
+
+import sys
+
+from cryptoj_actors.cli import main
+
+sys.exit(main())
