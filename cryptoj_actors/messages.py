@@ -418,3 +418,10 @@ class Tick(Message):
     """A timer tick an actor sends itself (health sampling, file polling)."""
 
     name: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RestartDue(Message):
+    """The supervisor's own reminder: the backoff for ``role`` has passed."""
+
+    role: str

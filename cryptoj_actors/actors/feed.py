@@ -1,0 +1,84 @@
+"""The feed actor: pulls market batches from a source and publishes them.
+
+Flow control (DESIGN.md section 9): at most ``credit_window`` batches are in
+flight; the portfolio returns a :class:`Credit` when it has settled one. A
+window of 1 is lockstep. Once the source is exhausted and every batch is
+settled, :class:`EndOfData` follows the last batch down the same path. The
+halt switch is checked before every batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+from cryptoj_actors.actors.base import Handler, RoleActor
+from cryptoj_actors.marketdata.source import MarketSource
+from cryptoj_actors.messages import Credit, EndOfData, Tick
+from cryptoj_actors.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+class FeedActor(RoleActor):
+    role = "feed"
+
+    def __init__(self, runtime: Runtime, generation: int = 0, *, source: MarketSource,
+                 subscribers: Sequence[str]) -> None:
+        super().__init__(runtime, generation)
+        self.source = source
+        self.subscribers = tuple(subscribers)
+        self.window = runtime.config.feed.credit_window
+        self.last_seq = 0
+        self.last_ts_ns = 0
+        self.in_flight = 0
+        self.ended = False
+
+    def handlers(self) -> dict[type, Handler]:
+        return {Credit: self.on_credit, Tick: self.on_tick}
+
+    def started(self) -> None:
+        self.rt.progress.total = self.source.total_batches
+        self.source.start(self._notify)
+        if self.source.total_batches == 0:  # live: batches are cut on a clock
+            self.every(self.rt.config.feed.batch_interval_s, "batch")
+        self.pump()
+
+    def stopping(self) -> None:
+        self.source.stop()
+
+    def _notify(self, message: object) -> None:
+        # Called from the source's own thread: hand over through the mailbox.
+        self.actor_ref.tell(message)
+
+    def on_receive(self, message: object) -> object:
+        if type(message) in self._handlers:
+            return super().on_receive(message)
+        self.source.absorb(message)
+        return None
+
+    def on_credit(self, credit: Credit) -> None:
+        self.in_flight -= 1
+        self.pump()
+
+    def on_tick(self, tick: Tick) -> None:
+        self.pump()
+
+    def pump(self) -> None:
+        """Send batches while the window allows; end the stream when the data is over."""
+        while self.in_flight < self.window and not self.rt.halt.is_set():
+            batch = self.source.next_batch(self.last_seq + 1, time.time_ns())
+            if batch is None:
+                break
+            self.last_seq, self.last_ts_ns = batch.seq, batch.ts_ns
+            self.in_flight += 1
+            for role in self.subscribers:
+                self.send(role, batch)
+            self.rt.progress.sent = batch.seq
+        if self.source.exhausted and self.in_flight == 0 and not self.ended:
+            self.ended = True
+            end = EndOfData(sender=self.role, ts_ns=self.last_ts_ns, last_seq=self.last_seq)
+            for role in self.subscribers:
+                self.send(role, end)
+            log.info("feed: end of data after %d batches", self.last_seq)

@@ -1,0 +1,137 @@
+"""The portfolio actor: the only writer of the ledger.
+
+Per market batch (relayed by the executor after it matched the batch):
+mark the positions, record an equity point, and send risk the batch with the
+snapshot marked on it. Per risk verdict: reserve the approved orders (the
+final check on cash, position and the position limit, serialized here), send
+the reserved ones to the executor, and return the feed its credit. Fills and
+order updates come from the executor; every fill is booked, every ended
+order's reservation released.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from decimal import Decimal
+
+from cryptoj_actors.actors.base import Handler, RoleActor
+from cryptoj_actors.messages import (
+    Bar, Credit, EndOfData, Fill, MarkedBatch, MarketBatch, OrderBatch, OrderDenied, OrderUpdate,
+    PortfolioSnapshot, RiskDecisions, Ticker,
+)
+from cryptoj_actors.portfolio.ledger import Ledger, ReservationError
+from cryptoj_actors.report.metrics import EquityPoint, TradeRecord
+from cryptoj_actors.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioResults:
+    """Everything the report needs from the portfolio, at the end of a run."""
+
+    snapshot: PortfolioSnapshot
+    equity: tuple[EquityPoint, ...]
+    trades: tuple[TradeRecord, ...]
+    denials: tuple[OrderDenied, ...]
+    order_status: dict[str, int]
+    starting_cash: Decimal
+
+
+class PortfolioActor(RoleActor):
+    role = "portfolio"
+
+    def __init__(self, runtime: Runtime, generation: int = 0, *, ledger: Ledger,
+                 products: tuple[str, ...]) -> None:
+        super().__init__(runtime, generation)
+        self.ledger = ledger
+        self.products = products
+        self.equity: list[EquityPoint] = []
+        self.trades: list[TradeRecord] = []
+        self.denials: list[OrderDenied] = []
+        self.order_status: Counter[str] = Counter()
+        self._reasons: dict[str, str] = {}
+        self._last: PortfolioSnapshot | None = None
+        self._ts_ns = 0
+
+    def handlers(self) -> dict[type, Handler]:
+        return {MarketBatch: self.on_batch, RiskDecisions: self.on_decisions, Fill: self.on_fill,
+                OrderUpdate: self.on_update, EndOfData: self.on_end}
+
+    def on_batch(self, batch: MarketBatch) -> None:
+        for event in batch.events:
+            if isinstance(event, Bar):
+                self.ledger.mark(event.product_id, event.close)
+            elif isinstance(event, Ticker):
+                self.ledger.mark(event.product_id, event.price)
+        self._ts_ns = batch.ts_ns
+        snapshot = self.ledger.snapshot(sender=self.role, ts_ns=batch.ts_ns, seq=batch.seq)
+        self._last = snapshot
+        self.equity.append(self._point(snapshot))
+        self.send("risk", MarkedBatch(sender=self.role, ts_ns=batch.ts_ns, batch=batch,
+                                      snapshot=snapshot))
+
+    def on_decisions(self, decisions: RiskDecisions) -> None:
+        self.denials.extend(decisions.denied)
+        reserved = []
+        for order in decisions.approved:
+            try:
+                self.ledger.reserve(order)
+            except ReservationError as exc:
+                self.denials.append(OrderDenied(
+                    sender=self.role, ts_ns=decisions.ts_ns,
+                    client_order_id=order.client_order_id, product_id=order.product_id,
+                    side=order.side, reason_code=exc.reason_code, detail=exc.detail,
+                    seq=decisions.seq))
+                log.warning("portfolio: denied %s", exc)
+                continue
+            self._reasons[order.client_order_id] = order.reason
+            reserved.append(order)
+        self.send("executor", OrderBatch(sender=self.role, ts_ns=decisions.ts_ns,
+                                         seq=decisions.seq, orders=tuple(reserved)))
+        self.send("feed", Credit(sender=self.role, ts_ns=decisions.ts_ns, seq=decisions.seq))
+        self.rt.progress.settled = decisions.seq
+
+    def on_fill(self, fill: Fill) -> None:
+        result = self.ledger.apply_fill(fill)
+        self.trades.append(TradeRecord(
+            time_ns=fill.ts_ns, product_id=fill.product_id, side=fill.side.value,
+            base_size=fill.base_size, price=fill.price, fee=fill.fee,
+            client_order_id=fill.client_order_id, realized_pnl=result.realized_pnl,
+            reason=self._reasons.get(fill.client_order_id, "external")))
+
+    def on_update(self, update: OrderUpdate) -> None:
+        if update.status.is_terminal:
+            self.order_status[update.status.value] += 1
+            self.ledger.release(update.client_order_id)
+            self._reasons.pop(update.client_order_id, None)
+            if update.detail:
+                log.info("portfolio: order %s %s: %s", update.client_order_id,
+                         update.status.value, update.detail)
+
+    def on_end(self, end: EndOfData) -> None:
+        self.ledger.check_invariants()
+        self._last = self.ledger.snapshot(sender=self.role, ts_ns=self._ts_ns,
+                                          seq=end.last_seq)
+        self.send("supervisor", end)
+
+    def results(self) -> PortfolioResults:
+        """The run so far (called through a proxy, in this actor's thread)."""
+        snapshot = self._last or self.ledger.snapshot(sender=self.role, ts_ns=0, seq=0)
+        return PortfolioResults(snapshot=snapshot, equity=tuple(self.equity),
+                                trades=tuple(self.trades), denials=tuple(self.denials),
+                                order_status=dict(self.order_status),
+                                starting_cash=self.ledger.starting_cash)
+
+    def _point(self, s: PortfolioSnapshot) -> EquityPoint:
+        notionals = {p.product_id: p.notional for p in s.positions}
+        equity = s.equity
+        weights = tuple((product, notionals.get(product, Decimal(0)) / equity if equity else
+                         Decimal(0)) for product in self.products)
+        gross = sum((abs(n) for n in notionals.values()), Decimal(0))
+        return EquityPoint(time_ns=s.ts_ns, equity=equity, cash=s.cash,
+                           realized_pnl=s.realized_pnl, unrealized_pnl=s.unrealized_pnl,
+                           fees=s.fees, gross_exposure=gross / equity if equity else Decimal(0),
+                           weights=weights)

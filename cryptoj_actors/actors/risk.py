@@ -1,0 +1,68 @@
+"""The risk actor: joins each batch's ledger snapshot with the strategy's
+intents for it, asks the :class:`RiskPolicy`, and sends the verdict on.
+
+Batches are decided strictly in sequence order, whichever of the two inputs
+arrives first, so the decisions never depend on thread timing (DESIGN.md
+section 9). Approved orders and denials go to the portfolio together; changes
+of the trading state go to the supervisor.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from cryptoj_actors.actors.base import Handler, RoleActor
+from cryptoj_actors.messages import (
+    IntentBatch, MarkedBatch, RiskDecisions, TradingLevel, TradingState,
+)
+from cryptoj_actors.risk.policy import RiskPolicy
+from cryptoj_actors.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+class RiskActor(RoleActor):
+    role = "risk"
+
+    def __init__(self, runtime: Runtime, generation: int = 0, *, policy: RiskPolicy) -> None:
+        super().__init__(runtime, generation)
+        self.policy = policy
+        self.next_seq = 1
+        self._marked: dict[int, MarkedBatch] = {}
+        self._intents: dict[int, IntentBatch] = {}
+        self.state_changes: list[TradingState] = []
+
+    def handlers(self) -> dict[type, Handler]:
+        return {MarkedBatch: self.on_marked, IntentBatch: self.on_intents,
+                TradingState: self.on_imposed}
+
+    def on_marked(self, marked: MarkedBatch) -> None:
+        self._marked[marked.batch.seq] = marked
+        self._decide_ready()
+
+    def on_intents(self, intents: IntentBatch) -> None:
+        self._intents[intents.seq] = intents
+        self._decide_ready()
+
+    def on_imposed(self, state: TradingState) -> None:
+        self.policy.impose(state)
+        log.info("risk: trading state %s imposed (%s)", state.level.value, state.reason)
+
+    def _decide_ready(self) -> None:
+        while self.next_seq in self._marked and self.next_seq in self._intents:
+            seq = self.next_seq
+            marked = self._marked.pop(seq)
+            decision = self.policy.decide(marked, self._intents.pop(seq).intents)
+            self.send("portfolio", RiskDecisions(
+                sender=self.role, ts_ns=marked.batch.ts_ns, seq=seq,
+                approved=decision.approved, denied=decision.denied))
+            for change in decision.state_changes:
+                self.state_changes.append(change)
+                log_level = logging.INFO if change.level is TradingLevel.ACTIVE else logging.WARNING
+                log.log(log_level, "risk: trading %s: %s", change.level.value, change.reason)
+                self.send("supervisor", change)
+            self.next_seq += 1
+
+    def summary(self) -> dict[str, object]:
+        """For the report: the trading-state changes, in order."""
+        return {"state_changes": list(self.state_changes)}

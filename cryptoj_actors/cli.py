@@ -1,0 +1,303 @@
+"""Command line: ``python -m cryptoj_actors [run|replay|halt|status] ...``.
+
+Exit codes: 0 success (and a clean Ctrl-C of ``run``), 1 a run that ended but
+failed a cross-check, 2 bad input (config, data files, arguments), 3 a run
+halted by the supervisor, 130 a replay interrupted with Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from types import FrameType
+
+from cryptoj_actors import __version__
+from cryptoj_actors.actors.admin import control_file
+from cryptoj_actors.actors.supervisor import STATE_FILE
+from cryptoj_actors.clock import iso
+from cryptoj_actors.config import Config, ConfigError, load_config
+from cryptoj_actors.marketdata.bars_csv import AlignedBars, DataError, align, load_bars
+from cryptoj_actors.marketdata.replay import BarReplaySource
+from cryptoj_actors.runtime import RunInfo
+from cryptoj_actors.system import TradingSystem
+
+log = logging.getLogger("cryptoj_actors")
+
+DEFAULT_CONFIG = Path("conf/default.toml")
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_HALTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class UsageError(Exception):
+    """Bad input from the operator: printed as one line, exit code 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ConfigError, DataError, UsageError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m cryptoj_actors",
+        description="Automated trading for Coinbase Advanced Trade on pykka actors "
+                    "(paper trading unless configured otherwise).")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, default=None,
+                        help=f"TOML config (default: {DEFAULT_CONFIG} if present)")
+    common.add_argument("--state-dir", type=Path, default=None,
+                        help="state directory (default: [system] state_dir, 'var')")
+    common.add_argument("-v", "--verbose", action="store_true", help="log INFO to the console")
+    sub = parser.add_subparsers(dest="command")
+
+    run = sub.add_parser("run", parents=[common], help="trade live market data (paper by default)")
+    run.add_argument("--feed-url", help="websocket URL instead of [feed] url")
+    run.set_defaults(func=cmd_run)
+
+    replay = sub.add_parser("replay", parents=[common],
+                            help="run the whole system over recorded bars and report")
+    replay.add_argument("files", nargs="+", metavar="FILE",
+                        help="OHLCV CSV (CryptoDataDownload or timestamp,open,high,low,close,"
+                             "volume); PRODUCT=FILE names the product of a plain CSV")
+    replay.add_argument("--credit-window", type=int, default=None,
+                        help="market batches in flight (default: [feed] credit_window)")
+    replay.add_argument("--no-progress", action="store_true", help="no progress display")
+    replay.set_defaults(func=cmd_replay)
+
+    halt = sub.add_parser("halt", parents=[common],
+                          help="halt a running system through the control file")
+    halt.add_argument("--reason", default="", help="why (kept with the trading state)")
+    halt.set_defaults(func=cmd_halt)
+
+    status = sub.add_parser("status", parents=[common], help="show the persisted trading state")
+    status.set_defaults(func=cmd_status)
+
+    parser.set_defaults(func=cmd_run, config=None, state_dir=None, verbose=False, feed_url=None)
+    return parser
+
+
+# --- set-up helpers -------------------------------------------------------------------
+
+
+def _config(args: argparse.Namespace) -> Config:
+    path = args.config
+    if path is None and DEFAULT_CONFIG.exists():
+        path = DEFAULT_CONFIG
+    config = load_config(path)
+    if args.state_dir is not None:
+        config = config.with_state_dir(args.state_dir)
+    return config
+
+
+def _logging(config: Config, verbose: bool, log_file: Path | None) -> None:
+    root = logging.getLogger()
+    root.handlers.clear()
+    root.setLevel(logging.DEBUG)
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.INFO if verbose else logging.WARNING)
+    console.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    root.addHandler(console)
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        to_file = logging.FileHandler(log_file, encoding="utf-8")
+        to_file.setLevel(getattr(logging, config.system.log_level))
+        to_file.setFormatter(logging.Formatter(
+            "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"))
+        root.addHandler(to_file)
+
+
+def _run_info(config: Config, mode: str) -> RunInfo:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    run_id = f"{mode}-{stamp}-{secrets.token_hex(3)}"
+    state_dir = config.system.state_dir
+    return RunInfo(run_id=run_id, mode=mode, state_dir=state_dir,
+                   run_dir=state_dir / "runs" / run_id)
+
+
+def _load_inputs(files: Sequence[str]) -> tuple[AlignedBars, list[dict[str, object]]]:
+    series = []
+    inputs: list[dict[str, object]] = []
+    for spec in files:
+        product, sep, name = spec.partition("=")
+        path = Path(name if sep else spec)
+        if not path.is_file():
+            raise UsageError(f"{path}: no such file")
+        bars = load_bars(path, product if sep else None)
+        series.append(bars)
+        inputs.append({"file": path.name, "sha256": _sha256(path), "product_id": bars.product_id,
+                       "layout": bars.layout, "bars": len(bars.bars),
+                       "first": iso(bars.bars[0].start_ns), "last": iso(bars.bars[-1].start_ns),
+                       "notes": list(bars.notes)})
+        for note in bars.notes:
+            print(f"note: {path.name}: {note}", file=sys.stderr)
+    try:
+        aligned = align(series)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    for note in aligned.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return aligned, inputs
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --- commands -------------------------------------------------------------------------
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from cryptoj_actors.report.build import build_report, write_run
+    from cryptoj_actors.report.table import print_report
+
+    config = _config(args)
+    if args.credit_window is not None:
+        if args.credit_window < 1:
+            raise UsageError("--credit-window must be at least 1")
+        config = replace(config, feed=replace(config.feed, credit_window=args.credit_window))
+    aligned, inputs = _load_inputs(args.files)
+    run = _run_info(config, "replay")
+    _logging(config, args.verbose, run.run_dir / "run.log")
+    system = TradingSystem(config, run, BarReplaySource(aligned))
+    started = time.perf_counter()
+    system.start()
+    interrupted = False
+    try:
+        _show_progress(system, not args.no_progress)
+    except KeyboardInterrupt:
+        interrupted = True
+        print("interrupted: stopping the system", file=sys.stderr)
+    elapsed = time.perf_counter() - started
+    try:
+        results = system.results()
+    finally:
+        system.stop()
+    if results.portfolio is None or not results.portfolio.equity:
+        print(f"error: the run produced no results ({results.status}: {results.reason})",
+              file=sys.stderr)
+        return EXIT_HALTED
+    report = build_report(results=results, config=config, interval_ns=aligned.interval_ns,
+                          products=aligned.products, inputs=inputs)
+    paths = write_run(run.run_dir, report, results)
+    print_report(report)
+    bars = len(results.portfolio.equity)
+    print(f"{bars} bars in {elapsed:.2f} s ({bars / elapsed:,.0f} bars/s); "
+          f"run {run.run_id} ended: {results.status}"
+          + (f" ({results.reason})" if results.reason else ""))
+    for path in paths:
+        print(f"wrote {path}")
+    if interrupted:
+        return EXIT_INTERRUPTED
+    if results.status == "halted":
+        return EXIT_HALTED
+    return EXIT_OK if all(report["cross_checks"].values()) else EXIT_CHECK_FAILED
+
+
+def _show_progress(system: TradingSystem, show: bool) -> None:
+    """Wait for the run to end, showing progress on a terminal (a line every
+    10 % otherwise)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, \
+        TimeRemainingColumn
+
+    progress = system.rt.progress
+    console = Console(stderr=True)
+    if show and console.is_terminal:
+        with Progress(TextColumn("replay"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("bars"), TimeRemainingColumn(), console=console,
+                      transient=True) as bar:
+            task = bar.add_task("replay", total=progress.total or None)
+            while not system.wait(0.1):
+                bar.update(task, completed=progress.settled)
+        return
+    step = max(1, progress.total // 10)
+    shown = 0
+    while not system.wait(0.5):
+        if show and progress.settled // step > shown:
+            shown = progress.settled // step
+            print(f"replay: {progress.settled}/{progress.total} bars", file=sys.stderr)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from cryptoj_actors.marketdata.coinbase_ws import CoinbaseTickerSource
+
+    config = _config(args)
+    if args.feed_url:
+        if not args.feed_url.startswith(("ws://", "wss://")):
+            raise UsageError(f"--feed-url must be a ws:// or wss:// URL, got {args.feed_url!r}")
+        config = replace(config, feed=replace(config.feed, url=args.feed_url))
+    if config.system.mode == "live":
+        raise UsageError("config system.mode = \"live\": live order sending is not available "
+                         "in this version; use mode = \"paper\"")
+    run = _run_info(config, "live")
+    _logging(config, True, run.run_dir / "run.log")
+    log.info("starting: paper trading %s from %s (state in %s); Ctrl-C stops",
+             ", ".join(config.feed.products), config.feed.url, config.system.state_dir)
+    system = TradingSystem(config, run, CoinbaseTickerSource(config.feed))
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    system.start()
+    try:
+        while not system.wait(1.0):
+            pass
+        log.warning("system %s: %s", system.rt.outcome.status, system.rt.outcome.reason)
+    except KeyboardInterrupt:
+        log.info("stopping: actors in reverse start order")
+    finally:
+        system.stop()
+        signal.signal(signal.SIGTERM, previous)
+    log.info("stopped cleanly")
+    return EXIT_OK
+
+
+def cmd_halt(args: argparse.Namespace) -> int:
+    config = _config(args)
+    path = control_file(config.system.state_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    reason = args.reason or f"halt requested by {os.environ.get('USER', 'operator')}"
+    path.write_text(reason + "\n", encoding="utf-8")
+    print(f"wrote {path}: a running system halts within a second")
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    config = _config(args)
+    state_path = config.system.state_dir / STATE_FILE
+    halt_path = control_file(config.system.state_dir)
+    if not state_path.exists():
+        print(f"no trading state in {config.system.state_dir} (never started here)")
+        return EXIT_OK
+    try:
+        state = json.loads(state_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{state_path}: unreadable: {exc}") from None
+    print(f"trading state: {state.get('level')} since {state.get('since')}: {state.get('reason')}")
+    print(f"last run: {state.get('run_id')} ({state.get('mode')})")
+    if halt_path.exists():
+        print(f"control file {halt_path} is present: a system started here halts at once")
+    return EXIT_OK

@@ -1,0 +1,411 @@
+"""Configuration: TOML files (``conf/*.toml``) read with :mod:`tomllib`.
+
+Every key has a default, so an empty file is a valid paper-trading config.
+Validation happens once, at start-up: a bad value raises :class:`ConfigError`
+whose message is one line naming the dotted key and the reason, and the
+command stops before any actor starts. Unknown keys are errors too, so a typo
+never silently falls back to a default.
+
+Money, sizes and fractions become :class:`~decimal.Decimal`. A TOML float is
+read through its shortest repr (``0.1`` -> ``Decimal("0.1")``), which is the
+number the operator wrote; strings (``"0.1"``) are accepted as well.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class ConfigError(Exception):
+    """A configuration value is missing, mistyped or out of range.
+
+    ``str(err)`` is one line: ``config <file>: <key>: <reason>``.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class ProductRules:
+    """Trading rules of one product, as Coinbase publishes them.
+
+    Source: ``GET /api/v3/brokerage/market/products/{product_id}`` fields
+    ``base_increment``, ``quote_increment`` (price tick), ``base_min_size`` and
+    ``quote_min_size`` (minimum notional), all strings there, Decimal here.
+    """
+
+    base_increment: Decimal = Decimal("0.00000001")
+    quote_increment: Decimal = Decimal("0.01")
+    min_base_size: Decimal = Decimal("0.00000001")
+    min_notional: Decimal = Decimal("1")
+
+
+@dataclass(frozen=True, slots=True)
+class SystemConfig:
+    state_dir: Path = Path("var")
+    mode: str = "paper"
+    log_level: str = "INFO"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedConfig:
+    """Market data. ``url`` is the Coinbase Advanced Trade websocket."""
+
+    url: str = "wss://advanced-trade-ws.coinbase.com"
+    products: tuple[str, ...] = ("BTC-USD", "ETH-USD", "LTC-USD")
+    batch_interval_s: float = 1.0
+    bar_interval_s: int = 3600
+    credit_window: int = 1
+    reconnect_initial_s: float = 0.25
+    reconnect_max_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class PaperConfig:
+    """The paper exchange.
+
+    Fee defaults are Coinbase Advanced Trade's published entry tier
+    ("Intro 1", under $1K of 30-day volume: maker 0.60 %, taker 1.20 %), from
+    help.coinbase.com, "Advanced Trade fees". Rates are fractions.
+    """
+
+    maker_fee_rate: Decimal = Decimal("0.006")
+    taker_fee_rate: Decimal = Decimal("0.012")
+    slippage_bps: Decimal = Decimal("5")
+    max_volume_participation: Decimal = Decimal("0.10")
+
+
+@dataclass(frozen=True, slots=True)
+class RiskConfig:
+    """Risk limits (DESIGN.md section 6; defaults from the design notes).
+
+    Fractions, not percent: ``max_position_fraction = 0.10`` is 10 % of equity.
+    """
+
+    max_position_fraction: Decimal = Decimal("0.10")
+    daily_loss_limit: Decimal = Decimal("0.02")
+    stop_loss: Decimal = Decimal("0.05")
+    stop_loss_cooldown_s: int = 86_400
+    max_orders: int = 10
+    order_rate_window_s: int = 60
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyConfig:
+    """``name`` is a built-in strategy or ``package.module:Class``."""
+
+    name: str = "trend_risk_parity"
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisorConfig:
+    """Restart policy (after Erlang/OTP intensity and Akka's backoff supervisor)."""
+
+    restart_initial_s: float = 0.5
+    restart_max_s: float = 30.0
+    restart_reset_s: float = 60.0
+    max_restarts: int = 5
+    restart_window_s: float = 60.0
+    shutdown_timeout_s: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class HealthConfig:
+    interval_s: float = 1.0
+    memory_critical_mb: int = 4096
+    mailbox_degraded: int = 1_000
+    mailbox_critical: int = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class ReportConfig:
+    """``risk_free_rate`` is annual, as a fraction, for Sharpe and Sortino."""
+
+    risk_free_rate: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    system: SystemConfig = SystemConfig()
+    feed: FeedConfig = FeedConfig()
+    starting_cash: Decimal = Decimal("10000")
+    paper: PaperConfig = PaperConfig()
+    risk: RiskConfig = RiskConfig()
+    strategy: StrategyConfig = StrategyConfig()
+    supervisor: SupervisorConfig = SupervisorConfig()
+    health: HealthConfig = HealthConfig()
+    report: ReportConfig = ReportConfig()
+    products: Mapping[str, ProductRules] = field(default_factory=dict)
+    source: str = "<defaults>"
+
+    def rules(self, product_id: str) -> ProductRules:
+        """The product's rules, or the generic defaults when the config names none."""
+        return self.products.get(product_id, ProductRules())
+
+    def with_state_dir(self, state_dir: Path) -> Config:
+        return replace(self, system=replace(self.system, state_dir=state_dir))
+
+
+def load_config(path: Path | None) -> Config:
+    """Read and validate a TOML config; ``None`` gives the defaults.
+
+    Raises:
+        ConfigError: the file cannot be read or parsed, or a key is unknown,
+            mistyped or out of range.
+    """
+    if path is None:
+        return Config()
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"config {path}: cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config {path}: not valid TOML: {exc}") from None
+    return parse_config(data, source=str(path))
+
+
+def parse_config(data: Mapping[str, Any], source: str = "<inline>") -> Config:
+    """Validate an already-parsed TOML document; see :func:`load_config`."""
+    reader = _Reader(source)
+    top = reader.table(data, "", {"system", "feed", "portfolio", "paper", "risk", "strategy",
+                                  "supervisor", "health", "report", "products"})
+
+    s = reader.table(top.get("system", {}), "system", {"state_dir", "mode", "log_level"})
+    system = SystemConfig(
+        state_dir=Path(reader.value(s, "system.state_dir", str, "var", _non_empty)),
+        mode=reader.value(s, "system.mode", str, "paper", _one_of("paper", "live")),
+        log_level=reader.value(s, "system.log_level", str, "INFO",
+                               _one_of("DEBUG", "INFO", "WARNING", "ERROR")),
+    )
+
+    f = reader.table(top.get("feed", {}), "feed", {
+        "url", "products", "batch_interval_s", "bar_interval_s", "credit_window",
+        "reconnect_initial_s", "reconnect_max_s"})
+    d = FeedConfig()
+    feed = FeedConfig(
+        url=reader.value(f, "feed.url", str, d.url, _ws_url),
+        products=tuple(reader.value(f, "feed.products", list, list(d.products), _products)),
+        batch_interval_s=reader.number(f, "feed.batch_interval_s", d.batch_interval_s, _positive),
+        bar_interval_s=reader.value(f, "feed.bar_interval_s", int, d.bar_interval_s, _positive),
+        credit_window=reader.value(f, "feed.credit_window", int, d.credit_window, _positive),
+        reconnect_initial_s=reader.number(f, "feed.reconnect_initial_s", d.reconnect_initial_s,
+                                          _positive),
+        reconnect_max_s=reader.number(f, "feed.reconnect_max_s", d.reconnect_max_s, _positive),
+    )
+
+    pf = reader.table(top.get("portfolio", {}), "portfolio", {"starting_cash"})
+    starting_cash = reader.decimal(pf, "portfolio.starting_cash", Config().starting_cash, _positive)
+
+    p = reader.table(top.get("paper", {}), "paper", {
+        "maker_fee_rate", "taker_fee_rate", "slippage_bps", "max_volume_participation"})
+    dp = PaperConfig()
+    paper = PaperConfig(
+        maker_fee_rate=reader.decimal(p, "paper.maker_fee_rate", dp.maker_fee_rate, _fraction0),
+        taker_fee_rate=reader.decimal(p, "paper.taker_fee_rate", dp.taker_fee_rate, _fraction0),
+        slippage_bps=reader.decimal(p, "paper.slippage_bps", dp.slippage_bps, _non_negative),
+        max_volume_participation=reader.decimal(p, "paper.max_volume_participation",
+                                                dp.max_volume_participation, _fraction),
+    )
+
+    r = reader.table(top.get("risk", {}), "risk", {
+        "max_position_fraction", "daily_loss_limit", "stop_loss", "stop_loss_cooldown_s",
+        "max_orders", "order_rate_window_s"})
+    dr = RiskConfig()
+    risk = RiskConfig(
+        max_position_fraction=reader.decimal(r, "risk.max_position_fraction",
+                                             dr.max_position_fraction, _fraction),
+        daily_loss_limit=reader.decimal(r, "risk.daily_loss_limit", dr.daily_loss_limit,
+                                        _fraction),
+        stop_loss=reader.decimal(r, "risk.stop_loss", dr.stop_loss, _fraction),
+        stop_loss_cooldown_s=reader.value(r, "risk.stop_loss_cooldown_s", int,
+                                          dr.stop_loss_cooldown_s, _non_negative),
+        max_orders=reader.value(r, "risk.max_orders", int, dr.max_orders, _positive),
+        order_rate_window_s=reader.value(r, "risk.order_rate_window_s", int,
+                                         dr.order_rate_window_s, _positive),
+    )
+
+    st = reader.table(top.get("strategy", {}), "strategy", {"name", "params"})
+    strategy = StrategyConfig(
+        name=reader.value(st, "strategy.name", str, StrategyConfig().name, _non_empty),
+        params=dict(reader.value(st, "strategy.params", dict, {})),
+    )
+
+    sv = reader.table(top.get("supervisor", {}), "supervisor", {
+        "restart_initial_s", "restart_max_s", "restart_reset_s", "max_restarts",
+        "restart_window_s", "shutdown_timeout_s"})
+    ds = SupervisorConfig()
+    supervisor = SupervisorConfig(
+        restart_initial_s=reader.number(sv, "supervisor.restart_initial_s",
+                                        ds.restart_initial_s, _positive),
+        restart_max_s=reader.number(sv, "supervisor.restart_max_s", ds.restart_max_s, _positive),
+        restart_reset_s=reader.number(sv, "supervisor.restart_reset_s", ds.restart_reset_s,
+                                      _positive),
+        max_restarts=reader.value(sv, "supervisor.max_restarts", int, ds.max_restarts,
+                                  _non_negative),
+        restart_window_s=reader.number(sv, "supervisor.restart_window_s", ds.restart_window_s,
+                                       _positive),
+        shutdown_timeout_s=reader.number(sv, "supervisor.shutdown_timeout_s",
+                                         ds.shutdown_timeout_s, _positive),
+    )
+
+    h = reader.table(top.get("health", {}), "health", {
+        "interval_s", "memory_critical_mb", "mailbox_degraded", "mailbox_critical"})
+    dh = HealthConfig()
+    health = HealthConfig(
+        interval_s=reader.number(h, "health.interval_s", dh.interval_s, _positive),
+        memory_critical_mb=reader.value(h, "health.memory_critical_mb", int,
+                                        dh.memory_critical_mb, _positive),
+        mailbox_degraded=reader.value(h, "health.mailbox_degraded", int, dh.mailbox_degraded,
+                                      _positive),
+        mailbox_critical=reader.value(h, "health.mailbox_critical", int, dh.mailbox_critical,
+                                      _positive),
+    )
+
+    rp = reader.table(top.get("report", {}), "report", {"risk_free_rate"})
+    report = ReportConfig(
+        risk_free_rate=reader.number(rp, "report.risk_free_rate", 0.0, _rate),
+    )
+
+    products: dict[str, ProductRules] = {}
+    raw_products = reader.table(top.get("products", {}), "products", None)
+    for product_id, raw in raw_products.items():
+        key = f"products.{product_id}"
+        reason = _products([product_id])
+        if reason:
+            raise reader.fail(key, reason)
+        t = reader.table(raw, key, {"base_increment", "quote_increment", "min_base_size",
+                                    "min_notional"})
+        dd = ProductRules()
+        products[product_id] = ProductRules(
+            base_increment=reader.decimal(t, f"{key}.base_increment", dd.base_increment,
+                                          _positive),
+            quote_increment=reader.decimal(t, f"{key}.quote_increment", dd.quote_increment,
+                                           _positive),
+            min_base_size=reader.decimal(t, f"{key}.min_base_size", dd.min_base_size,
+                                         _non_negative),
+            min_notional=reader.decimal(t, f"{key}.min_notional", dd.min_notional,
+                                        _non_negative),
+        )
+
+    return Config(system=system, feed=feed, starting_cash=starting_cash, paper=paper, risk=risk,
+                  strategy=strategy, supervisor=supervisor, health=health, report=report,
+                  products=products, source=source)
+
+
+# --- validation helpers -----------------------------------------------------------
+
+Check = Callable[[Any], str | None]
+
+
+class _Reader:
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, key: str, reason: str) -> ConfigError:
+        return ConfigError(f"config {self.source}: {key or '<top level>'}: {reason}")
+
+    def table(self, raw: Any, key: str, allowed: set[str] | None) -> Mapping[str, Any]:
+        if not isinstance(raw, Mapping):
+            raise self.fail(key, f"must be a table, got {type(raw).__name__}")
+        if allowed is not None:
+            unknown = sorted(set(raw) - allowed)
+            if unknown:
+                prefix = f"{key}." if key else ""
+                raise self.fail(prefix + unknown[0],
+                                f"unknown key (known: {', '.join(sorted(allowed))})")
+        return raw
+
+    def value(self, table: Mapping[str, Any], key: str, kind: type[T], default: T,
+              check: Check | None = None) -> T:
+        raw = table.get(key.rsplit(".", 1)[-1], default)
+        if kind is int and isinstance(raw, bool) or not isinstance(raw, kind):
+            raise self.fail(key, f"must be {_kind_name(kind)}, got {raw!r}")
+        self._check(key, raw, check)
+        return raw
+
+    def number(self, table: Mapping[str, Any], key: str, default: float,
+               check: Check | None = None) -> float:
+        raw = table.get(key.rsplit(".", 1)[-1], default)
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+            raise self.fail(key, f"must be a number, got {raw!r}")
+        self._check(key, raw, check)
+        return float(raw)
+
+    def decimal(self, table: Mapping[str, Any], key: str, default: Decimal,
+                check: Check | None = None) -> Decimal:
+        raw = table.get(key.rsplit(".", 1)[-1], default)
+        if isinstance(raw, bool):
+            raise self.fail(key, f"must be a number, got {raw!r}")
+        if isinstance(raw, float):
+            raw = repr(raw)
+        try:
+            value = Decimal(raw) if isinstance(raw, (str, int, Decimal)) else None
+        except ArithmeticError:
+            value = None
+        if value is None or not value.is_finite():
+            raise self.fail(key, f"must be a number (e.g. \"0.10\"), got {raw!r}")
+        self._check(key, value, check)
+        return value
+
+    def _check(self, key: str, value: Any, check: Check | None) -> None:
+        reason = check(value) if check else None
+        if reason:
+            shown = str(value) if isinstance(value, Decimal) else repr(value)
+            raise self.fail(key, f"{reason}, got {shown}")
+
+
+def _kind_name(kind: type) -> str:
+    return {str: "a string", int: "an integer", list: "a list", dict: "a table"}.get(
+        kind, kind.__name__)
+
+
+def _non_empty(v: str) -> str | None:
+    return None if v.strip() else "must not be empty"
+
+
+def _positive(v: Any) -> str | None:
+    return None if v > 0 else "must be greater than 0"
+
+
+def _non_negative(v: Any) -> str | None:
+    return None if v >= 0 else "must not be negative"
+
+
+def _fraction(v: Any) -> str | None:
+    return None if 0 < v <= 1 else "must be a fraction in (0, 1] (0.10 means 10 %)"
+
+
+def _fraction0(v: Any) -> str | None:
+    return None if 0 <= v < 1 else "must be a fraction in [0, 1) (0.006 means 0.6 %)"
+
+
+def _rate(v: Any) -> str | None:
+    return None if -1 < v < 1 else "must be an annual rate as a fraction (0.04 means 4 %)"
+
+
+def _one_of(*choices: str) -> Check:
+    def check(v: str) -> str | None:
+        return None if v in choices else f"must be one of {', '.join(choices)}"
+    return check
+
+
+def _ws_url(v: str) -> str | None:
+    return None if v.startswith(("ws://", "wss://")) else "must be a ws:// or wss:// URL"
+
+
+def _products(v: list[Any]) -> str | None:
+    if not v:
+        return "must name at least one product"
+    for item in v:
+        if not isinstance(item, str) or item.count("-") != 1 or item != item.upper():
+            return f"product ids look like BTC-USD ({item!r} does not)"
+    if len(set(v)) != len(v):
+        return "lists a product twice"
+    return None

@@ -1,0 +1,174 @@
+"""The paper exchange: a matching engine that fills orders against recorded or
+live market data, never against data the strategy could not have seen.
+
+Model (every assumption is listed in :data:`ASSUMPTIONS` and in the report):
+
+* Orders rest until the first market data **after** the batch they were
+  decided on (``Order.decision_seq``). A market order then fills at the next
+  bar's **open**, or at the next ticker's best ask (buy) / best bid (sell).
+* The price moves against the order by ``slippage_bps`` basis points and is
+  rounded to the product's price increment, against the order (up for buys).
+* A fill never exceeds ``max_volume_participation`` of the bar's base volume:
+  that is the liquidity the data shows. A bar with no volume shows none. Market
+  orders are immediate-or-cancel (Coinbase ``market_market_ioc``): what does
+  not fill on that bar expires.
+* Market orders take liquidity and pay the taker fee. A buy sized in quote
+  spends at most ``quote_size`` including its fee, as on Coinbase; a sell
+  sized in base receives ``size * price - fee``. Fees are rounded half-even to
+  the ledger quantum.
+* Fee defaults: Coinbase Advanced Trade's published tier schedule, entry tier
+  (see :class:`cryptoj_actors.config.PaperConfig`).
+
+Limit and stop orders are not simulated yet: they are rejected with a reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+from cryptoj_actors.config import PaperConfig, ProductRules
+from cryptoj_actors.messages import (
+    Bar, Fill, Liquidity, MarketBatch, Order, OrderStatus, OrderType, OrderUpdate, Side, Ticker,
+)
+from cryptoj_actors.money import BPS, ONE, ZERO, floor_to_increment, round_quote
+
+ASSUMPTIONS = (
+    "market orders fill at the first market data after the decision: the next bar's open "
+    "(or the next ticker's best ask/bid), never the bar the decision was made on",
+    "fill price moved against the order by the configured slippage, rounded to the price "
+    "increment against the order",
+    "a fill takes at most the configured share of the bar's base volume; zero-volume bars "
+    "fill nothing; the unfilled rest of a market (IOC) order expires",
+    "market orders pay the taker fee; quote-sized buys spend at most their quote size, fee "
+    "included",
+    "orders still open when the data ends expire unfilled",
+)
+
+PaperEvent = Fill | OrderUpdate
+
+
+class PaperExchange:
+    """Matches orders against market batches.
+
+    Args:
+        config: fees, slippage and volume participation (``[paper]``).
+        rules: product id -> increments (price tick, base increment).
+        sender: the role stamped on the messages it makes.
+    """
+
+    def __init__(self, config: PaperConfig, rules: Callable[[str], ProductRules],
+                 sender: str = "executor") -> None:
+        self.config = config
+        self._rules = rules
+        self._sender = sender
+        self._slip = config.slippage_bps * BPS
+        self._resting: dict[str, Order] = {}
+
+    @property
+    def open_orders(self) -> int:
+        return len(self._resting)
+
+    def submit(self, order: Order, ts_ns: int) -> OrderUpdate:
+        """Accept ``order`` (``OPEN``) or reject it (``REJECTED``, with the reason)."""
+        problem = self._problem(order)
+        if problem:
+            return self._update(order, OrderStatus.REJECTED, ts_ns, ZERO, problem)
+        self._resting[order.client_order_id] = order
+        return self._update(order, OrderStatus.OPEN, ts_ns, ZERO)
+
+    def on_market(self, batch: MarketBatch) -> list[PaperEvent]:
+        """Fill what the batch's data allows; returns fills and status changes,
+        in order (a fill always precedes the update that ends its order)."""
+        if not self._resting:
+            return []
+        # Per product, the batch's first ticker (a real quote), else its first bar.
+        latest: dict[str, Bar | Ticker] = {}
+        for event in batch.events:
+            current = latest.get(event.product_id)
+            if current is None or isinstance(event, Ticker) and isinstance(current, Bar):
+                latest[event.product_id] = event
+        events: list[PaperEvent] = []
+        for coid, order in list(self._resting.items()):
+            data = latest.get(order.product_id)
+            if data is None or order.decision_seq >= batch.seq:
+                continue
+            del self._resting[coid]
+            self._match(order, data, batch.ts_ns, events)
+        return events
+
+    def end_all(self, status: OrderStatus, ts_ns: int, detail: str) -> list[OrderUpdate]:
+        """End every resting order with ``status``: ``EXPIRED`` when the data
+        ends, ``CANCELLED`` on a halt."""
+        updates = [self._update(order, status, ts_ns, ZERO, detail)
+                   for order in self._resting.values()]
+        self._resting.clear()
+        return updates
+
+    def _problem(self, order: Order) -> str:
+        if order.order_type is not OrderType.MARKET:
+            return f"{order.order_type.value} orders are not simulated by the paper exchange"
+        if order.side is Side.BUY and not (order.quote_size and order.quote_size > 0):
+            return "a market buy needs a positive quote_size"
+        if order.side is Side.SELL and not (order.base_size and order.base_size > 0):
+            return "a market sell needs a positive base_size"
+        if order.client_order_id in self._resting:
+            return f"duplicate client_order_id {order.client_order_id}"
+        return ""
+
+    def _match(self, order: Order, data: Bar | Ticker, ts_ns: int,
+               events: list[PaperEvent]) -> None:
+        rules = self._rules(order.product_id)
+        buy = order.side is Side.BUY
+        if isinstance(data, Bar):
+            reference = data.open
+            cap = floor_to_increment(data.volume * self.config.max_volume_participation,
+                                     rules.base_increment)
+            fill_time = data.start_ns
+        else:
+            reference = data.best_ask if buy else data.best_bid
+            cap = None
+            fill_time = data.time_ns
+        price = self._slipped(reference, buy, rules.quote_increment)
+        taker = self.config.taker_fee_rate
+        if buy:
+            assert order.quote_size is not None
+            wanted = floor_to_increment(order.quote_size / (ONE + taker) / price,
+                                        rules.base_increment)
+            while wanted > 0 and wanted * price + round_quote(wanted * price * taker) > \
+                    order.quote_size:
+                wanted -= rules.base_increment  # the fee's rounding must not overspend
+        else:
+            assert order.base_size is not None
+            wanted = order.base_size
+        size = wanted if cap is None else min(wanted, cap)
+        if size <= 0:
+            detail = ("no liquidity in the market data (zero volume)" if wanted > 0
+                      else "quote size buys less than one base increment")
+            events.append(self._update(order, OrderStatus.EXPIRED, ts_ns, ZERO, detail))
+            return
+        fee = round_quote(size * price * taker)
+        events.append(Fill(
+            sender=self._sender, ts_ns=fill_time, fill_id=f"{order.client_order_id}-fill",
+            client_order_id=order.client_order_id, product_id=order.product_id,
+            side=order.side, base_size=size, price=price, fee=fee,
+            liquidity=Liquidity.TAKER, final=True))
+        if size == wanted:
+            events.append(self._update(order, OrderStatus.FILLED, ts_ns, size))
+        else:
+            events.append(self._update(
+                order, OrderStatus.EXPIRED, ts_ns, size,
+                "immediate-or-cancel remainder: volume participation limit reached"))
+
+    def _slipped(self, reference: Decimal, buy: bool, tick: Decimal) -> Decimal:
+        if buy:
+            raw = reference * (ONE + self._slip)
+            return (raw / tick).to_integral_value(ROUND_CEILING) * tick
+        raw = reference * (ONE - self._slip)
+        return max(tick, (raw / tick).to_integral_value(ROUND_FLOOR) * tick)
+
+    def _update(self, order: Order, status: OrderStatus, ts_ns: int, filled: Decimal,
+                detail: str = "") -> OrderUpdate:
+        return OrderUpdate(sender=self._sender, ts_ns=ts_ns,
+                           client_order_id=order.client_order_id, product_id=order.product_id,
+                           status=status, filled_base=filled, detail=detail)

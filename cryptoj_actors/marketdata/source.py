@@ -1,0 +1,33 @@
+"""Where the feed actor gets its market batches from.
+
+A source is pulled by the feed actor, on its own thread, whenever it has
+credit: :meth:`MarketSource.next_batch` returns the next batch, or ``None``
+when nothing is ready yet (live) or the data is over (replay; then
+``exhausted`` is true). Both kinds go through the same feed actor and the
+same path downstream (DESIGN.md section 8).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from cryptoj_actors.messages import MarketBatch
+
+
+class MarketSource(Protocol):
+    products: tuple[str, ...]
+    total_batches: int  # 0 when unknown (live)
+    exhausted: bool
+
+    def start(self, notify: Callable[[object], None]) -> None:
+        """Begin (a live source connects; ``notify`` tells the feed actor)."""
+
+    def stop(self) -> None:
+        """Release connections and threads; idempotent."""
+
+    def next_batch(self, seq: int, now_ns: int) -> MarketBatch | None:
+        """The next batch, numbered ``seq``, or None if there is none now."""
+
+    def absorb(self, message: object) -> None:
+        """Take in what a live connection delivered (via ``notify``)."""

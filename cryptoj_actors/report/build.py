@@ -1,0 +1,144 @@
+"""Assembles a run's report and writes its directory.
+
+``report.json`` holds only what the data and the config determine (no wall
+clock, no machine facts), so two replays of the same files with the same
+config write identical bytes (DESIGN.md section 9).
+
+The cross-checks are exact Decimal identities:
+
+* ``end equity = cash + sum(base size * mark)`` over the final positions;
+* ``start equity + realized PnL + unrealized PnL - fees = end equity``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from cryptoj_actors.clock import iso
+from cryptoj_actors.config import Config
+from cryptoj_actors.execution.paper import ASSUMPTIONS
+from cryptoj_actors.money import LEDGER_CONTEXT, ZERO
+from cryptoj_actors.report.files import (
+    performance_dict, write_equity_csv, write_equity_png, write_report_json, write_trades_csv,
+)
+from cryptoj_actors.report.metrics import performance, periods_per_year
+from cryptoj_actors.system import RunResults
+
+METRIC_NOTES = (
+    "returns are simple returns of the equity curve, one per market batch",
+    "Sharpe = mean(r - rf) / stdev(r - rf) * sqrt(periods per year) (Sharpe 1994, ex post, "
+    "sample stdev)",
+    "Sortino = mean(r - rf) / sqrt(mean(min(0, r - rf)^2)) * sqrt(periods per year) "
+    "(Sortino & Price 1994, target = risk-free rate)",
+    "periods per year = 365.25 days / bar interval (crypto trades around the clock)",
+    "risk-free rate per period = (1 + annual rate)^(1 / periods per year) - 1",
+    "max drawdown from the marked equity curve; Calmar = CAGR / max drawdown over the whole run",
+    "win rate and profit factor over closing (sell) fills, on realized PnL before fees",
+    "gross exposure = sum of |position notional| / equity",
+)
+
+
+def build_report(*, results: RunResults, config: Config, interval_ns: int,
+                 products: Sequence[str], inputs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The JSON-ready report of a run.
+
+    Args:
+        results: what the actors left (ledger snapshot, equity curve, fills...).
+        config: the run's configuration (its trading parameters are echoed).
+        interval_ns: bar interval, for the periods per year of the ratios.
+        products: the products of the run, in order.
+        inputs: one mapping per input file (name, sha256, product, notes...).
+
+    Raises:
+        ValueError: the run has no equity points (no batch was ever marked).
+    """
+    pf = results.portfolio
+    ppy = periods_per_year(interval_ns)
+    perf = performance(pf.equity, pf.trades, risk_free_rate=config.report.risk_free_rate,
+                       periods_per_year=ppy)
+    snap = pf.snapshot
+    with_marks = LEDGER_CONTEXT.add(snap.cash, sum(
+        (LEDGER_CONTEXT.multiply(p.base_size, p.mark_price) for p in snap.positions), ZERO))
+    identity = (pf.starting_cash + snap.realized_pnl + snap.unrealized_pnl) - snap.fees
+    max_weight: dict[str, Decimal] = {p: ZERO for p in products}
+    for point in pf.equity:
+        for product, weight in point.weights:
+            if weight > max_weight[product]:
+                max_weight[product] = weight
+    limit = config.risk.max_position_fraction
+    denials = Counter(d.reason_code for d in pf.denials)
+    exits = Counter(t.reason for t in pf.trades)
+    return {
+        "run": {
+            "products": list(products),
+            "start": iso(pf.equity[0].time_ns) if pf.equity else None,
+            "end": iso(pf.equity[-1].time_ns) if pf.equity else None,
+            "bars": len(pf.equity),
+            "bar_interval_s": interval_ns // 1_000_000_000,
+            "status": results.status,
+            "reason": results.reason,
+            "inputs": list(inputs),
+        },
+        "config": _config_echo(config),
+        "performance": performance_dict(perf),
+        "final": {
+            "cash": snap.cash,
+            "equity": snap.equity,
+            "realized_pnl": snap.realized_pnl,
+            "unrealized_pnl": snap.unrealized_pnl,
+            "fees": snap.fees,
+            "positions": [
+                {"product_id": p.product_id, "base_size": p.base_size,
+                 "avg_entry_price": p.avg_entry_price.quantize(Decimal("1e-8")),
+                 "mark_price": p.mark_price, "notional": p.notional,
+                 "unrealized_pnl": p.unrealized_pnl, "realized_pnl": p.realized_pnl}
+                for p in snap.positions],
+        },
+        "denials_by_reason": dict(sorted(denials.items())),
+        "fills_by_reason": dict(sorted(exits.items())),
+        "orders_by_final_status": dict(sorted(pf.order_status.items())),
+        "trading_state_changes": [
+            {"time": iso(s.since_ns), "level": s.level.value, "reason": s.reason}
+            for s in results.risk_state_changes],
+        "max_position_weight": {p: w.quantize(Decimal("1e-6")) for p, w in max_weight.items()},
+        "cross_checks": {
+            "equity_equals_cash_plus_positions": with_marks == snap.equity,
+            "pnl_identity": identity == snap.equity,
+            "position_limit_respected": all(w <= limit for w in max_weight.values()),
+        },
+        "cross_check_values": {
+            "cash_plus_marked_positions": with_marks,
+            "start_plus_realized_plus_unrealized_minus_fees": identity,
+            "end_equity": snap.equity,
+        },
+        "assumptions": list(ASSUMPTIONS) + list(METRIC_NOTES),
+    }
+
+
+def write_run(run_dir: Path, report: Mapping[str, Any], results: RunResults) -> list[Path]:
+    """Write ``report.json``, ``trades.csv``, ``equity.csv``, ``equity.png``."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    paths = [run_dir / name for name in ("report.json", "trades.csv", "equity.csv", "equity.png")]
+    write_report_json(paths[0], report)
+    write_trades_csv(paths[1], results.portfolio.trades)
+    write_equity_csv(paths[2], results.portfolio.equity)
+    products = ", ".join(report["run"]["products"])
+    write_equity_png(paths[3], results.portfolio.equity, f"Equity and drawdown: {products}")
+    return paths
+
+
+def _config_echo(config: Config) -> dict[str, Any]:
+    """The trading parameters of the run (not paths, not flow control)."""
+    return {
+        "starting_cash": config.starting_cash,
+        "paper": asdict(config.paper),
+        "risk": asdict(config.risk),
+        "strategy": {"name": config.strategy.name, "params": dict(config.strategy.params)},
+        "products": {p: asdict(r) for p, r in sorted(config.products.items())},
+        "risk_free_rate": config.report.risk_free_rate,
+    }

@@ -1,0 +1,338 @@
+"""Performance metrics of a run: pure computations on the equity curve and the fills.
+
+Conventions (as in :mod:`cryptoj_actors.messages`): times are integer
+nanoseconds since the Unix epoch (UTC), money is :class:`~decimal.Decimal` in
+quote currency, fractions are fractions (``0.1`` is ten percent), never percent.
+
+Money stays Decimal (equity, fees, realized PnL sums). Statistics are floats:
+each Decimal equity is converted once with ``float()``, and every sum of
+floats goes through :func:`math.fsum`, so the results are exactly rounded sums,
+independent of the summation order and of the platform.
+
+Crypto trades around the clock, so a year is 365.25 days of 24 hours, with no
+trading-day calendar: hourly bars give 8766 periods per year.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from cryptoj_actors.clock import NS_PER_DAY
+from cryptoj_actors.money import LEDGER_CONTEXT, ZERO
+
+YEAR_NS = 36525 * NS_PER_DAY // 100
+"""One year of 365.25 days, in nanoseconds (exact: ``NS_PER_DAY`` is a multiple of 100)."""
+
+_NOISE = 1e-12
+"""A dispersion below ``_NOISE`` times the largest absolute excess return (or 1)
+is float rounding noise, not risk: it counts as zero. Returns that are equal
+in exact arithmetic (100 -> 110 -> 121) differ in the last bits as floats, and
+dividing by such a spread would report an absurd Sharpe ratio."""
+
+
+@dataclass(frozen=True, slots=True)
+class EquityPoint:
+    """The portfolio after marking one market batch.
+
+    ``gross_exposure`` is the sum of ``|position notional|`` over products,
+    divided by equity (a fraction). ``weights`` holds ``(product_id, position
+    notional / equity)`` for every product of the run, at every point, in one
+    fixed order.
+    """
+
+    time_ns: int
+    equity: Decimal
+    cash: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    fees: Decimal
+    gross_exposure: Decimal
+    weights: tuple[tuple[str, Decimal], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TradeRecord:
+    """One fill.
+
+    ``realized_pnl`` is the PnL this fill realized against the position's cost
+    basis, before its own fee (0 for buys), in quote currency. ``reason`` says
+    why the order exists: ``"rebalance"``, ``"stop_loss"``, ``"limit_trim"``, ...
+    """
+
+    time_ns: int
+    product_id: str
+    side: str
+    base_size: Decimal
+    price: Decimal
+    fee: Decimal
+    client_order_id: str
+    realized_pnl: Decimal
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Performance:
+    """The metrics of one run; see :func:`performance` for every formula.
+
+    Floats for statistics, Decimal for money, ``None`` where a metric is
+    undefined. Times are int ns since the epoch (UTC).
+    """
+
+    # span of the equity curve
+    start_ns: int
+    end_ns: int
+    number_of_points: int
+    years: float
+    periods_per_year: float
+    risk_free_rate: float
+    # returns
+    start_equity: Decimal
+    end_equity: Decimal
+    total_return: float
+    cagr: float | None
+    # risk
+    annualized_volatility: float | None
+    sharpe: float | None
+    sortino: float | None
+    max_drawdown: float
+    max_drawdown_peak_ns: int | None
+    max_drawdown_trough_ns: int | None
+    calmar: float | None
+    avg_gross_exposure: float
+    max_gross_exposure: float
+    # trading
+    number_of_trades: int
+    closing_trades: int
+    winning_trades: int
+    win_rate: float | None
+    profit_factor: float | None
+    gross_profit: Decimal
+    gross_loss: Decimal
+    total_fees: Decimal
+
+
+def periods_per_year(interval_ns: int) -> float:
+    """How many bars of ``interval_ns`` fit in a year of 365.25 days (24/7 trading).
+
+    ``periods_per_year(NS_PER_HOUR) == 8766.0``; daily bars give 365.25.
+
+    Raises:
+        ValueError: ``interval_ns`` is not positive.
+    """
+    if interval_ns <= 0:
+        raise ValueError(f"interval_ns must be positive, got {interval_ns}")
+    return YEAR_NS / interval_ns
+
+
+def drawdown_series(points: Sequence[EquityPoint]) -> list[float]:
+    """``E_t / max(E_0..E_t) - 1`` for every point: 0 at a new high, negative below it.
+
+    Raises:
+        ValueError: the first equity is not positive (a drawdown needs a positive peak).
+    """
+    return _drawdowns([float(p.equity) for p in points])
+
+
+def performance(
+    points: Sequence[EquityPoint],
+    trades: Sequence[TradeRecord],
+    *,
+    risk_free_rate: float,
+    periods_per_year: float,
+) -> Performance:
+    """All the metrics of a run from its equity curve (one point per batch) and its fills.
+
+    With equities ``E_0..E_n`` at times ``t_0..t_n`` and ``ppy = periods_per_year``:
+
+    Returns
+        - ``total_return = E_n / E_0 - 1`` (the ratio is taken in Decimal).
+        - ``years = (t_n - t_0) / 365.25 days``.
+        - CAGR (compound annual growth rate) ``= (E_n / E_0) ** (1 / years) - 1``;
+          ``None`` if ``years`` is 0, if ``E_n < 0``, or if the annualization
+          overflows a float (a huge gain over a very short span).
+
+    Risk
+        - Period returns, simple: ``r_t = E_t / E_{t-1} - 1`` for ``t = 1..n``.
+        - Per-period risk-free rate, compounded: ``rf_p = (1 + risk_free_rate) ** (1 / ppy) - 1``;
+          excess returns ``x_t = r_t - rf_p``.
+        - Annualized volatility ``= stdev(r) * sqrt(ppy)`` (sample stdev, ddof=1);
+          ``None`` with fewer than 2 returns.
+        - Sharpe ratio (Sharpe 1994, "The Sharpe Ratio", ex-post, annualized)
+          ``= mean(x) / stdev(x) * sqrt(ppy)``, stdev the sample one (ddof=1);
+          ``None`` with fewer than 2 returns or a zero stdev.
+        - Sortino ratio (Sortino & Price 1994, "Performance measurement in a
+          downside risk framework") ``= mean(x) / DD * sqrt(ppy)`` with the
+          downside deviation ``DD = sqrt(mean(min(0, x_t) ** 2))`` taken over
+          ALL ``n`` periods (target = the risk-free rate); ``None`` if ``DD`` is 0.
+        - A stdev or ``DD`` below ``1e-12`` times ``max(1, max |x_t|)`` is float
+          rounding noise and counts as 0.
+        - If an equity used as a denominator ``E_{t-1}`` is not positive, the
+          returns are undefined: volatility, Sharpe and Sortino are ``None``.
+        - Maximum drawdown ``= max_t (P_t - E_t) / P_t`` with the running peak
+          ``P_t = max(E_0..E_t)``: a positive fraction, 0 if the curve never
+          falls below a peak. It equals ``-min(drawdown_series(points))``.
+          ``max_drawdown_trough_ns`` is the time of the first point where it is
+          reached, ``max_drawdown_peak_ns`` the last time before the trough at
+          which the equity stood at that peak (where the decline began); both
+          ``None`` when the drawdown is 0.
+        - Calmar ratio (Young 1991) ``= CAGR / max drawdown``, here over the
+          whole run rather than the usual trailing 36 months; ``None`` if the
+          drawdown is 0 or the CAGR is ``None``.
+        - ``avg_gross_exposure`` / ``max_gross_exposure``: mean / maximum of
+          ``EquityPoint.gross_exposure`` over all points.
+
+    Trading (gross realized PnL, i.e. BEFORE fees; fees are in ``total_fees``)
+        - ``number_of_trades`` = number of fills; ``closing_trades`` = fills
+          with side SELL (spot is long-only: a sell closes or trims a position).
+        - ``winning_trades`` = closing trades with ``realized_pnl > 0``;
+          ``win_rate = winning_trades / closing_trades`` (``None`` if none).
+        - ``gross_profit`` = sum of the positive ``realized_pnl`` of closing
+          trades; ``gross_loss`` = ``|sum of the negative ones|`` (both >= 0).
+        - Profit factor ``= gross_profit / gross_loss``; ``None`` if there is
+          no loss (``gross_loss == 0``).
+        - ``total_fees`` = sum of the fees of all fills.
+
+    Raises:
+        ValueError: ``points`` is empty, its first equity is not positive,
+            its times are not non-decreasing, or ``periods_per_year`` is not positive.
+    """
+    if not points:
+        raise ValueError("performance needs at least one equity point")
+    if not periods_per_year > 0:
+        raise ValueError(f"periods_per_year must be positive, got {periods_per_year}")
+    first, last = points[0], points[-1]
+    if first.equity <= 0:
+        raise ValueError(f"the first equity must be positive, got {first.equity}")
+    times = [p.time_ns for p in points]
+    if any(b < a for a, b in zip(times, times[1:])):
+        raise ValueError("equity points are not in time order")
+
+    # --- returns -----------------------------------------------------------
+    ratio = LEDGER_CONTEXT.divide(last.equity, first.equity)
+    total_return = float(LEDGER_CONTEXT.subtract(ratio, 1))
+    span_ns = last.time_ns - first.time_ns
+    years = span_ns / YEAR_NS
+    cagr = _cagr(float(ratio), years) if span_ns > 0 else None
+
+    # --- risk ----------------------------------------------------------------
+    equity = [float(p.equity) for p in points]
+    ppy = float(periods_per_year)
+    annualizer = math.sqrt(ppy)
+    rf_p = (1.0 + risk_free_rate) ** (1.0 / ppy) - 1.0
+    volatility = sharpe = sortino = None
+    if all(e > 0 for e in equity[:-1]):
+        returns = [b / a - 1.0 for a, b in zip(equity, equity[1:])]
+        n = len(returns)
+        if n >= 2:
+            sd_r = _sample_stdev(returns)
+            volatility = sd_r * annualizer
+        if n >= 1:
+            excess = [r - rf_p for r in returns]
+            mean_x = math.fsum(excess) / n
+            noise = _NOISE * max(1.0, max(abs(x) for x in excess))
+            if n >= 2:
+                sd_x = _sample_stdev(excess)
+                if sd_x > noise:
+                    sharpe = mean_x / sd_x * annualizer
+            downside = math.sqrt(math.fsum(x * x for x in excess if x < 0) / n)
+            if downside > noise:
+                sortino = mean_x / downside * annualizer
+
+    drawdowns = _drawdowns(equity)
+    trough = min(range(len(drawdowns)), key=drawdowns.__getitem__)
+    max_drawdown = -drawdowns[trough] if drawdowns[trough] < 0 else 0.0
+    peak_ns = trough_ns = None
+    if max_drawdown > 0:
+        trough_ns = times[trough]
+        peak_value = max(equity[: trough + 1])
+        peak = max(i for i in range(trough + 1) if equity[i] == peak_value)
+        peak_ns = times[peak]
+    calmar = cagr / max_drawdown if cagr is not None and max_drawdown > 0 else None
+
+    exposures = [float(p.gross_exposure) for p in points]
+
+    # --- trading ---------------------------------------------------------------
+    closing = [t for t in trades if _side(t.side) == "SELL"]
+    gross_profit = gross_loss = total_fees = ZERO
+    winning = 0
+    for t in closing:
+        if t.realized_pnl > 0:
+            winning += 1
+            gross_profit = LEDGER_CONTEXT.add(gross_profit, t.realized_pnl)
+        elif t.realized_pnl < 0:
+            gross_loss = LEDGER_CONTEXT.subtract(gross_loss, t.realized_pnl)
+    for t in trades:
+        total_fees = LEDGER_CONTEXT.add(total_fees, t.fee)
+
+    return Performance(
+        start_ns=first.time_ns,
+        end_ns=last.time_ns,
+        number_of_points=len(points),
+        years=years,
+        periods_per_year=ppy,
+        risk_free_rate=float(risk_free_rate),
+        start_equity=first.equity,
+        end_equity=last.equity,
+        total_return=total_return,
+        cagr=cagr,
+        annualized_volatility=volatility,
+        sharpe=sharpe,
+        sortino=sortino,
+        max_drawdown=max_drawdown,
+        max_drawdown_peak_ns=peak_ns,
+        max_drawdown_trough_ns=trough_ns,
+        calmar=calmar,
+        avg_gross_exposure=math.fsum(exposures) / len(exposures),
+        max_gross_exposure=max(exposures),
+        number_of_trades=len(trades),
+        closing_trades=len(closing),
+        winning_trades=winning,
+        win_rate=winning / len(closing) if closing else None,
+        profit_factor=float(gross_profit / gross_loss) if gross_loss > 0 else None,
+        gross_profit=gross_profit,
+        gross_loss=gross_loss,
+        total_fees=total_fees,
+    )
+
+
+# --- helpers ---------------------------------------------------------------------
+
+
+def _side(side: object) -> str:
+    """``"BUY"``/``"SELL"`` from a plain string or a :class:`~cryptoj_actors.messages.Side`."""
+    return str(getattr(side, "value", side))
+
+
+def _sample_stdev(values: list[float]) -> float:
+    """Sample standard deviation (ddof=1), two-pass with exactly rounded sums."""
+    n = len(values)
+    mean = math.fsum(values) / n
+    return math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
+
+
+def _cagr(ratio: float, years: float) -> float | None:
+    if ratio < 0:
+        return None
+    if ratio == 0:
+        return -1.0
+    try:
+        return math.pow(ratio, 1.0 / years) - 1.0
+    except OverflowError:
+        return None
+
+
+def _drawdowns(equity: list[float]) -> list[float]:
+    if not equity:
+        return []
+    if not equity[0] > 0:
+        raise ValueError(f"the first equity must be positive, got {equity[0]}")
+    out = []
+    peak = equity[0]
+    for e in equity:
+        if e > peak:
+            peak = e
+        out.append(e / peak - 1.0)
+    return out

@@ -1,0 +1,313 @@
+"""The risk policy: turns intents into sized orders, or denies them, and
+watches the book for stop-losses, limit breaches and the daily loss limit.
+
+Plain and synchronous; the risk actor feeds it one market batch at a time
+(the ledger snapshot marked on that batch plus the strategy's intents for it)
+and forwards what it decides. Every refusal is an :class:`OrderDenied` with a
+:class:`DenyReason` code.
+
+Rules (defaults from the design notes, all in ``[risk]`` of the config):
+
+* **Position limit**: a product's committed exposure (marked position plus
+  open buys plus the new order, in quote) stays within
+  ``max_position_fraction`` of equity (10 %). A position that grows past it
+  through price moves alone is trimmed back by a reduce-only sell
+  (``limit_trim``).
+* **Daily loss limit**: when equity falls ``daily_loss_limit`` (2 %) below the
+  equity at the first mark of the UTC day, trading is ``REDUCING`` for the rest
+  of that day: only orders that reduce exposure pass.
+* **Stop-loss**: when a long position's mark falls ``stop_loss`` (5 %) below
+  its average entry price, the whole position is closed by a reduce-only market
+  sell, and new buys of that product are refused for ``stop_loss_cooldown_s``.
+  The check runs on the marks the ledger holds (bar closes in replay), so the
+  exit fills at the next market data, never at the stop price itself.
+* **Minimum size and notional** per product (Coinbase ``base_min_size`` and
+  ``quote_min_size``), sizes rounded down to ``base_increment`` and
+  ``quote_increment``.
+* **Order rate**: at most ``max_orders`` new orders per
+  ``order_rate_window_s`` of market time. Exits (stop-loss, trims) are never
+  refused for rate: they are counted, and they use the budget first.
+
+Trading levels: ``HALTED`` refuses every order except the policy's own exits;
+``REDUCING`` refuses buys (spot is long-only, so every sell reduces exposure).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, Decimal
+
+from cryptoj_actors.clock import NS_PER_SECOND, iso, utc_day
+from cryptoj_actors.config import ProductRules, RiskConfig
+from cryptoj_actors.ids import OrderIds
+from cryptoj_actors.messages import (
+    MarkedBatch, Order, OrderDenied, OrderIntent, OrderType, PortfolioSnapshot, PositionView,
+    Side, TradingLevel, TradingState,
+)
+from cryptoj_actors.money import ZERO, floor_to_increment
+from cryptoj_actors.risk.limits import position_limit_exceeded
+
+
+class DenyReason(str, enum.Enum):
+    """Why risk refused an order (the ``reason_code`` of :class:`OrderDenied`)."""
+
+    TRADING_HALTED = "TRADING_HALTED"
+    TRADING_REDUCING = "TRADING_REDUCING"
+    POSITION_LIMIT = "POSITION_LIMIT"
+    STOP_LOSS_COOLDOWN = "STOP_LOSS_COOLDOWN"
+    MIN_SIZE = "MIN_SIZE"
+    MIN_NOTIONAL = "MIN_NOTIONAL"
+    ORDER_RATE = "ORDER_RATE"
+    INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
+    NO_MARK = "NO_MARK"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the policy decided on one market batch."""
+
+    approved: tuple[Order, ...]
+    denied: tuple[OrderDenied, ...]
+    state_changes: tuple[TradingState, ...]
+
+
+@dataclass(slots=True)
+class _Work:
+    """The decision being built; per-batch scratch state."""
+
+    seq: int
+    ts_ns: int
+    snapshot: PortfolioSnapshot
+    approved: list[Order] = field(default_factory=list)
+    denied: list[OrderDenied] = field(default_factory=list)
+    states: list[TradingState] = field(default_factory=list)
+    exited: set[str] = field(default_factory=set)
+    spent_quote: Decimal = ZERO
+
+
+class RiskPolicy:
+    """Risk limits, sizing and the trading level for one portfolio.
+
+    Args:
+        config: the ``[risk]`` section.
+        rules: product id -> trading rules (sizes, increments, minimums).
+        order_ids: makes client order ids (deterministic in replay).
+        sender: the role stamped on the messages it makes.
+    """
+
+    def __init__(self, config: RiskConfig, rules: Callable[[str], ProductRules],
+                 order_ids: OrderIds, sender: str = "risk") -> None:
+        self.config = config
+        self._rules = rules
+        self._ids = order_ids
+        self._sender = sender
+        self._day: int | None = None
+        self.start_of_day_equity: Decimal | None = None
+        self._daily = TradingState(sender=sender, ts_ns=0, level=TradingLevel.ACTIVE,
+                                   reason="start", since_ns=0)
+        self._external = self._daily
+        self._cooldown_until: dict[str, int] = {}
+        self._recent_orders: deque[int] = deque()
+
+    # --- trading level -----------------------------------------------------------
+
+    @property
+    def state(self) -> TradingState:
+        """The effective trading state: the more severe of the daily-loss
+        state and the one imposed from outside (supervisor, operator)."""
+        if self._external.level.severity > self._daily.level.severity:
+            return self._external
+        return self._daily
+
+    def impose(self, state: TradingState) -> None:
+        """Apply a trading state from the supervisor (``ACTIVE`` lifts it)."""
+        self._external = state
+
+    # --- the decision ------------------------------------------------------------
+
+    def decide(self, marked: MarkedBatch, intents: Sequence[OrderIntent]) -> Decision:
+        """Decide on one market batch: exits first, then the strategy's intents.
+
+        ``marked.snapshot`` must be the ledger marked on ``marked.batch``.
+        """
+        w = _Work(seq=marked.batch.seq, ts_ns=marked.batch.ts_ns, snapshot=marked.snapshot)
+        self._roll_day(w)
+        self._check_daily_loss(w)
+        for pos in w.snapshot.positions:
+            self._check_exit(w, pos)
+        for intent in intents:
+            if intent.product_id not in w.exited:
+                self._size_intent(w, intent)
+        return Decision(tuple(w.approved), tuple(w.denied), tuple(w.states))
+
+    def _roll_day(self, w: _Work) -> None:
+        day = utc_day(w.ts_ns)
+        if day == self._day:
+            return
+        self._day = day
+        self.start_of_day_equity = w.snapshot.equity
+        if self._daily.level is not TradingLevel.ACTIVE:
+            self._set_daily(w, TradingLevel.ACTIVE, f"new UTC day {iso(w.ts_ns)[:10]}")
+
+    def _check_daily_loss(self, w: _Work) -> None:
+        sod = self.start_of_day_equity
+        if self._daily.level is not TradingLevel.ACTIVE or not sod:
+            return
+        floor = sod * (1 - self.config.daily_loss_limit)
+        if w.snapshot.equity < floor:
+            loss = (sod - w.snapshot.equity) / sod
+            self._set_daily(w, TradingLevel.REDUCING,
+                            f"daily loss limit: equity {w.snapshot.equity:.2f} is {loss:.2%} "
+                            f"below start-of-day {sod:.2f}")
+
+    def _set_daily(self, w: _Work, level: TradingLevel, reason: str) -> None:
+        self._daily = TradingState(sender=self._sender, ts_ns=w.ts_ns, level=level,
+                                   reason=reason, since_ns=w.ts_ns)
+        w.states.append(self._daily)
+
+    def _check_exit(self, w: _Work, pos: PositionView) -> None:
+        free = pos.base_size - pos.reserved_base
+        if free <= 0 or pos.mark_price <= 0:
+            return
+        rules = self._rules(pos.product_id)
+        if pos.mark_price <= pos.avg_entry_price * (1 - self.config.stop_loss):
+            self._cooldown_until[pos.product_id] = (
+                w.ts_ns + self.config.stop_loss_cooldown_s * NS_PER_SECOND)
+            self._exit(w, pos, free, rules, "stop_loss")
+            return
+        limit = self.config.max_position_fraction * w.snapshot.equity
+        excess = pos.notional - limit
+        if excess > 0:
+            # Round the size up: a trim that leaves the position a hair over
+            # the limit would have to be repeated on the next batch.
+            steps = (excess / pos.mark_price / rules.base_increment).to_integral_value(ROUND_CEILING)
+            size = min(free, steps * rules.base_increment)
+            self._exit(w, pos, size, rules, "limit_trim")
+
+    def _exit(self, w: _Work, pos: PositionView, size: Decimal, rules: ProductRules,
+              reason: str) -> None:
+        w.exited.add(pos.product_id)
+        order = self._order(w, pos.product_id, Side.SELL, base_size=size, reduce_only=True,
+                            reason=reason)
+        denial = self._size_denial(w, order, size, size * pos.mark_price, rules)
+        if denial:
+            w.denied.append(denial)
+        else:
+            self._approve(w, order)
+
+    def _size_intent(self, w: _Work, intent: OrderIntent) -> None:
+        pos = w.snapshot.position(intent.product_id)
+        if pos is None or pos.mark_price <= 0:
+            order = self._order(w, intent.product_id, Side.BUY, reason="rebalance")
+            w.denied.append(self._deny(w, order, DenyReason.NO_MARK,
+                                       f"no mark price for {intent.product_id} yet"))
+            return
+        equity = w.snapshot.equity
+        if equity <= 0:
+            return
+        rules = self._rules(pos.product_id)
+        mark = pos.mark_price
+        free = pos.base_size - pos.reserved_base
+        committed = pos.notional + pos.reserved_quote - pos.reserved_base * mark
+        drift = intent.target_weight - committed / equity
+        closing = intent.target_weight == 0 and free > 0
+        if not closing and abs(drift) <= intent.rebalance_threshold:
+            return
+        reason = intent.reason or "rebalance"
+        if closing or drift < 0:
+            size = free if closing else min(
+                free, floor_to_increment(-drift * equity / mark, rules.base_increment))
+            remainder = free - size
+            if remainder and (remainder < rules.min_base_size
+                              or remainder * mark < rules.min_notional):
+                size = free  # never leave an unsellable remnant behind
+            if closing and size * mark < rules.min_notional:
+                return  # a remnant below the exchange minimum cannot be sold: it is flat
+            order = self._order(w, pos.product_id, Side.SELL, base_size=size, reduce_only=True,
+                                reason=reason)
+            self._check_and_approve(w, order, size, size * mark, rules)
+        else:
+            quote = floor_to_increment(drift * equity, rules.quote_increment)
+            order = self._order(w, pos.product_id, Side.BUY, quote_size=quote, reason=reason)
+            self._check_and_approve(w, order, quote / mark, quote, rules, pos)
+
+    def _check_and_approve(self, w: _Work, order: Order, base: Decimal, notional: Decimal,
+                           rules: ProductRules, pos: PositionView | None = None) -> None:
+        denial = self._policy_denial(w, order, pos) or self._size_denial(
+            w, order, base, notional, rules) or self._rate_denial(w, order)
+        if denial:
+            w.denied.append(denial)
+        else:
+            self._approve(w, order)
+
+    def _policy_denial(self, w: _Work, order: Order, pos: PositionView | None
+                       ) -> OrderDenied | None:
+        level = self.state.level
+        if level is TradingLevel.HALTED:
+            return self._deny(w, order, DenyReason.TRADING_HALTED, self.state.reason)
+        if order.side is Side.SELL:
+            return None
+        if level is TradingLevel.REDUCING:
+            return self._deny(w, order, DenyReason.TRADING_REDUCING, self.state.reason)
+        until = self._cooldown_until.get(order.product_id, 0)
+        if w.ts_ns < until:
+            return self._deny(w, order, DenyReason.STOP_LOSS_COOLDOWN,
+                              f"{order.product_id} stopped out; no buys until {iso(until)}")
+        assert pos is not None and order.quote_size is not None
+        if position_limit_exceeded(
+            position_notional=pos.notional, open_buy_quote=pos.reserved_quote,
+            order_quote=order.quote_size, equity=w.snapshot.equity,
+            max_fraction=self.config.max_position_fraction,
+        ):
+            return self._deny(w, order, DenyReason.POSITION_LIMIT,
+                              f"{order.product_id} would exceed "
+                              f"{self.config.max_position_fraction:.2%} of equity")
+        available = w.snapshot.available_cash - w.spent_quote
+        if order.quote_size > available:
+            return self._deny(w, order, DenyReason.INSUFFICIENT_FUNDS,
+                              f"buy of {order.quote_size} exceeds available cash {available:.2f}")
+        return None
+
+    def _size_denial(self, w: _Work, order: Order, base: Decimal, notional: Decimal,
+                     rules: ProductRules) -> OrderDenied | None:
+        if base <= 0 or base < rules.min_base_size:
+            return self._deny(w, order, DenyReason.MIN_SIZE,
+                              f"size {base:.8f} below the minimum {rules.min_base_size}")
+        if notional < rules.min_notional:
+            return self._deny(w, order, DenyReason.MIN_NOTIONAL,
+                              f"notional {notional:.2f} below the minimum {rules.min_notional}")
+        return None
+
+    def _rate_denial(self, w: _Work, order: Order) -> OrderDenied | None:
+        window_start = w.ts_ns - self.config.order_rate_window_s * NS_PER_SECOND
+        recent = self._recent_orders
+        while recent and recent[0] <= window_start:
+            recent.popleft()
+        if len(recent) >= self.config.max_orders:
+            return self._deny(w, order, DenyReason.ORDER_RATE,
+                              f"{len(recent)} orders in the last "
+                              f"{self.config.order_rate_window_s} s")
+        return None
+
+    def _approve(self, w: _Work, order: Order) -> None:
+        self._recent_orders.append(w.ts_ns)
+        if order.quote_size is not None:
+            w.spent_quote += order.quote_size
+        w.approved.append(order)
+
+    def _order(self, w: _Work, product_id: str, side: Side, *, base_size: Decimal | None = None,
+               quote_size: Decimal | None = None, reduce_only: bool = False,
+               reason: str) -> Order:
+        index = len(w.approved) + len(w.denied)
+        return Order(client_order_id=self._ids.new(w.seq, index), product_id=product_id,
+                     side=side, order_type=OrderType.MARKET, base_size=base_size,
+                     quote_size=quote_size, reduce_only=reduce_only, decision_seq=w.seq,
+                     created_ns=w.ts_ns, reason=reason)
+
+    def _deny(self, w: _Work, order: Order, reason: DenyReason, detail: str) -> OrderDenied:
+        return OrderDenied(sender=self._sender, ts_ns=w.ts_ns,
+                           client_order_id=order.client_order_id, product_id=order.product_id,
+                           side=order.side, reason_code=reason.value, detail=detail, seq=w.seq)

@@ -1,0 +1,87 @@
+"""What every actor of one running system shares.
+
+Deliberately small: the role directory, the halt switch (a flag that must not
+wait behind a mailbox, DESIGN.md section 5), progress counters for the
+operator's display, and facts about the run. Everything else travels in
+messages.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptoj_actors.config import Config
+from cryptoj_actors.supervision.directory import Directory
+
+
+class HaltSwitch:
+    """Set once to stop trading at once; read before every order and batch."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason = ""
+
+    def set(self, reason: str) -> None:
+        if not self._event.is_set():
+            self.reason = reason
+            self._event.set()
+
+    def clear(self) -> None:
+        self.reason = ""
+        self._event.clear()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+
+@dataclass(slots=True)
+class Progress:
+    """Counters written by one actor each and read by the display.
+
+    ``sent``: batches the feed has sent; ``settled``: batches the portfolio
+    has settled; ``total``: batches in a replay (0 when live).
+    """
+
+    total: int = 0
+    sent: int = 0
+    settled: int = 0
+
+
+@dataclass(slots=True)
+class RunInfo:
+    """``mode`` is ``replay`` or ``live``; ``run_dir`` holds this run's files."""
+
+    run_id: str
+    mode: str
+    state_dir: Path
+    run_dir: Path
+
+    @property
+    def journal_path(self) -> Path:
+        return self.state_dir / "journal.sqlite3"
+
+
+@dataclass(slots=True)
+class Outcome:
+    """How a run ended: ``finished`` (the data ran out) or ``halted``, and why."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    status: str = "running"
+    reason: str = ""
+
+    def end(self, status: str, reason: str) -> None:
+        if not self.done.is_set():
+            self.status, self.reason = status, reason
+            self.done.set()
+
+
+@dataclass(slots=True)
+class Runtime:
+    config: Config
+    run: RunInfo
+    directory: Directory = field(default_factory=Directory)
+    halt: HaltSwitch = field(default_factory=HaltSwitch)
+    progress: Progress = field(default_factory=Progress)
+    outcome: Outcome = field(default_factory=Outcome)

@@ -1,0 +1,155 @@
+"""Wiring: builds the actors of one run and hands them to the supervisor.
+
+The same system runs live and in replay; only the market source differs
+(DESIGN.md section 8). Market data flows feed -> strategy (targets) and
+feed -> executor (the paper venue matches) -> portfolio (marks) -> risk,
+which joins each batch's snapshot with the strategy's targets; orders flow
+risk -> portfolio (reserve) -> executor -> portfolio (fills).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import pykka
+
+from cryptoj_actors.actors.admin import AdminActor
+from cryptoj_actors.actors.executor import ExecutorActor
+from cryptoj_actors.actors.feed import FeedActor
+from cryptoj_actors.actors.health import HealthActor
+from cryptoj_actors.actors.portfolio import PortfolioActor, PortfolioResults
+from cryptoj_actors.actors.risk import RiskActor
+from cryptoj_actors.actors.strategy import StrategyActor
+from cryptoj_actors.actors.supervisor import SupervisorActor
+from cryptoj_actors.config import Config
+from cryptoj_actors.execution.paper import PaperExchange
+from cryptoj_actors.ids import OrderIds
+from cryptoj_actors.marketdata.source import MarketSource
+from cryptoj_actors.messages import TradingState
+from cryptoj_actors.portfolio.ledger import Ledger
+from cryptoj_actors.risk.policy import RiskPolicy
+from cryptoj_actors.runtime import RunInfo, Runtime
+from cryptoj_actors.strategy.base import Strategy, load_strategy
+from cryptoj_actors.supervision.restart import RestartType
+from cryptoj_actors.supervision.specs import START_ORDER, ChildSpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RunResults:
+    """What a finished (or halted) run leaves for the report."""
+
+    portfolio: PortfolioResults
+    risk_state_changes: tuple[TradingState, ...]
+    status: str
+    reason: str
+    dead_letters: dict[str, int]
+
+
+class TradingSystem:
+    """One running system: build, :meth:`start`, :meth:`wait`, :meth:`stop`.
+
+    Args:
+        config: the validated configuration.
+        run: identity and folders of this run.
+        source: where market batches come from (a replay or a live feed).
+        strategy: a ready strategy, or None to build the configured one.
+    """
+
+    def __init__(self, config: Config, run: RunInfo, source: MarketSource,
+                 strategy: Strategy | None = None) -> None:
+        self.rt = Runtime(config=config, run=run)
+        self.source = source
+        self.products = tuple(source.products)
+        self._strategy = strategy
+        self.supervisor: pykka.ActorRef[Any] | None = None
+
+    def specs(self) -> list[ChildSpec]:
+        """The child specs, in start order.
+
+        The pipeline actors are ``temporary`` and significant: until they can
+        rebuild their state from the journal and rejoin a batch stream in
+        flight, a failure among them halts the system rather than restart it
+        with a blank ledger. Health and admin hold no trading state and are
+        restarted with backoff.
+        """
+        cfg = self.rt.config
+        timeout = cfg.supervisor.shutdown_timeout_s
+        products = self.products
+        deterministic = self.rt.run.mode == "replay"
+
+        def health(rt: Runtime, gen: int) -> pykka.ActorRef[Any]:
+            return HealthActor.start(rt, gen)
+
+        def portfolio(rt: Runtime, gen: int) -> pykka.ActorRef[Any]:
+            ledger = Ledger(cfg.starting_cash, cfg.risk.max_position_fraction)
+            return PortfolioActor.start(rt, gen, ledger=ledger, products=products)
+
+        def executor(rt: Runtime, gen: int) -> pykka.ActorRef[Any]:
+            return ExecutorActor.start(rt, gen, exchange=PaperExchange(cfg.paper, cfg.rules))
+
+        def risk(rt: Runtime, gen: int) -> pykka.ActorRef[Any]:
+            policy = RiskPolicy(cfg.risk, cfg.rules, OrderIds(deterministic))
+            return RiskActor.start(rt, gen, policy=policy)
+
+        def strategy(rt: Runtime, gen: int) -> pykka.ActorRef[Any]:
+            chosen = self._strategy if gen == 0 and self._strategy is not None else \
+                load_strategy(cfg.strategy, products)
+            return StrategyActor.start(rt, gen, strategy=chosen)
+
+        def feed(rt: Runtime, gen: int) -> pykka.ActorRef[Any]:
+            return FeedActor.start(rt, gen, source=self.source,
+                                   subscribers=("strategy", "executor"))
+
+        def admin(rt: Runtime, gen: int) -> pykka.ActorRef[Any]:
+            return AdminActor.start(rt, gen)
+
+        factories = {"health": health, "portfolio": portfolio, "executor": executor,
+                     "risk": risk, "strategy": strategy, "feed": feed, "admin": admin}
+        restartable = {"health", "admin"}
+        return [ChildSpec(role=role, factory=factories[role],
+                          restart=RestartType.PERMANENT if role in restartable
+                          else RestartType.TEMPORARY,
+                          significant=role not in restartable, shutdown_timeout_s=timeout)
+                for role in START_ORDER]
+
+    def start(self) -> None:
+        if self._strategy is None:
+            self._strategy = load_strategy(self.rt.config.strategy, self.products)
+        self.rt.run.run_dir.mkdir(parents=True, exist_ok=True)
+        self.supervisor = SupervisorActor.start(self.rt, self.specs())
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the run finishes or halts; False on time-out."""
+        return self.rt.outcome.done.wait(timeout)
+
+    def results(self, timeout: float = 30.0) -> RunResults:
+        """Collect the results from the actors (they must still be running)."""
+        portfolio = self._ask("portfolio", "results", timeout)
+        risk_summary = self._ask("risk", "summary", timeout) or {}
+        outcome = self.rt.outcome
+        return RunResults(portfolio=portfolio,
+                          risk_state_changes=tuple(risk_summary.get("state_changes", ())),
+                          status=outcome.status if outcome.done.is_set() else "stopped",
+                          reason=outcome.reason,
+                          dead_letters=dict(self.rt.directory.dead_letters))
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop every actor in reverse start order, then the supervisor."""
+        if self.supervisor is None:
+            return
+        try:
+            self.supervisor.proxy().shutdown().get(timeout=timeout)
+        except pykka.ActorDeadError:
+            pass
+        self.supervisor.stop(block=True, timeout=timeout)
+        self.supervisor = None
+
+    def _ask(self, role: str, method: str, timeout: float) -> Any:
+        ref = self.rt.directory.get(role)
+        if ref is None or not ref.is_alive():
+            return None
+        return getattr(ref.proxy(), method)().get(timeout=timeout)

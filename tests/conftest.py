@@ -1,0 +1,34 @@
+"""Shared fixtures: where the recorded market data lives.
+
+The recorded data is never copied into the project; it is read from
+``../shared/data`` beside the repository (or ``$CRYPTOJ_DATA_DIR``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DATA_DIR = Path(os.environ.get("CRYPTOJ_DATA_DIR", REPO.parent / "shared" / "data"))
+CDD_DIR = DATA_DIR / "coinbase_hourly_cdd"
+
+
+def _require(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"recorded market data not found at {path} (set CRYPTOJ_DATA_DIR)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def cdd_dir() -> Path:
+    """Folder of the CryptoDataDownload hourly bars (BTC-USD, ETH-USD, LTC-USD)."""
+    return _require(CDD_DIR)
+
+
+@pytest.fixture(scope="session")
+def cdd_files(cdd_dir: Path) -> list[Path]:
+    """The three hourly files, BTC-USD, ETH-USD, LTC-USD, in that order."""
+    return [cdd_dir / f"Coinbase_{p}USD_1h.csv" for p in ("BTC", "ETH", "LTC")]
