@@ -74,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="OHLCV CSV (CryptoDataDownload or timestamp,open,high,low,close,"
                              "volume); PRODUCT=FILE names the product of a plain CSV")
     replay.add_argument("--credit-window", type=int, default=None,
-                        help="market batches in flight (default: [feed] credit_window)")
+                        help="market batches in flight (default: [feed] replay_credit_window)")
     replay.add_argument("--no-progress", action="store_true", help="no progress display")
     replay.set_defaults(func=cmd_replay)
 
@@ -171,10 +171,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from cryptoj_actors.report.table import print_report
 
     config = _config(args)
-    if args.credit_window is not None:
-        if args.credit_window < 1:
-            raise UsageError("--credit-window must be at least 1")
-        config = replace(config, feed=replace(config.feed, credit_window=args.credit_window))
+    window = config.feed.replay_credit_window if args.credit_window is None else args.credit_window
+    if window < 1:
+        raise UsageError("--credit-window must be at least 1")
+    config = replace(config, feed=replace(config.feed, credit_window=window))
     aligned, inputs = _load_inputs(args.files)
     run = _run_info(config, "replay")
     _logging(config, args.verbose, run.run_dir / "run.log")

@@ -54,13 +54,20 @@ class SystemConfig:
 
 @dataclass(frozen=True, slots=True)
 class FeedConfig:
-    """Market data. ``url`` is the Coinbase Advanced Trade websocket."""
+    """Market data. ``url`` is the Coinbase Advanced Trade websocket.
+
+    ``credit_window``: market batches in flight live (1: every decision on the
+    freshest data); ``replay_credit_window``: the same in replay, where a
+    larger window lets the strategy run ahead without changing any result
+    (DESIGN.md section 9; a test holds the reports equal).
+    """
 
     url: str = "wss://advanced-trade-ws.coinbase.com"
     products: tuple[str, ...] = ("BTC-USD", "ETH-USD", "LTC-USD")
     batch_interval_s: float = 1.0
     bar_interval_s: int = 3600
     credit_window: int = 1
+    replay_credit_window: int = 16
     reconnect_initial_s: float = 0.25
     reconnect_max_s: float = 30.0
 
@@ -187,7 +194,7 @@ def parse_config(data: Mapping[str, Any], source: str = "<inline>") -> Config:
 
     f = reader.table(top.get("feed", {}), "feed", {
         "url", "products", "batch_interval_s", "bar_interval_s", "credit_window",
-        "reconnect_initial_s", "reconnect_max_s"})
+        "replay_credit_window", "reconnect_initial_s", "reconnect_max_s"})
     d = FeedConfig()
     feed = FeedConfig(
         url=reader.value(f, "feed.url", str, d.url, _ws_url),
@@ -195,6 +202,8 @@ def parse_config(data: Mapping[str, Any], source: str = "<inline>") -> Config:
         batch_interval_s=reader.number(f, "feed.batch_interval_s", d.batch_interval_s, _positive),
         bar_interval_s=reader.value(f, "feed.bar_interval_s", int, d.bar_interval_s, _positive),
         credit_window=reader.value(f, "feed.credit_window", int, d.credit_window, _positive),
+        replay_credit_window=reader.value(f, "feed.replay_credit_window", int,
+                                          d.replay_credit_window, _positive),
         reconnect_initial_s=reader.number(f, "feed.reconnect_initial_s", d.reconnect_initial_s,
                                           _positive),
         reconnect_max_s=reader.number(f, "feed.reconnect_max_s", d.reconnect_max_s, _positive),

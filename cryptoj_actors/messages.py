@@ -165,14 +165,22 @@ class MarketBatch(Message):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EndOfData(Message):
-    """The feed's source is exhausted; ``last_seq`` is the final batch sent."""
+    """The feed's source is exhausted; ``last_seq`` is the final batch sent.
+
+    It follows the last batch down the same path, so every actor sees it
+    after everything that batch caused.
+    """
 
     last_seq: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Credit(Message):
-    """The portfolio settled batch ``seq``: the feed may send one more batch."""
+    """The portfolio has settled every batch up to and including ``seq``.
+
+    Credit is cumulative, like a TCP acknowledgement: the feed may have at
+    most ``credit_window`` batches beyond ``seq`` in flight.
+    """
 
     seq: int
 
@@ -245,19 +253,20 @@ class OrderDenied(Message):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RiskDecisions(Message):
-    """Risk's verdict on everything decided after market batch ``seq``."""
+    """Orders risk approved after market batch ``seq``, for the portfolio to
+    reserve (sent only when there are any; denials stay with risk)."""
 
     seq: int
     approved: tuple[Order, ...]
-    denied: tuple[OrderDenied, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderBatch(Message):
-    """Orders reserved by the portfolio for batch ``seq`` (may be empty).
+    """The orders decided after market batch ``seq``, as the executor gets them.
 
-    Sent for every batch so that the paper exchange knows when all orders of
-    a decision have arrived (DESIGN.md section 9).
+    One arrives for every batch, so the executor knows when all orders of a
+    decision are in (DESIGN.md section 9): from the portfolio with the orders
+    it reserved, or straight from risk, empty, when risk approved nothing.
     """
 
     seq: int
@@ -305,15 +314,14 @@ class PositionView:
     """A position as seen in a snapshot.
 
     ``base_size`` in base units (never negative: spot is long-only);
-    ``cost_basis`` in quote, so ``avg_entry_price = cost_basis / base_size``;
-    ``mark_price`` is the latest mark (quote per base); ``reserved_base`` is
-    held by open sell orders, ``reserved_quote`` by open buy orders.
+    ``cost_basis`` in quote (fees excluded); ``mark_price`` is the latest
+    mark (quote per base); ``reserved_base`` is held by open sell orders,
+    ``reserved_quote`` by open buy orders.
     """
 
     product_id: str
     base_size: Decimal
     cost_basis: Decimal
-    avg_entry_price: Decimal
     mark_price: Decimal
     realized_pnl: Decimal
     reserved_base: Decimal
@@ -323,6 +331,11 @@ class PositionView:
     def notional(self) -> Decimal:
         """Marked value of the position, in quote."""
         return self.base_size * self.mark_price
+
+    @property
+    def avg_entry_price(self) -> Decimal:
+        """``cost_basis / base_size`` (quote per base); 0 when flat."""
+        return self.cost_basis / self.base_size if self.base_size else Decimal(0)
 
     @property
     def unrealized_pnl(self) -> Decimal:

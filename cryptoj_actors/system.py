@@ -4,7 +4,8 @@ The same system runs live and in replay; only the market source differs
 (DESIGN.md section 8). Market data flows feed -> strategy (targets) and
 feed -> executor (the paper venue matches) -> portfolio (marks) -> risk,
 which joins each batch's snapshot with the strategy's targets; orders flow
-risk -> portfolio (reserve) -> executor -> portfolio (fills).
+risk -> portfolio (reserve) -> executor -> portfolio (fills). The executor
+returns the feed its credit.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from cryptoj_actors.config import Config
 from cryptoj_actors.execution.paper import PaperExchange
 from cryptoj_actors.ids import OrderIds
 from cryptoj_actors.marketdata.source import MarketSource
-from cryptoj_actors.messages import TradingState
+from cryptoj_actors.messages import OrderDenied, TradingState
 from cryptoj_actors.portfolio.ledger import Ledger
 from cryptoj_actors.risk.policy import RiskPolicy
 from cryptoj_actors.runtime import RunInfo, Runtime
@@ -43,6 +44,7 @@ class RunResults:
     """What a finished (or halted) run leaves for the report."""
 
     portfolio: PortfolioResults
+    risk_denials: tuple[OrderDenied, ...]
     risk_state_changes: tuple[TradingState, ...]
     status: str
     reason: str
@@ -132,6 +134,7 @@ class TradingSystem:
         risk_summary = self._ask("risk", "summary", timeout) or {}
         outcome = self.rt.outcome
         return RunResults(portfolio=portfolio,
+                          risk_denials=tuple(risk_summary.get("denials", ())),
                           risk_state_changes=tuple(risk_summary.get("state_changes", ())),
                           status=outcome.status if outcome.done.is_set() else "stopped",
                           reason=outcome.reason,

@@ -10,6 +10,7 @@ they map message types to handlers and delegate to a domain object.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections import Counter
@@ -36,6 +37,13 @@ class RoleActor(pykka.ThreadingActor):
     """
 
     role: ClassVar[str] = "actor"
+
+    @staticmethod
+    def _create_actor_inbox() -> queue.SimpleQueue[Any]:
+        # pykka's runtime hook for the mailbox. SimpleQueue is implemented in
+        # C; with hundreds of thousands of messages in a replay it costs
+        # markedly less CPU per message than the default queue.Queue.
+        return queue.SimpleQueue()
 
     def __init__(self, runtime: Runtime, generation: int = 0) -> None:
         super().__init__()

@@ -5,11 +5,15 @@ sees it, a fill before the portfolio hears of it. The halt switch is checked
 before every order: once set, orders are rejected and open ones cancelled.
 
 Ordering for determinism (DESIGN.md section 9): market batch ``n`` is matched
-only after the orders decided on batch ``n - 1`` have arrived (the
-portfolio's :class:`OrderBatch`, sent for every batch even when empty). With
-a credit window above 1 the feed runs ahead; batches that arrive early wait
-here. After matching, the batch is relayed to the portfolio, behind the fills
-it caused, so the ledger always books a bar's fills before its marks.
+only after the orders decided on batch ``n - 1`` have arrived (an
+:class:`OrderBatch` comes for every batch, empty when nothing was approved).
+With a credit window above 1 the feed runs ahead; batches that arrive early
+wait here. After matching, the batch is relayed to the portfolio, behind the
+fills it caused, so the ledger always books a bar's fills before its marks.
+
+The executor is where every batch's decision ends, so it is the one that
+returns the feed its credit: cumulative, every half window (every batch when
+the window is 1), which halves the feed's wake-ups without starving it.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from cryptoj_actors.actors.base import Handler, RoleActor
 from cryptoj_actors.execution.journal import Journal
 from cryptoj_actors.execution.paper import PaperExchange
 from cryptoj_actors.messages import (
-    EndOfData, Fill, MarketBatch, OrderBatch, OrderStatus, OrderUpdate, TradingLevel,
+    Credit, EndOfData, Fill, MarketBatch, OrderBatch, OrderStatus, OrderUpdate, TradingLevel,
     TradingState,
 )
 from cryptoj_actors.runtime import Runtime
@@ -39,6 +43,7 @@ class ExecutorActor(RoleActor):
         self.orders_through = 0
         self._waiting: dict[int, MarketBatch] = {}
         self._end: EndOfData | None = None
+        self._credit_every = max(1, runtime.config.feed.credit_window // 2)
 
     def handlers(self) -> dict[type, Handler]:
         return {MarketBatch: self.on_batch, OrderBatch: self.on_orders, EndOfData: self.on_end,
@@ -59,6 +64,9 @@ class ExecutorActor(RoleActor):
 
     def on_orders(self, batch: OrderBatch) -> None:
         assert self.journal is not None
+        if batch.seq != self.orders_through + 1:
+            raise RuntimeError(f"orders of batch {batch.seq} arrived after those of "
+                               f"{self.orders_through}: the decision order is broken")
         for order in batch.orders:
             self.journal.record_order(order)
             if self.rt.halt.is_set():
@@ -70,6 +78,9 @@ class ExecutorActor(RoleActor):
                 update = self.exchange.submit(order, batch.ts_ns)
             self._emit(update)
         self.orders_through = batch.seq
+        self.rt.progress.settled = batch.seq
+        if batch.seq % self._credit_every == 0:
+            self.send("feed", Credit(sender=self.role, ts_ns=batch.ts_ns, seq=batch.seq))
         self._drain()
 
     def on_end(self, end: EndOfData) -> None:

@@ -1,9 +1,9 @@
 """The feed actor: pulls market batches from a source and publishes them.
 
 Flow control (DESIGN.md section 9): at most ``credit_window`` batches are in
-flight; the portfolio returns a :class:`Credit` when it has settled one. A
-window of 1 is lockstep. Once the source is exhausted and every batch is
-settled, :class:`EndOfData` follows the last batch down the same path. The
+flight beyond the last one the portfolio has settled; the portfolio's
+:class:`Credit` is cumulative. A window of 1 is lockstep. Once the source is
+exhausted, :class:`EndOfData` follows the last batch down the same path. The
 halt switch is checked before every batch.
 """
 
@@ -32,7 +32,7 @@ class FeedActor(RoleActor):
         self.window = runtime.config.feed.credit_window
         self.last_seq = 0
         self.last_ts_ns = 0
-        self.in_flight = 0
+        self.settled_seq = 0
         self.ended = False
 
     def handlers(self) -> dict[type, Handler]:
@@ -59,7 +59,7 @@ class FeedActor(RoleActor):
         return None
 
     def on_credit(self, credit: Credit) -> None:
-        self.in_flight -= 1
+        self.settled_seq = max(self.settled_seq, credit.seq)
         self.pump()
 
     def on_tick(self, tick: Tick) -> None:
@@ -67,16 +67,15 @@ class FeedActor(RoleActor):
 
     def pump(self) -> None:
         """Send batches while the window allows; end the stream when the data is over."""
-        while self.in_flight < self.window and not self.rt.halt.is_set():
+        while self.last_seq - self.settled_seq < self.window and not self.rt.halt.is_set():
             batch = self.source.next_batch(self.last_seq + 1, time.time_ns())
             if batch is None:
                 break
             self.last_seq, self.last_ts_ns = batch.seq, batch.ts_ns
-            self.in_flight += 1
             for role in self.subscribers:
                 self.send(role, batch)
             self.rt.progress.sent = batch.seq
-        if self.source.exhausted and self.in_flight == 0 and not self.ended:
+        if self.source.exhausted and not self.ended:
             self.ended = True
             end = EndOfData(sender=self.role, ts_ns=self.last_ts_ns, last_seq=self.last_seq)
             for role in self.subscribers:

@@ -4,7 +4,7 @@ Per market batch (relayed by the executor after it matched the batch):
 mark the positions, record an equity point, and send risk the batch with the
 snapshot marked on it. Per risk verdict: reserve the approved orders (the
 final check on cash, position and the position limit, serialized here), send
-the reserved ones to the executor, and return the feed its credit. Fills and
+the reserved ones to the executor. Fills and
 order updates come from the executor; every fill is booked, every ended
 order's reservation released.
 """
@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from cryptoj_actors.actors.base import Handler, RoleActor
 from cryptoj_actors.messages import (
-    Bar, Credit, EndOfData, Fill, MarkedBatch, MarketBatch, OrderBatch, OrderDenied, OrderUpdate,
+    Bar, EndOfData, Fill, MarkedBatch, MarketBatch, OrderBatch, OrderDenied, OrderUpdate,
     PortfolioSnapshot, RiskDecisions, Ticker,
 )
 from cryptoj_actors.portfolio.ledger import Ledger, ReservationError
@@ -35,7 +35,7 @@ class PortfolioResults:
     snapshot: PortfolioSnapshot
     equity: tuple[EquityPoint, ...]
     trades: tuple[TradeRecord, ...]
-    denials: tuple[OrderDenied, ...]
+    denials: tuple[OrderDenied, ...]  # refused at reservation (risk keeps its own)
     order_status: dict[str, int]
     starting_cash: Decimal
 
@@ -74,7 +74,6 @@ class PortfolioActor(RoleActor):
                                       snapshot=snapshot))
 
     def on_decisions(self, decisions: RiskDecisions) -> None:
-        self.denials.extend(decisions.denied)
         reserved = []
         for order in decisions.approved:
             try:
@@ -91,8 +90,6 @@ class PortfolioActor(RoleActor):
             reserved.append(order)
         self.send("executor", OrderBatch(sender=self.role, ts_ns=decisions.ts_ns,
                                          seq=decisions.seq, orders=tuple(reserved)))
-        self.send("feed", Credit(sender=self.role, ts_ns=decisions.ts_ns, seq=decisions.seq))
-        self.rt.progress.settled = decisions.seq
 
     def on_fill(self, fill: Fill) -> None:
         result = self.ledger.apply_fill(fill)

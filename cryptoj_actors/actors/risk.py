@@ -3,8 +3,11 @@ intents for it, asks the :class:`RiskPolicy`, and sends the verdict on.
 
 Batches are decided strictly in sequence order, whichever of the two inputs
 arrives first, so the decisions never depend on thread timing (DESIGN.md
-section 9). Approved orders and denials go to the portfolio together; changes
-of the trading state go to the supervisor.
+section 9). Approved orders go to the portfolio to be reserved; when risk
+approved nothing, it tells the executor so directly (an empty
+:class:`OrderBatch`), which keeps the common case off the portfolio's mailbox.
+Denials are kept here for the report; changes of the trading state go to the
+supervisor.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import logging
 
 from cryptoj_actors.actors.base import Handler, RoleActor
 from cryptoj_actors.messages import (
-    IntentBatch, MarkedBatch, RiskDecisions, TradingLevel, TradingState,
+    IntentBatch, MarkedBatch, OrderBatch, OrderDenied, RiskDecisions, TradingLevel, TradingState,
 )
 from cryptoj_actors.risk.policy import RiskPolicy
 from cryptoj_actors.runtime import Runtime
@@ -30,6 +33,7 @@ class RiskActor(RoleActor):
         self.next_seq = 1
         self._marked: dict[int, MarkedBatch] = {}
         self._intents: dict[int, IntentBatch] = {}
+        self.denials: list[OrderDenied] = []
         self.state_changes: list[TradingState] = []
 
     def handlers(self) -> dict[type, Handler]:
@@ -53,9 +57,13 @@ class RiskActor(RoleActor):
             seq = self.next_seq
             marked = self._marked.pop(seq)
             decision = self.policy.decide(marked, self._intents.pop(seq).intents)
-            self.send("portfolio", RiskDecisions(
-                sender=self.role, ts_ns=marked.batch.ts_ns, seq=seq,
-                approved=decision.approved, denied=decision.denied))
+            self.denials.extend(decision.denied)
+            ts = marked.batch.ts_ns
+            if decision.approved:
+                self.send("portfolio", RiskDecisions(sender=self.role, ts_ns=ts, seq=seq,
+                                                     approved=decision.approved))
+            else:
+                self.send("executor", OrderBatch(sender=self.role, ts_ns=ts, seq=seq, orders=()))
             for change in decision.state_changes:
                 self.state_changes.append(change)
                 log_level = logging.INFO if change.level is TradingLevel.ACTIVE else logging.WARNING
@@ -64,5 +72,5 @@ class RiskActor(RoleActor):
             self.next_seq += 1
 
     def summary(self) -> dict[str, object]:
-        """For the report: the trading-state changes, in order."""
-        return {"state_changes": list(self.state_changes)}
+        """For the report: denials and trading-state changes, in order."""
+        return {"denials": list(self.denials), "state_changes": list(self.state_changes)}

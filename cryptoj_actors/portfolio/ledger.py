@@ -113,7 +113,6 @@ class Ledger:
 
     # --- market ---------------------------------------------------------------
 
-    @_exact
     def mark(self, product_id: str, price: Decimal) -> None:
         """Set the mark price (quote per base) used for equity and unrealized PnL."""
         if price <= 0:
@@ -250,19 +249,13 @@ class Ledger:
     @_exact
     def equity(self) -> Decimal:
         """Cash plus every position at its mark, quote currency."""
-        total = self.cash
-        for pos in self._positions.values():
-            if pos.base_size:
-                total += pos.base_size * pos.mark_price
-        return total
+        return self.cash + sum((p.base_size * p.mark_price for p in self._positions.values()),
+                               ZERO)
 
     @_exact
     def unrealized_pnl(self) -> Decimal:
-        total = ZERO
-        for pos in self._positions.values():
-            if pos.base_size:
-                total += pos.base_size * pos.mark_price - pos.cost_basis
-        return total
+        return sum((p.base_size * p.mark_price - p.cost_basis for p in self._positions.values()),
+                   ZERO)
 
     @property
     def available_cash(self) -> Decimal:
@@ -272,18 +265,21 @@ class Ledger:
     def snapshot(self, *, sender: str, ts_ns: int, seq: int) -> PortfolioSnapshot:
         """An immutable view of the ledger, positions sorted by product id."""
         views = []
+        marked = unrealized = ZERO
         for product_id in sorted(self._positions):
             p = self._positions[product_id]
+            notional = p.base_size * p.mark_price
+            marked += notional
+            unrealized += notional - p.cost_basis
             views.append(PositionView(
                 product_id=product_id, base_size=p.base_size, cost_basis=p.cost_basis,
-                avg_entry_price=p.cost_basis / p.base_size if p.base_size else ZERO,
                 mark_price=p.mark_price, realized_pnl=p.realized_pnl,
                 reserved_base=p.reserved_base, reserved_quote=p.reserved_quote))
         return PortfolioSnapshot(
             sender=sender, ts_ns=ts_ns, version=self.version, seq=seq, cash=self.cash,
-            available_cash=self.available_cash, equity=self.equity(),
-            realized_pnl=self.realized_pnl, unrealized_pnl=self.unrealized_pnl(),
-            fees=self.fees, positions=tuple(views))
+            available_cash=self.cash - self._reserved_quote, equity=self.cash + marked,
+            realized_pnl=self.realized_pnl, unrealized_pnl=unrealized, fees=self.fees,
+            positions=tuple(views))
 
     @_exact
     def check_invariants(self) -> None:

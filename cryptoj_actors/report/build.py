@@ -71,7 +71,7 @@ def build_report(*, results: RunResults, config: Config, interval_ns: int,
             if weight > max_weight[product]:
                 max_weight[product] = weight
     limit = config.risk.max_position_fraction
-    denials = Counter(d.reason_code for d in pf.denials)
+    denials = Counter(d.reason_code for d in (*results.risk_denials, *pf.denials))
     exits = Counter(t.reason for t in pf.trades)
     return {
         "run": {

@@ -173,7 +173,8 @@ class RiskPolicy:
         if free <= 0 or pos.mark_price <= 0:
             return
         rules = self._rules(pos.product_id)
-        if pos.mark_price <= pos.avg_entry_price * (1 - self.config.stop_loss):
+        # mark <= avg entry * (1 - stop), without dividing the cost basis
+        if pos.notional <= pos.cost_basis * (1 - self.config.stop_loss):
             self._cooldown_until[pos.product_id] = (
                 w.ts_ns + self.config.stop_loss_cooldown_s * NS_PER_SECOND)
             self._exit(w, pos, free, rules, "stop_loss")
