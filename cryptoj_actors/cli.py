@@ -25,7 +25,7 @@ from cryptoj_actors import __version__
 from cryptoj_actors.actors.admin import control_file
 from cryptoj_actors.actors.supervisor import STATE_FILE
 from cryptoj_actors.clock import iso
-from cryptoj_actors.config import Config, ConfigError, load_config
+from cryptoj_actors.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
 from cryptoj_actors.marketdata.bars_csv import AlignedBars, DataError, align, load_bars
 from cryptoj_actors.marketdata.replay import BarReplaySource
 from cryptoj_actors.runtime import RunInfo
@@ -33,7 +33,6 @@ from cryptoj_actors.system import TradingSystem
 
 log = logging.getLogger("cryptoj_actors")
 
-DEFAULT_CONFIG = Path("conf/default.toml")
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_HALTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
@@ -58,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", type=Path, default=None,
-                        help=f"TOML config (default: {DEFAULT_CONFIG} if present)")
+                        help=f"TOML config (default: {DEFAULT_CONFIG_PATH} if present)")
     common.add_argument("--state-dir", type=Path, default=None,
                         help="state directory (default: [system] state_dir, 'var')")
     common.add_argument("-v", "--verbose", action="store_true", help="log INFO to the console")
@@ -95,8 +94,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _config(args: argparse.Namespace) -> Config:
     path = args.config
-    if path is None and DEFAULT_CONFIG.exists():
-        path = DEFAULT_CONFIG
+    if path is None and DEFAULT_CONFIG_PATH.exists():
+        path = DEFAULT_CONFIG_PATH
     config = load_config(path)
     if args.state_dir is not None:
         config = config.with_state_dir(args.state_dir)

@@ -22,6 +22,10 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+#: The config ``run`` and ``replay`` read when no ``--config`` is given,
+#: relative to the working directory.
+DEFAULT_CONFIG_PATH = Path("conf/default.toml")
+
 
 class ConfigError(Exception):
     """A configuration value is missing, mistyped or out of range.

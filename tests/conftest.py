@@ -32,3 +32,24 @@ def cdd_dir() -> Path:
 def cdd_files(cdd_dir: Path) -> list[Path]:
     """The three hourly files, BTC-USD, ETH-USD, LTC-USD, in that order."""
     return [cdd_dir / f"Coinbase_{p}USD_1h.csv" for p in ("BTC", "ETH", "LTC")]
+
+
+@pytest.fixture(scope="session")
+def aligned_real(cdd_files: list[Path]):
+    """The three real hourly series aligned on their common window (20,111 hours)."""
+    from cryptoj_actors.marketdata.bars_csv import align, load_bars
+
+    return align([load_bars(f) for f in cdd_files])
+
+
+def window(aligned, start: str, hours: int):
+    """A slice of real aligned bars: ``hours`` batches from ``start`` (ISO, UTC)."""
+    import dataclasses
+    from datetime import datetime
+
+    from cryptoj_actors.clock import from_datetime
+
+    start_ns = from_datetime(datetime.fromisoformat(start))
+    slices = tuple(s for s in aligned.slices if s[0] >= start_ns)[:hours]
+    return dataclasses.replace(aligned, slices=slices, start_ns=slices[0][0],
+                               end_ns=slices[-1][0])

@@ -53,7 +53,7 @@ class PortfolioActor(RoleActor):
         self.denials: list[OrderDenied] = []
         self.order_status: Counter[str] = Counter()
         self._reasons: dict[str, str] = {}
-        self._last: PortfolioSnapshot | None = None
+        self._seq = 0
         self._ts_ns = 0
 
     def handlers(self) -> dict[type, Handler]:
@@ -66,9 +66,8 @@ class PortfolioActor(RoleActor):
                 self.ledger.mark(event.product_id, event.close)
             elif isinstance(event, Ticker):
                 self.ledger.mark(event.product_id, event.price)
-        self._ts_ns = batch.ts_ns
+        self._seq, self._ts_ns = batch.seq, batch.ts_ns
         snapshot = self.ledger.snapshot(sender=self.role, ts_ns=batch.ts_ns, seq=batch.seq)
-        self._last = snapshot
         self.equity.append(self._point(snapshot))
         self.send("risk", MarkedBatch(sender=self.role, ts_ns=batch.ts_ns, batch=batch,
                                       snapshot=snapshot))
@@ -110,13 +109,11 @@ class PortfolioActor(RoleActor):
 
     def on_end(self, end: EndOfData) -> None:
         self.ledger.check_invariants()
-        self._last = self.ledger.snapshot(sender=self.role, ts_ns=self._ts_ns,
-                                          seq=end.last_seq)
         self.send("supervisor", end)
 
     def results(self) -> PortfolioResults:
         """The run so far (called through a proxy, in this actor's thread)."""
-        snapshot = self._last or self.ledger.snapshot(sender=self.role, ts_ns=0, seq=0)
+        snapshot = self.ledger.snapshot(sender=self.role, ts_ns=self._ts_ns, seq=self._seq)
         return PortfolioResults(snapshot=snapshot, equity=tuple(self.equity),
                                 trades=tuple(self.trades), denials=tuple(self.denials),
                                 order_status=dict(self.order_status),

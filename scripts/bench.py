@@ -1,0 +1,106 @@
+"""Benchmark: the whole actor system replaying real recorded bars.
+
+Replays the common window of the recorded hourly bars (by default BTC-USD,
+ETH-USD and LTC-USD from ``../shared/data/coinbase_hourly_cdd``, 2017-07 to
+2019-10) through every actor, exactly as ``python -m cryptoj_actors replay``
+does, and prints a table: time to load the files, time of the replay, bars
+per second (one bar per product per hour), market batches per second (one per
+hour), and the process's peak resident memory.
+
+    python scripts/bench.py                 # windows 1 and 16, 3 runs each
+    python scripts/bench.py --windows 16 --runs 5 FILE...
+
+Figures are medians over the runs; the state directory is a fresh temporary
+folder per run, so the journal starts empty every time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from cryptoj_actors.config import DEFAULT_CONFIG_PATH, load_config
+from cryptoj_actors.marketdata.bars_csv import align, load_bars
+from cryptoj_actors.marketdata.replay import BarReplaySource
+from cryptoj_actors.runtime import RunInfo
+from cryptoj_actors.system import TradingSystem
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data" / "coinbase_hourly_cdd"
+DEFAULT_FILES = [DATA / f"Coinbase_{p}USD_1h.csv" for p in ("BTC", "ETH", "LTC")]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("files", nargs="*", type=Path, default=DEFAULT_FILES)
+    parser.add_argument("--windows", default="1,16",
+                        help="credit windows to measure, comma-separated (default 1,16)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per window (median shown)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    missing = [f for f in args.files if not f.is_file()]
+    if missing:
+        print(f"error: no such file: {missing[0]} (the recorded data lives in ../shared/data)",
+              file=sys.stderr)
+        return 2
+
+    started = time.perf_counter()
+    aligned = align([load_bars(f) for f in args.files])
+    load_s = time.perf_counter() - started
+    batches = len(aligned.slices)
+    bars = sum(len(bars) for _, bars in aligned.slices)
+    config = load_config(REPO / DEFAULT_CONFIG_PATH)
+
+    table = Table(title=f"Replay of {', '.join(aligned.products)}: {bars:,} bars, "
+                        f"{batches:,} batches; files loaded in {load_s:.2f} s; "
+                        f"median of {args.runs} runs")
+    for column in ("window", "runs", "replay s", "min s", "max s", "bars/s", "batches/s",
+                   "fills", "end equity"):
+        table.add_column(column, justify="right")
+    for window in (int(w) for w in args.windows.split(",")):
+        times = []
+        for _ in range(args.runs):
+            elapsed, fills, equity = _replay(config, aligned, window)
+            times.append(elapsed)
+        median = statistics.median(times)
+        table.add_row(str(window), str(args.runs), f"{median:.2f}", f"{min(times):.2f}",
+                      f"{max(times):.2f}", f"{bars / median:,.0f}", f"{batches / median:,.0f}",
+                      str(fills), f"{equity:,.2f}")
+    console = Console()
+    console.print(table)
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    console.print(f"peak resident memory of the process: {peak_mib:.0f} MiB")
+    return 0
+
+
+def _replay(config, aligned, window: int) -> tuple[float, int, object]:
+    with tempfile.TemporaryDirectory() as tmp:
+        state = Path(tmp)
+        cfg = replace(config.with_state_dir(state),
+                      feed=replace(config.feed, credit_window=window))
+        run = RunInfo(run_id="bench", mode="replay", state_dir=state,
+                      run_dir=state / "runs" / "bench")
+        system = TradingSystem(cfg, run, BarReplaySource(aligned))
+        started = time.perf_counter()
+        system.start()
+        system.wait()
+        elapsed = time.perf_counter() - started
+        results = system.results()
+        system.stop()
+    if results.status != "finished":
+        raise SystemExit(f"error: the replay did not finish: {results.status} {results.reason}")
+    return elapsed, len(results.portfolio.trades), results.portfolio.snapshot.equity
+
+
+if __name__ == "__main__":
+    sys.exit(main())

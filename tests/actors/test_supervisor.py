@@ -1,0 +1,138 @@
+"""The supervisor on real threads: restarts with backoff, the restart budget,
+failures in ``on_start``, significant children, and the stop order."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pykka
+import pytest
+
+from cryptoj_actors.actors.base import Handler, RoleActor
+from cryptoj_actors.actors.supervisor import SupervisorActor
+from cryptoj_actors.config import Config, SupervisorConfig
+from cryptoj_actors.messages import Tick
+from cryptoj_actors.runtime import RunInfo, Runtime
+from cryptoj_actors.supervision.restart import RestartType
+from cryptoj_actors.supervision.specs import ChildSpec
+
+
+class Worker(RoleActor):
+    """A child that crashes when told ``Tick(name="crash")``."""
+
+    def __init__(self, runtime: Runtime, generation: int, *, role: str, events: list,
+                 fail_on_start: bool = False) -> None:
+        self.role = role
+        super().__init__(runtime, generation)
+        self.events = events
+        self.fail_on_start = fail_on_start
+
+    def handlers(self) -> dict[type, Handler]:
+        return {Tick: self.on_tick}
+
+    def started(self) -> None:
+        self.events.append(("start", self.role, self.generation))
+        if self.fail_on_start:
+            raise RuntimeError("cannot start")
+
+    def stopping(self) -> None:
+        self.events.append(("stop", self.role, self.generation))
+
+    def on_tick(self, tick: Tick) -> None:
+        if tick.name == "crash":
+            raise RuntimeError(f"{self.role} crashed on purpose")
+
+
+def spec(role: str, events: list, restart: RestartType = RestartType.PERMANENT,
+         significant: bool = False, fail_on_start: bool = False) -> ChildSpec:
+    def factory(rt: Runtime, generation: int) -> pykka.ActorRef:
+        return Worker.start(rt, generation, role=role, events=events,
+                            fail_on_start=fail_on_start)
+    return ChildSpec(role=role, factory=factory, restart=restart, significant=significant,
+                     shutdown_timeout_s=2.0)
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Runtime:
+    config = replace(Config(), supervisor=SupervisorConfig(
+        restart_initial_s=0.02, restart_max_s=0.1, restart_reset_s=60, max_restarts=3,
+        restart_window_s=30))
+    return Runtime(config=config, run=RunInfo("sup", "replay", tmp_path, tmp_path / "run"))
+
+
+@pytest.fixture(autouse=True)
+def stop_everything():
+    yield
+    pykka.ActorRegistry.stop_all()
+
+
+def wait_for(condition, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.005)
+
+
+def crash(runtime: Runtime, role: str) -> pykka.ActorRef:
+    ref = runtime.directory.get(role)
+    ref.tell(Tick(sender="test", ts_ns=0, name="crash"))
+    return ref
+
+
+def test_a_permanent_child_is_restarted_and_reachable_again(runtime):
+    events: list = []
+    sup = SupervisorActor.start(runtime, [spec("a", events), spec("b", events)])
+    wait_for(lambda: ("start", "b", 0) in events)
+    old = crash(runtime, "a")
+    wait_for(lambda: ("start", "a", 1) in events)
+    new = runtime.directory.get("a")
+    assert new is not old and new.is_alive() and not old.is_alive()
+    assert runtime.directory.get("b").is_alive()  # one_for_one: b was left alone
+    assert not runtime.halt.is_set()
+    assert sup.proxy().policy.get().restarts == {"a": 1}
+
+
+def test_a_restart_storm_spends_the_budget_and_halts(runtime):
+    events: list = []
+    SupervisorActor.start(runtime, [spec("a", events)])
+    for generation in range(4):  # max_restarts = 3: the 4th failure is one too many
+        wait_for(lambda g=generation: ("start", "a", g) in events)
+        crash(runtime, "a")
+    wait_for(runtime.halt.is_set)
+    assert "restart budget spent" in runtime.halt.reason
+    assert runtime.outcome.status == "halted"
+    state = json.loads((runtime.run.state_dir / "trading_state.json").read_text())
+    assert state["level"] == "HALTED" and "restart budget spent" in state["reason"]
+    time.sleep(0.2)
+    assert ("start", "a", 4) not in events  # not restarted after the halt
+
+
+def test_a_significant_temporary_child_failing_halts(runtime):
+    events: list = []
+    SupervisorActor.start(runtime, [spec("ledger", events, RestartType.TEMPORARY,
+                                         significant=True)])
+    wait_for(lambda: ("start", "ledger", 0) in events)
+    crash(runtime, "ledger")
+    wait_for(runtime.halt.is_set)
+    assert "ledger failed and cannot be restarted safely" in runtime.halt.reason
+    assert ("start", "ledger", 1) not in events
+
+
+def test_a_failure_in_on_start_is_reported_and_restarted(runtime):
+    events: list = []
+    SupervisorActor.start(runtime, [spec("flaky", events, fail_on_start=True)])
+    # Every start fails, so the budget runs out: the failures were all seen.
+    wait_for(runtime.halt.is_set)
+    assert [e for e in events if e[0] == "start"] == [("start", "flaky", g) for g in range(4)]
+    assert "flaky" in runtime.halt.reason
+
+
+def test_children_stop_in_reverse_start_order(runtime):
+    events: list = []
+    sup = SupervisorActor.start(runtime, [spec(r, events) for r in ("first", "second", "third")])
+    wait_for(lambda: ("start", "third", 0) in events)
+    sup.proxy().shutdown().get(timeout=10)
+    assert [e[1] for e in events if e[0] == "stop"] == ["third", "second", "first"]

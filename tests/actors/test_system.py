@@ -1,0 +1,169 @@
+"""The whole actor system on real threads, replaying slices of the real data."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections import Counter
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from cryptoj_actors.actors.admin import control_file
+from cryptoj_actors.config import StrategyConfig, load_config
+from cryptoj_actors.marketdata.replay import BarReplaySource
+from cryptoj_actors.messages import MarketBatch, OrderIntent
+from cryptoj_actors.money import BPS, ONE
+from cryptoj_actors.runtime import RunInfo
+from cryptoj_actors.system import RunResults, TradingSystem
+from tests.conftest import REPO, window
+
+# 2017-10-15 to 2018-01-22: the end of the 2017 rally and the first crash:
+# warm-up, rebalancing, stop-losses and daily-loss days all happen in it.
+START, HOURS = "2017-10-15T00:00:00", 2400
+
+
+def config_for(state_dir: Path, **feed):
+    config = load_config(REPO / "conf" / "default.toml").with_state_dir(state_dir)
+    return replace(config, feed=replace(config.feed, **feed)) if feed else config
+
+
+def replay(aligned, state_dir: Path, *, window_size: int = 1, strategy: StrategyConfig | None = None,
+           timeout: float = 120.0) -> tuple[TradingSystem, RunResults]:
+    config = config_for(state_dir, credit_window=window_size)
+    if strategy is not None:
+        config = replace(config, strategy=strategy)
+    run = RunInfo(run_id="test", mode="replay", state_dir=state_dir, run_dir=state_dir / "run")
+    system = TradingSystem(config, run, BarReplaySource(aligned))
+    system.start()
+    try:
+        assert system.wait(timeout), "the replay did not end in time"
+        return system, system.results()
+    finally:
+        system.stop()
+
+
+@pytest.fixture(scope="module")
+def crash_window(aligned_real):
+    return window(aligned_real, START, HOURS)
+
+
+@pytest.fixture(scope="module")
+def crash_run(crash_window, tmp_path_factory) -> tuple[Path, RunResults]:
+    state = tmp_path_factory.mktemp("state")
+    _, results = replay(crash_window, state)
+    return state, results
+
+
+def test_replay_finishes_with_an_exact_ledger(crash_run):
+    _, results = crash_run
+    assert results.status == "finished"
+    pf = results.portfolio
+    snap = pf.snapshot
+    assert len(pf.equity) == HOURS
+    assert snap.equity == snap.cash + sum(p.base_size * p.mark_price for p in snap.positions)
+    assert pf.starting_cash + snap.realized_pnl + snap.unrealized_pnl - snap.fees == snap.equity
+    assert snap.fees == sum(t.fee for t in pf.trades)
+    assert snap.realized_pnl == sum(t.realized_pnl for t in pf.trades)
+
+
+def test_risk_limits_show_in_the_run(crash_run):
+    _, results = crash_run
+    reasons = Counter(t.reason for t in results.portfolio.trades)
+    assert reasons["stop_loss"] > 0 and reasons["rebalance"] > 0
+    denials = Counter(d.reason_code for d in results.risk_denials)
+    assert denials["TRADING_REDUCING"] > 0  # the daily loss limit at work
+    levels = [s.level.value for s in results.risk_state_changes]
+    assert levels[:2] == ["REDUCING", "ACTIVE"]
+    for point in results.portfolio.equity:
+        assert all(w <= Decimal("0.10") for _, w in point.weights), point
+
+
+def test_orders_fill_at_the_next_bar_open_never_the_decision_bar(crash_run, crash_window):
+    _, results = crash_run
+    bars = {(b.product_id, b.start_ns): b for _, slice_ in crash_window.slices for b in slice_}
+    slip = Decimal(5) * BPS
+    assert results.portfolio.trades
+    for trade in results.portfolio.trades:
+        decision_seq = int(trade.client_order_id.split("-")[1])
+        decided_at = crash_window.slices[decision_seq - 1][0] + crash_window.interval_ns
+        assert trade.time_ns == decided_at  # the next bar starts when the decision's bar closes
+        bar = bars[(trade.product_id, trade.time_ns)]
+        if trade.side == "BUY":
+            assert bar.open * (ONE + slip) <= trade.price < bar.open * (ONE + slip) + Decimal("0.01")
+        else:
+            assert bar.open * (ONE - slip) - Decimal("0.01") < trade.price <= bar.open * (ONE - slip)
+
+
+def test_every_order_and_fill_is_journaled(crash_run):
+    state, results = crash_run
+    db = sqlite3.connect(state / "journal.sqlite3")
+    fills = db.execute("SELECT client_order_id, base_size, price, fee FROM fills "
+                       "WHERE run_id='test' ORDER BY ts_ns, client_order_id").fetchall()
+    statuses = dict(db.execute("SELECT status, count(*) FROM orders WHERE run_id='test' "
+                               "GROUP BY status").fetchall())
+    db.close()
+    trades = sorted(results.portfolio.trades, key=lambda t: (t.time_ns, t.client_order_id))
+    assert fills == [(t.client_order_id, str(t.base_size), str(t.price), str(t.fee))
+                     for t in trades]
+    assert "PENDING" not in statuses and "OPEN" not in statuses
+    assert statuses.get("FILLED", 0) + statuses.get("EXPIRED", 0) == sum(statuses.values())
+
+
+def test_a_larger_credit_window_gives_the_same_run(crash_run, crash_window, tmp_path):
+    _, lockstep = crash_run
+    _, ahead = replay(crash_window, tmp_path, window_size=8)
+    assert ahead.portfolio.trades == lockstep.portfolio.trades
+    assert ahead.portfolio.equity == lockstep.portfolio.equity
+    assert ahead.risk_denials == lockstep.risk_denials
+
+
+class ExplodingStrategy:
+    """A real strategy that raises on a chosen batch: fault injection by config."""
+
+    def __init__(self, *, products, fail_at: int) -> None:
+        self.products = products
+        self.fail_at = fail_at
+
+    def on_batch(self, batch: MarketBatch) -> list[OrderIntent]:
+        if batch.seq == self.fail_at:
+            raise RuntimeError(f"injected fault at batch {batch.seq}")
+        return []
+
+
+def test_a_failing_strategy_halts_the_replay_safely(crash_window, tmp_path):
+    name = f"{__name__}:ExplodingStrategy"
+    system, results = replay(crash_window, tmp_path,
+                             strategy=StrategyConfig(name=name, params={"fail_at": 300}))
+    assert results.status == "halted"
+    assert "strategy" in results.reason and "injected fault at batch 300" in results.reason
+    assert system.rt.halt.is_set()
+    assert 290 <= len(results.portfolio.equity) < 300 + 16  # stopped where it failed
+
+
+def test_halt_control_file_stops_new_orders_within_a_second(crash_window, tmp_path):
+    config = config_for(tmp_path, credit_window=1)
+    run = RunInfo(run_id="halt", mode="replay", state_dir=tmp_path, run_dir=tmp_path / "run")
+    system = TradingSystem(config, run, BarReplaySource(crash_window))
+    system.start()
+    try:
+        deadline = time.monotonic() + 60
+        while system.rt.progress.settled < 1200 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        control_file(tmp_path).write_text("test drill\n")
+        created = time.monotonic()
+        assert system.wait(5)
+        assert time.monotonic() - created < 1.0
+        results = system.results()
+    finally:
+        system.stop()
+    assert results.status == "halted" and "test drill" in results.reason
+    halted_at = len(results.portfolio.equity)
+    assert halted_at < HOURS
+    # Nothing filled after the halt: the last fill precedes the last mark.
+    if results.portfolio.trades:
+        assert results.portfolio.trades[-1].time_ns <= results.portfolio.equity[-1].time_ns
+    state = (tmp_path / "trading_state.json").read_text()
+    assert '"HALTED"' in state and "test drill" in state

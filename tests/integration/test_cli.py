@@ -1,0 +1,154 @@
+"""The command line as an operator uses it: real processes, real files."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cryptoj_actors.clock import iso
+from tests.conftest import REPO, window
+
+
+def cli(*args: str, cwd: Path = REPO, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cryptoj_actors", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def write_plain_csv(path: Path, bars) -> Path:
+    with open(path, "w", newline="") as fh:
+        out = csv.writer(fh, lineterminator="\n")
+        out.writerow(["timestamp", "open", "high", "low", "close", "volume"])
+        for b in bars:
+            out.writerow([iso(b.start_ns), b.open, b.high, b.low, b.close, b.volume])
+    return path
+
+
+@pytest.fixture(scope="module")
+def real_slice(aligned_real, tmp_path_factory) -> list[Path]:
+    """Three plain CSV files cut from the real data: 2017-10-15, 2,000 hours."""
+    cut = window(aligned_real, "2017-10-15T00:00:00", 2000)
+    folder = tmp_path_factory.mktemp("slice")
+    return [write_plain_csv(folder / f"{p}_1h.csv", [bars[i] for _, bars in cut.slices])
+            for i, p in enumerate(cut.products)]
+
+
+def run_dir_of(state: Path) -> Path:
+    (run,) = (state / "runs").iterdir()
+    return run
+
+
+def test_replay_on_a_slice_of_real_data_writes_the_report(real_slice, tmp_path):
+    result = cli("replay", "--state-dir", str(tmp_path), "--no-progress",
+                 *map(str, real_slice))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Sharpe ratio" in result.stdout and "2000 bars in" in result.stdout
+    run = run_dir_of(tmp_path)
+    report = json.loads((run / "report.json").read_text())
+    assert report["run"]["products"] == ["BTC-USD", "ETH-USD", "LTC-USD"]
+    assert report["run"]["bars"] == 2000 and report["run"]["status"] == "finished"
+    assert all(report["cross_checks"].values()), report["cross_checks"]
+    values = report["cross_check_values"]
+    assert values["cash_plus_marked_positions"] == values["end_equity"] == \
+        values["start_plus_realized_plus_unrealized_minus_fees"]
+    with open(run / "trades.csv") as fh:
+        trades = list(csv.DictReader(fh))
+    assert trades and set(trades[0]) == {"time", "product_id", "side", "base_size", "price",
+                                         "fee", "client_order_id", "realized_pnl", "reason"}
+    assert report["performance"]["number_of_trades"] == len(trades)
+    with open(run / "equity.csv") as fh:
+        equity = list(csv.DictReader(fh))
+    assert len(equity) == 2000 and equity[-1]["equity"] == report["final"]["equity"]
+    assert (run / "equity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "journal.sqlite3").exists()
+
+
+@pytest.mark.slow
+def test_two_replays_of_the_whole_window_are_byte_identical(cdd_files, tmp_path):
+    runs = []
+    for name in ("first", "second"):
+        state = tmp_path / name
+        result = cli("replay", "--state-dir", str(state), "--no-progress", *map(str, cdd_files))
+        assert result.returncode == 0, result.stderr
+        runs.append(run_dir_of(state))
+    for name in ("report.json", "trades.csv", "equity.csv"):
+        assert (runs[0] / name).read_bytes() == (runs[1] / name).read_bytes(), name
+    report = json.loads((runs[0] / "report.json").read_text())
+    assert report["run"]["bars"] == 20111
+    assert report["run"]["start"] == "2017-07-01T12:00:00Z"
+    assert all(report["cross_checks"].values())
+    assert report["denials_by_reason"].get("TRADING_REDUCING", 0) > 0
+    assert report["fills_by_reason"].get("stop_loss", 0) > 0
+    assert all(float(w) <= 0.10 for w in report["max_position_weight"].values())
+
+
+@pytest.mark.parametrize("content, problem", [
+    ("timestamp,open,high,low,close,volume\n2019-01-01T00:00:00Z,1,2,0.5,1.5,10\n"
+     "2019-01-01T01:00:00Z,1,2,0.5,abc,10\n", ":3:"),
+    ("timestamp,open,high,low,close\n2019-01-01T00:00:00Z,1,2,0.5,1.5\n", "unknown layout"),
+    ("hello world\n", "unknown layout"),
+])
+def test_bad_data_gives_one_clear_line(tmp_path, content, problem):
+    bad = tmp_path / "BTC-USD_1h.csv"
+    bad.write_text(content)
+    result = cli("replay", "--state-dir", str(tmp_path), str(bad))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "BTC-USD_1h.csv" in lines[0]
+    assert problem in lines[0]
+
+
+def test_bad_config_stops_start_up_with_the_key_named(tmp_path, real_slice):
+    conf = tmp_path / "bad.toml"
+    conf.write_text('[risk]\nmax_position_fraction = "1.5"\n')
+    result = cli("replay", "--config", str(conf), "--state-dir", str(tmp_path),
+                 str(real_slice[0]))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: config {conf}: risk.max_position_fraction: must be a fraction in (0, 1] "
+        "(0.10 means 10 %), got 1.5"]
+
+
+def test_halt_and_status_use_the_control_file(tmp_path):
+    assert "never started" in cli("status", "--state-dir", str(tmp_path)).stdout
+    result = cli("halt", "--state-dir", str(tmp_path), "--reason", "maintenance")
+    assert result.returncode == 0
+    assert (tmp_path / "HALT").read_text() == "maintenance\n"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_live_run_without_network_retries_and_stops_cleanly_on_ctrl_c(tmp_path):
+    url = f"ws://127.0.0.1:{free_port()}"  # nothing listens there
+    proc = subprocess.Popen([sys.executable, "-m", "cryptoj_actors", "run", "--feed-url", url,
+                             "--state-dir", str(tmp_path)], cwd=REPO, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        seen: list[str] = []
+        deadline = time.monotonic() + 20
+        while sum("reconnecting" in line for line in seen) < 2 and time.monotonic() < deadline:
+            seen.append(proc.stderr.readline())
+        assert proc.poll() is None, "the system must keep running without a network"
+        assert any(f"cannot reach {url}" in line for line in seen), seen
+        proc.send_signal(signal.SIGINT)
+        rest = proc.communicate(timeout=20)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    assert "stopped cleanly" in rest and "Traceback" not in rest + "".join(seen)
+    state = json.loads((tmp_path / "trading_state.json").read_text())
+    assert state["mode"] == "live" and state["level"] == "ACTIVE"
