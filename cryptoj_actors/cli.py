@@ -240,7 +240,7 @@ def _show_progress(system: TradingSystem, show: bool) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from cryptoj_actors.marketdata.coinbase_ws import CoinbaseTickerSource
+    from cryptoj_actors.marketdata.coinbase_ws import CoinbaseTradesSource
 
     config = _config(args)
     if args.feed_url:
@@ -254,7 +254,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _logging(config, True, run.run_dir / "run.log")
     log.info("starting: paper trading %s from %s (state in %s); Ctrl-C stops",
              ", ".join(config.feed.products), config.feed.url, config.system.state_dir)
-    system = TradingSystem(config, run, CoinbaseTickerSource(config.feed))
+    system = TradingSystem(config, run, CoinbaseTradesSource(config.feed))
 
     def on_term(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt

@@ -13,12 +13,15 @@ number the operator wrote; strings (``"0.1"``) are accepted as well.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
+
+from cryptoj_actors.messages import PRODUCT_ID
 
 T = TypeVar("T")
 
@@ -179,6 +182,9 @@ def load_config(path: Path | None) -> Config:
         raise ConfigError(f"config {path}: cannot read: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config {path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config {path}: not valid TOML: not UTF-8 text ({exc.reason} "
+                          f"at byte {exc.start})") from None
     return parse_config(data, source=str(path))
 
 
@@ -322,7 +328,8 @@ class _Reader:
         self.source = source
 
     def fail(self, key: str, reason: str) -> ConfigError:
-        return ConfigError(f"config {self.source}: {key or '<top level>'}: {reason}")
+        shown = key if key.isprintable() else key.encode("unicode_escape").decode("ascii")
+        return ConfigError(f"config {self.source}: {shown or '<top level>'}: {reason}")
 
     def table(self, raw: Any, key: str, allowed: set[str] | None) -> Mapping[str, Any]:
         if not isinstance(raw, Mapping):
@@ -346,8 +353,8 @@ class _Reader:
     def number(self, table: Mapping[str, Any], key: str, default: float,
                check: Check | None = None) -> float:
         raw = table.get(key.rsplit(".", 1)[-1], default)
-        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-            raise self.fail(key, f"must be a number, got {raw!r}")
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
+            raise self.fail(key, f"must be a finite number, got {raw!r}")
         self._check(key, raw, check)
         return float(raw)
 
@@ -417,7 +424,7 @@ def _products(v: list[Any]) -> str | None:
     if not v:
         return "must name at least one product"
     for item in v:
-        if not isinstance(item, str) or item.count("-") != 1 or item != item.upper():
+        if not isinstance(item, str) or not PRODUCT_ID.fullmatch(item):
             return f"product ids look like BTC-USD ({item!r} does not)"
     if len(set(v)) != len(v):
         return "lists a product twice"

@@ -15,8 +15,12 @@ fractions, never percent: ``Decimal("0.10")`` is ten percent.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from decimal import Decimal
+
+#: A Coinbase product id: base and quote currency codes joined by a dash.
+PRODUCT_ID = re.compile(r"[A-Z0-9]{2,10}-[A-Z0-9]{2,10}")
 
 
 class Side(str, enum.Enum):
@@ -135,17 +139,22 @@ class Bar:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Ticker:
-    """Best bid and ask and the last trade price of one product (quote per base)."""
+class Trade:
+    """One trade on the exchange (Coinbase channel ``market_trades``).
+
+    ``size`` base units changed hands at ``price`` (quote per base) at
+    ``time_ns``; ``side`` is the taker's side as Coinbase reports it.
+    """
 
     product_id: str
     time_ns: int
     price: Decimal
-    best_bid: Decimal
-    best_ask: Decimal
+    size: Decimal
+    side: Side
+    trade_id: str
 
 
-MarketEvent = Bar | Ticker
+MarketEvent = Bar | Trade
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -123,6 +123,9 @@ class TradingSystem:
             self._strategy = load_strategy(self.rt.config.strategy, self.products)
         self.rt.run.run_dir.mkdir(parents=True, exist_ok=True)
         self.supervisor = SupervisorActor.start(self.rt, self.specs())
+        # The supervisor starts its children in on_start; a call queued behind
+        # it returns once every child has been started and registered.
+        self.supervisor.proxy().children().get(timeout=30)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the run finishes or halts; False on time-out."""

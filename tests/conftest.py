@@ -53,3 +53,9 @@ def window(aligned, start: str, hours: int):
     slices = tuple(s for s in aligned.slices if s[0] >= start_ns)[:hours]
     return dataclasses.replace(aligned, slices=slices, start_ns=slices[0][0],
                                end_ns=slices[-1][0])
+
+
+@pytest.fixture(scope="session")
+def advanced_ws_capture() -> Path:
+    """Real Coinbase Advanced Trade websocket frames (``rx_ns<TAB>frame`` lines)."""
+    return _require(DATA_DIR / "coinbase_advanced_ws_2026-09-30_fastmm" / "advanced_md_stream.jsonl")

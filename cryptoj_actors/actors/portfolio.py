@@ -19,7 +19,7 @@ from decimal import Decimal
 from cryptoj_actors.actors.base import Handler, RoleActor
 from cryptoj_actors.messages import (
     Bar, EndOfData, Fill, MarkedBatch, MarketBatch, OrderBatch, OrderDenied, OrderUpdate,
-    PortfolioSnapshot, RiskDecisions, Ticker,
+    PortfolioSnapshot, RiskDecisions, Trade,
 )
 from cryptoj_actors.portfolio.ledger import Ledger, ReservationError
 from cryptoj_actors.report.metrics import EquityPoint, TradeRecord
@@ -64,7 +64,7 @@ class PortfolioActor(RoleActor):
         for event in batch.events:
             if isinstance(event, Bar):
                 self.ledger.mark(event.product_id, event.close)
-            elif isinstance(event, Ticker):
+            elif isinstance(event, Trade):
                 self.ledger.mark(event.product_id, event.price)
         self._seq, self._ts_ns = batch.seq, batch.ts_ns
         snapshot = self.ledger.snapshot(sender=self.role, ts_ns=batch.ts_ns, seq=batch.seq)

@@ -49,6 +49,7 @@ class SupervisorActor(RoleActor):
         self.history: list[TradingState] = []
         self._timers: list[threading.Timer] = []
         self._health_reducing = False
+        self._stopping = False
 
     def handlers(self) -> dict[type, Handler]:
         return {ChildDown: self.on_child_down, RestartDue: self.on_restart_due,
@@ -74,8 +75,17 @@ class SupervisorActor(RoleActor):
         self.rt.directory.register(role, ref)
         self.policy.started(role, time.monotonic())
 
+    def children(self) -> dict[str, int]:
+        """Role -> generation of every child started so far."""
+        return dict(self.generations)
+
     def shutdown(self) -> None:
-        """Stop every child in reverse start order (called through a proxy)."""
+        """Stop every child in reverse start order (called through a proxy).
+
+        From here on, failures and health reports are the shutdown itself and
+        are ignored: nothing is restarted or escalated.
+        """
+        self._stopping = True
         for timer in self._timers:
             timer.cancel()
         for role in reversed(self.order):
@@ -90,7 +100,7 @@ class SupervisorActor(RoleActor):
             self.rt.directory.unregister(role, ref)
 
     def on_child_down(self, down: ChildDown) -> None:
-        if down.generation != self.generations.get(down.role):
+        if self._stopping or down.generation != self.generations.get(down.role):
             return  # an older incarnation, already replaced
         spec = self.specs[down.role]
         verdict = self.policy.on_down(down.role, spec.restart, spec.significant,
@@ -122,6 +132,8 @@ class SupervisorActor(RoleActor):
         self._record(state)
 
     def on_health(self, status: HealthStatus) -> None:
+        if self._stopping:
+            return
         checks = "; ".join(f"{name} {detail}" for name, detail in status.checks)
         if status.level is HealthLevel.CRITICAL and not self._health_reducing:
             self._health_reducing = True

@@ -4,7 +4,7 @@ Write-ahead (DESIGN.md section 7): the executor records an order, with its
 ``client_order_id``, before it sends it, and records a fill before it tells
 the portfolio. A fill id is a primary key within its run, so a fill can never
 be journaled twice. Client order ids are unique per run (replay ids repeat
-from run to run by design; see :mod:`cryptoj_actors.ids`). Decimals are stored as their exact text.
+from run to run by design; see :mod:`cryptoj_actors.ids`). Decimals are stored as their exact plain text (``0.00000001``, never ``1E-8``).
 
 One :class:`Journal` belongs to one thread (SQLite connections are not shared
 across threads): the executor opens it in ``on_start``.
@@ -13,6 +13,7 @@ across threads): the executor opens it in ``on_start``.
 from __future__ import annotations
 
 import sqlite3
+from decimal import Decimal
 from pathlib import Path
 
 from cryptoj_actors.messages import Fill, Order, OrderStatus
@@ -60,8 +61,13 @@ CREATE INDEX IF NOT EXISTS fills_by_order ON fills(run_id, client_order_id);
 """
 
 
-def _text(value: object) -> str | None:
-    return None if value is None else str(value)
+def _plain(value: Decimal) -> str:
+    """Exact plain text: ``0.00000001`` rather than ``1E-8``, trailing zeros kept."""
+    return format(value, "f")
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else _plain(value)
 
 
 class Journal:
@@ -85,6 +91,7 @@ class Journal:
         # syncs at checkpoints, which is enough against process crashes.
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
         self._db.execute(
             "INSERT OR IGNORE INTO runs(run_id, started_ns, mode, description) VALUES (?,?,?,?)",
@@ -106,12 +113,20 @@ class Journal:
              _text(order.limit_price), int(order.reduce_only), order.decision_seq,
              order.created_ns, order.reason, OrderStatus.PENDING.value, "0", order.created_ns))
 
-    def update_order(self, client_order_id: str, status: OrderStatus, filled_base: object,
+    def update_order(self, client_order_id: str, status: OrderStatus, filled_base: Decimal,
                      ts_ns: int, detail: str = "") -> None:
-        self._db.execute(
+        """Record an order's new status and cumulative filled size (base units).
+
+        Raises:
+            LookupError: the order was never journaled in this run (an update
+                for an order nobody recorded would otherwise vanish).
+        """
+        cursor = self._db.execute(
             "UPDATE orders SET status=?, filled_base=?, detail=?, updated_ns=?"
             " WHERE run_id=? AND client_order_id=?",
-            (status.value, str(filled_base), detail, ts_ns, self.run_id, client_order_id))
+            (status.value, _plain(filled_base), detail, ts_ns, self.run_id, client_order_id))
+        if cursor.rowcount != 1:
+            raise LookupError(f"journal: no order {client_order_id} in run {self.run_id}")
 
     def record_fill(self, fill: Fill) -> None:
         """Journal a fill, before the portfolio hears of it.
@@ -124,7 +139,7 @@ class Journal:
             "INSERT INTO fills(fill_id, run_id, client_order_id, product_id, side, base_size,"
             " price, fee, liquidity, ts_ns) VALUES (?,?,?,?,?,?,?,?,?,?)",
             (fill.fill_id, self.run_id, fill.client_order_id, fill.product_id, fill.side.value,
-             str(fill.base_size), str(fill.price), str(fill.fee), fill.liquidity.value,
+             _plain(fill.base_size), _plain(fill.price), _plain(fill.fee), fill.liquidity.value,
              fill.ts_ns))
 
     def close(self) -> None:

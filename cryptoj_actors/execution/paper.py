@@ -5,13 +5,13 @@ Model (every assumption is listed in :data:`ASSUMPTIONS` and in the report):
 
 * Orders rest until the first market data **after** the batch they were
   decided on (``Order.decision_seq``). A market order then fills at the next
-  bar's **open**, or at the next ticker's best ask (buy) / best bid (sell).
+  bar's **open**, or, on live trades, at the price of the first trade.
 * The price moves against the order by ``slippage_bps`` basis points and is
   rounded to the product's price increment, against the order (up for buys).
-* A fill never exceeds ``max_volume_participation`` of the bar's base volume:
-  that is the liquidity the data shows. A bar with no volume shows none. Market
-  orders are immediate-or-cancel (Coinbase ``market_market_ioc``): what does
-  not fill on that bar expires.
+* A fill never exceeds ``max_volume_participation`` of the base volume the
+  data shows: the bar's volume, or the summed size of the batch's trades. A
+  bar with no volume shows none. Market orders are immediate-or-cancel
+  (Coinbase ``market_market_ioc``): what does not fill on that data expires.
 * Market orders take liquidity and pay the taker fee. A buy sized in quote
   spends at most ``quote_size`` including its fee, as on Coinbase; a sell
   sized in base receives ``size * price - fee``. Fees are rounded half-even to
@@ -25,27 +25,37 @@ Limit and stop orders are not simulated yet: they are rejected with a reason.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from cryptoj_actors.config import PaperConfig, ProductRules
 from cryptoj_actors.messages import (
-    Bar, Fill, Liquidity, MarketBatch, Order, OrderStatus, OrderType, OrderUpdate, Side, Ticker,
+    Bar, Fill, Liquidity, MarketBatch, Order, OrderStatus, OrderType, OrderUpdate, Side, Trade,
 )
-from cryptoj_actors.money import BPS, ONE, ZERO, floor_to_increment, round_quote
+from cryptoj_actors.money import BPS, LEDGER_CONTEXT, ONE, ZERO, floor_to_increment, round_quote
 
 ASSUMPTIONS = (
     "market orders fill at the first market data after the decision: the next bar's open "
-    "(or the next ticker's best ask/bid), never the bar the decision was made on",
+    "(or the first trade of the next batch), never the bar the decision was made on",
     "fill price moved against the order by the configured slippage, rounded to the price "
     "increment against the order",
-    "a fill takes at most the configured share of the bar's base volume; zero-volume bars "
-    "fill nothing; the unfilled rest of a market (IOC) order expires",
+    "a fill takes at most the configured share of the base volume the data shows; "
+    "zero-volume bars fill nothing; the unfilled rest of a market (IOC) order expires",
     "market orders pay the taker fee; quote-sized buys spend at most their quote size, fee "
     "included",
     "orders still open when the data ends expire unfilled",
 )
 
 PaperEvent = Fill | OrderUpdate
+
+
+@dataclass(frozen=True, slots=True)
+class _Offer:
+    """Where a market order can fill: price (quote per base), time, base volume."""
+
+    price: Decimal
+    time_ns: int
+    volume: Decimal
 
 
 class PaperExchange:
@@ -82,19 +92,14 @@ class PaperExchange:
         in order (a fill always precedes the update that ends its order)."""
         if not self._resting:
             return []
-        # Per product, the batch's first ticker (a real quote), else its first bar.
-        latest: dict[str, Bar | Ticker] = {}
-        for event in batch.events:
-            current = latest.get(event.product_id)
-            if current is None or isinstance(event, Ticker) and isinstance(current, Bar):
-                latest[event.product_id] = event
+        offers = self._offers(batch)
         events: list[PaperEvent] = []
         for coid, order in list(self._resting.items()):
-            data = latest.get(order.product_id)
-            if data is None or order.decision_seq >= batch.seq:
+            offer = offers.get(order.product_id)
+            if offer is None or order.decision_seq >= batch.seq:
                 continue
             del self._resting[coid]
-            self._match(order, data, batch.ts_ns, events)
+            self._match(order, offer, batch.ts_ns, events)
         return events
 
     def end_all(self, status: OrderStatus, ts_ns: int, detail: str) -> list[OrderUpdate]:
@@ -116,34 +121,47 @@ class PaperExchange:
             return f"duplicate client_order_id {order.client_order_id}"
         return ""
 
-    def _match(self, order: Order, data: Bar | Ticker, ts_ns: int,
+    def _offers(self, batch: MarketBatch) -> dict[str, _Offer]:
+        """Per product, what the batch offers a market order: its first trade
+        (live) or else its first bar's open, and the volume it shows."""
+        bars: dict[str, Bar] = {}
+        trades: dict[str, list[Trade]] = {}
+        for event in batch.events:
+            if isinstance(event, Trade):
+                trades.setdefault(event.product_id, []).append(event)
+            else:
+                bars.setdefault(event.product_id, event)
+        share = self.config.max_volume_participation
+        offers = {p: _Offer(b.open, b.start_ns, b.volume * share) for p, b in bars.items()}
+        for product_id, seen in trades.items():
+            first = min(seen, key=lambda t: t.time_ns)
+            offers[product_id] = _Offer(first.price, first.time_ns,
+                                        sum(t.size for t in seen) * share)
+        return offers
+
+    def _match(self, order: Order, offer: _Offer, ts_ns: int,
                events: list[PaperEvent]) -> None:
         rules = self._rules(order.product_id)
         buy = order.side is Side.BUY
-        if isinstance(data, Bar):
-            reference = data.open
-            cap = floor_to_increment(data.volume * self.config.max_volume_participation,
-                                     rules.base_increment)
-            fill_time = data.start_ns
-        else:
-            reference = data.best_ask if buy else data.best_bid
-            cap = None
-            fill_time = data.time_ns
+        reference, fill_time = offer.price, offer.time_ns
+        cap = floor_to_increment(offer.volume, rules.base_increment)
         price = self._slipped(reference, buy, rules.quote_increment)
         taker = self.config.taker_fee_rate
         if buy:
             assert order.quote_size is not None
-            wanted = floor_to_increment(order.quote_size / (ONE + taker) / price,
-                                        rules.base_increment)
+            wanted = floor_to_increment(
+                LEDGER_CONTEXT.divide(LEDGER_CONTEXT.divide(order.quote_size, ONE + taker), price),
+                rules.base_increment)
             while wanted > 0 and wanted * price + round_quote(wanted * price * taker) > \
                     order.quote_size:
                 wanted -= rules.base_increment  # the fee's rounding must not overspend
         else:
             assert order.base_size is not None
             wanted = order.base_size
-        size = wanted if cap is None else min(wanted, cap)
+        size = min(wanted, cap)
         if size <= 0:
-            detail = ("no liquidity in the market data (zero volume)" if wanted > 0
+            detail = (f"the market data shows too little volume ({offer.volume} base units "
+                      "within the participation limit)" if wanted > 0
                       else "quote size buys less than one base increment")
             events.append(self._update(order, OrderStatus.EXPIRED, ts_ns, ZERO, detail))
             return

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Protocol
 
 from cryptoj_actors.clock import NS_PER_DAY, NS_PER_HOUR, NS_PER_SECOND, from_datetime, iso
-from cryptoj_actors.messages import Bar
+from cryptoj_actors.messages import PRODUCT_ID, Bar
 from cryptoj_actors.money import ZERO, to_decimal
 
 __all__ = [
@@ -67,7 +67,7 @@ _EXPECTED = (
     "timestamp,open,high,low,close,volume)"
 )
 _PRODUCT_IN_NAME = re.compile(r"([A-Z0-9]{2,10}-[A-Z0-9]{2,10})(?![A-Za-z0-9])")
-_PRODUCT_ID = re.compile(r"[A-Z0-9]{2,10}-[A-Z0-9]{2,10}")
+_PRODUCT_ID = PRODUCT_ID
 _EPOCH_DATE_ORDINAL = date(1970, 1, 1).toordinal()
 # Epoch seconds past year 9999 are almost surely milliseconds: refuse them.
 _MAX_EPOCH_SECONDS = 253_402_300_800

@@ -1,21 +1,23 @@
 """Live market data from the Coinbase Advanced Trade websocket (public channels).
 
 Connects to ``[feed] url`` (``wss://advanced-trade-ws.coinbase.com``) with
-websocket-client, sends one subscribe message per channel (``ticker`` and
-``heartbeats``) as soon as the socket opens (Coinbase closes a connection
-that has not subscribed within 5 seconds), and turns ``ticker`` events into
-:class:`~cryptoj_actors.messages.Ticker` events. Ticks are conflated per
-product (the latest wins) and cut into bars of ``bar_interval_s`` on the
-exchange's clock, so the strategy sees the same kind of data as in replay.
+websocket-client, sends one subscribe message per channel (``market_trades``
+and ``heartbeats``) as soon as the socket opens (Coinbase closes a connection
+that has not subscribed within 5 seconds), and turns ``market_trades`` events
+into :class:`~cryptoj_actors.messages.Trade` events. Each market batch holds
+the trades since the previous one, plus the bars of ``bar_interval_s`` that
+closed meanwhile, cut from those trades on the exchange's clock (with their
+real volume), so the strategy sees the same kind of data as in replay.
 
 When the network cannot be reached, or the connection drops, it says so in
 one log line and reconnects with exponential backoff and full jitter
 (``reconnect_initial_s`` doubling to ``reconnect_max_s``). A frame it cannot
 parse is counted, logged once per kind, and skipped.
 
-Message shapes: Coinbase Advanced Trade WebSocket docs, "Channels" (ticker:
-``events[].tickers[]`` with ``product_id``, ``price``, ``best_bid``,
-``best_ask``; envelope ``channel``, ``timestamp``, ``sequence_num``).
+Message shapes: Coinbase Advanced Trade WebSocket docs, "Channels"
+(market_trades: ``events[].trades[]`` with ``product_id``, ``trade_id``,
+``price``, ``size``, ``side``, ``time``; envelope ``channel``, ``timestamp``,
+``sequence_num``; ``client_id`` may be absent).
 """
 
 from __future__ import annotations
@@ -34,19 +36,19 @@ import websocket
 
 from cryptoj_actors.clock import NS_PER_SECOND, from_datetime
 from cryptoj_actors.config import FeedConfig
-from cryptoj_actors.messages import Bar, MarketBatch, MarketEvent, Ticker
-from cryptoj_actors.money import to_decimal
+from cryptoj_actors.messages import Bar, MarketBatch, MarketEvent, Side, Trade
+from cryptoj_actors.money import ZERO, to_decimal
 
 log = logging.getLogger(__name__)
 
-CHANNELS = ("ticker", "heartbeats")
+CHANNELS = ("market_trades", "heartbeats")
 
 
 @dataclass(frozen=True, slots=True)
-class LiveTicks:
-    """Tickers parsed from one frame, handed from the socket thread to the feed."""
+class LiveTrades:
+    """Trades parsed from one frame, handed from the socket thread to the feed."""
 
-    tickers: tuple[Ticker, ...]
+    trades: tuple[Trade, ...]
 
 
 def parse_time(text: str) -> int:
@@ -56,45 +58,46 @@ def parse_time(text: str) -> int:
     return base + int((frac + "000000000")[:9]) if frac else base
 
 
-def parse_frame(raw: bytes | str) -> tuple[str, tuple[Ticker, ...]]:
-    """Parse one frame: its channel and the tickers it carries.
+def parse_frame(raw: bytes | str) -> tuple[str, tuple[Trade, ...]]:
+    """Parse one frame: its channel and the trades it carries.
 
     Raises:
-        ValueError: the frame is not JSON or a ticker misses a field or has a
-            non-numeric or non-positive price.
+        ValueError: ``"<kind>: <detail>"``, kind one of ``not JSON``,
+            ``not an object``, ``missing field``, ``bad value``.
     """
     try:
         frame = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise ValueError(f"not JSON: {exc}") from None
     if not isinstance(frame, dict):
-        raise ValueError("frame is not a JSON object")
+        raise ValueError("not an object: the frame is not a JSON object")
     channel = str(frame.get("channel", ""))
-    if channel != "ticker":
+    if channel != "market_trades":
         return channel, ()
-    stamp = parse_time(str(frame.get("timestamp", "")))
-    tickers = []
+    trades = []
     for event in frame.get("events") or ():
-        for t in event.get("tickers") or ():
+        for t in event.get("trades") or ():
             try:
-                price = to_decimal(t["price"], "price")
-                bid = to_decimal(t["best_bid"], "best_bid")
-                ask = to_decimal(t["best_ask"], "best_ask")
-                product_id = str(t["product_id"])
+                trade = Trade(product_id=str(t["product_id"]), time_ns=parse_time(str(t["time"])),
+                              price=to_decimal(t["price"], "price"),
+                              size=to_decimal(t["size"], "size"), side=Side(t["side"]),
+                              trade_id=str(t["trade_id"]))
             except KeyError as exc:
-                raise ValueError(f"ticker without {exc.args[0]}") from None
-            if price <= 0 or bid <= 0 or ask <= 0:
-                raise ValueError(f"ticker {product_id} with a non-positive price")
-            tickers.append(Ticker(product_id=product_id, time_ns=stamp, price=price,
-                                  best_bid=bid, best_ask=ask))
-    return channel, tuple(tickers)
+                raise ValueError(f"missing field: a trade has no {exc.args[0]}") from None
+            except ValueError as exc:
+                raise ValueError(f"bad value: {exc}") from None
+            if trade.price <= 0 or trade.size <= 0:
+                raise ValueError(f"bad value: trade {trade.trade_id} has a non-positive "
+                                 "price or size")
+            trades.append(trade)
+    return channel, tuple(trades)
 
 
 class _BarCutter:
-    """Cuts one product's ticks into OHLC bars aligned on ``interval_ns``.
+    """Cuts one product's trades into OHLCV bars aligned on ``interval_ns``.
 
-    The ticker channel carries no per-bar volume, so these bars have volume 0;
-    the paper exchange fills live orders against tickers, not these bars.
+    A trade older than the bar being built (they arrive newest first in a
+    snapshot) is left out of the bars; it still marks and fills.
     """
 
     def __init__(self, product_id: str, interval_ns: int) -> None:
@@ -102,23 +105,26 @@ class _BarCutter:
         self.interval_ns = interval_ns
         self.start_ns: int | None = None
         self.prices: list[Decimal] = []
+        self.volume = ZERO
 
-    def add(self, time_ns: int, price: Decimal) -> Bar | None:
-        start = time_ns - time_ns % self.interval_ns
+    def add(self, trade: Trade) -> Bar | None:
+        start = trade.time_ns - trade.time_ns % self.interval_ns
+        if self.start_ns is not None and start < self.start_ns:
+            return None
         closed = None
         if self.start_ns is not None and start > self.start_ns and self.prices:
             closed = Bar(product_id=self.product_id, start_ns=self.start_ns,
                          interval_ns=self.interval_ns, open=self.prices[0],
                          high=max(self.prices), low=min(self.prices), close=self.prices[-1],
-                         volume=Decimal(0))
-            self.prices = []
-        if self.start_ns is None or start >= self.start_ns:
-            self.start_ns = start
-            self.prices.append(price)
+                         volume=self.volume)
+            self.prices, self.volume = [], ZERO
+        self.start_ns = start
+        self.prices.append(trade.price)
+        self.volume += trade.size
         return closed
 
 
-class CoinbaseTickerSource:
+class CoinbaseTradesSource:
     """A :class:`~cryptoj_actors.marketdata.source.MarketSource` on the live websocket."""
 
     total_batches = 0
@@ -134,7 +140,7 @@ class CoinbaseTickerSource:
         self._ws: websocket.WebSocketApp | None = None
         self._thread: threading.Thread | None = None
         self._connected = False
-        self._latest: dict[str, Ticker] = {}
+        self._trades: list[Trade] = []
         self._closed_bars: list[Bar] = []
         interval = config.bar_interval_s * NS_PER_SECOND
         self._cutters = {p: _BarCutter(p, interval) for p in self.products}
@@ -152,24 +158,23 @@ class CoinbaseTickerSource:
             self._thread.join(timeout=5)
 
     def absorb(self, message: object) -> None:
-        if not isinstance(message, LiveTicks):
+        if not isinstance(message, LiveTrades):
             raise TypeError(f"unexpected live input {type(message).__name__}")
-        for ticker in message.tickers:
-            cutter = self._cutters.get(ticker.product_id)
+        for trade in sorted(message.trades, key=lambda t: t.time_ns):
+            cutter = self._cutters.get(trade.product_id)
             if cutter is None:
                 continue
-            bar = cutter.add(ticker.time_ns, ticker.price)
+            bar = cutter.add(trade)
             if bar is not None:
                 self._closed_bars.append(bar)
-            self._latest[ticker.product_id] = ticker
+            self._trades.append(trade)
 
     def next_batch(self, seq: int, now_ns: int) -> MarketBatch | None:
-        if not self._latest and not self._closed_bars:
+        if not self._trades and not self._closed_bars:
             return None
-        events: list[MarketEvent] = [*self._closed_bars, *sorted(
-            self._latest.values(), key=lambda t: t.product_id)]
-        ts = max(e.time_ns if isinstance(e, Ticker) else e.end_ns for e in events)
-        self._closed_bars, self._latest = [], {}
+        events: list[MarketEvent] = [*self._closed_bars, *self._trades]
+        ts = max(e.time_ns if isinstance(e, Trade) else e.end_ns for e in events)
+        self._closed_bars, self._trades = [], []
         return MarketBatch(sender="feed", ts_ns=ts, seq=seq, events=tuple(events),
                            received_ns=now_ns)
 
@@ -204,15 +209,15 @@ class CoinbaseTickerSource:
 
     def _on_message(self, ws: websocket.WebSocket, raw: str | bytes) -> None:
         try:
-            channel, tickers = parse_frame(raw)
+            channel, trades = parse_frame(raw)
         except ValueError as exc:
             kind = str(exc).split(":")[0]
             self.errors[kind] += 1
             if self.errors[kind] == 1:
                 log.warning("feed: skipped a bad frame (%s)", exc)
             return
-        if tickers and self._notify is not None:
-            self._notify(LiveTicks(tickers))
+        if trades and self._notify is not None:
+            self._notify(LiveTrades(trades))
 
     def _on_error(self, ws: websocket.WebSocket, error: Exception) -> None:
         log.warning("feed: cannot reach %s: %s", self.config.url, error)

@@ -136,7 +136,7 @@ class Ledger:
         coid = order.client_order_id
         if coid in self._reservations:
             raise ReservationError("DUPLICATE_ORDER", f"{coid} is already open")
-        pos = self._position(order.product_id)
+        pos = self._positions.get(order.product_id) or _Position()
         if order.side is Side.BUY:
             quote = order.quote_size
             if quote is None or quote <= 0:
@@ -152,6 +152,7 @@ class Ledger:
                 raise ReservationError(
                     "POSITION_LIMIT",
                     f"{coid}: {order.product_id} would exceed {self._max_fraction} of equity")
+            pos = self._position(order.product_id)
             self._reservations[coid] = _Reservation(order.product_id, Side.BUY, quote, ZERO)
             pos.reserved_quote += quote
             self._reserved_quote += quote
@@ -164,6 +165,7 @@ class Ledger:
                 raise ReservationError(
                     "INSUFFICIENT_POSITION",
                     f"{coid}: sell of {base} {order.product_id} exceeds the free position {free}")
+            pos = self._position(order.product_id)
             self._reservations[coid] = _Reservation(order.product_id, Side.SELL, ZERO, base)
             pos.reserved_base += base
         self.version += 1
@@ -202,6 +204,10 @@ class Ledger:
         notional = fill.base_size * fill.price
         res = self._reservations.get(fill.client_order_id)
         unexpected = "" if res is not None else f"fill for unknown order {fill.client_order_id}"
+        if res is not None and (res.product_id, res.side) != (fill.product_id, fill.side):
+            unexpected = (f"fill {fill.side.value} {fill.product_id} does not match its order "
+                          f"({res.side.value} {res.product_id}); booked without the reservation")
+            res = None
         realized = ZERO
         if fill.side is Side.BUY:
             cost = notional + fill.fee
@@ -222,8 +228,9 @@ class Ledger:
                     f"position is {pos.base_size}")
             if fill.base_size == pos.base_size:
                 released = pos.cost_basis
-            else:
-                released = round_quote(pos.cost_basis * fill.base_size / pos.base_size)
+            else:  # rounding must never release more than the basis holds
+                released = min(pos.cost_basis,
+                               round_quote(pos.cost_basis * fill.base_size / pos.base_size))
             realized = notional - released
             self.cash += notional - fill.fee
             pos.base_size -= fill.base_size
@@ -232,6 +239,8 @@ class Ledger:
             self.realized_pnl += realized
             if res is not None:
                 used = min(fill.base_size, res.base)
+                if fill.base_size > res.base:
+                    unexpected = f"fill size {fill.base_size} exceeds the reserved {res.base}"
                 res.base -= used
                 pos.reserved_base -= used
         self.fees += fill.fee
@@ -258,6 +267,7 @@ class Ledger:
                    ZERO)
 
     @property
+    @_exact
     def available_cash(self) -> Decimal:
         return self.cash - self._reserved_quote
 
@@ -285,8 +295,8 @@ class Ledger:
     def check_invariants(self) -> None:
         """Raise :class:`LedgerError` if any accounting identity fails.
 
-        Checks: available cash and every position and reservation are not
-        negative; reservations add up; and
+        Checks: available cash, every position, cost basis and reservation are
+        not negative; reservations add up, in total and per product; and
         ``starting_cash + realized - fees + unrealized == equity`` exactly.
         """
         if self.available_cash < 0:
@@ -295,10 +305,14 @@ class Ledger:
         if quote_sum != self._reserved_quote:
             raise LedgerError(f"reserved quote {self._reserved_quote} != sum {quote_sum}")
         for product_id, p in self._positions.items():
-            if p.base_size < 0 or p.reserved_base < 0 or p.reserved_quote < 0:
-                raise LedgerError(f"{product_id}: negative size or reservation")
+            if p.base_size < 0 or p.cost_basis < 0 or p.reserved_base < 0 or p.reserved_quote < 0:
+                raise LedgerError(f"{product_id}: negative size, cost basis or reservation")
             if p.reserved_base > p.base_size:
                 raise LedgerError(f"{product_id}: reserved {p.reserved_base} > held {p.base_size}")
+            held = [r for r in self._reservations.values() if r.product_id == product_id]
+            if (sum((r.quote for r in held), ZERO), sum((r.base for r in held), ZERO)) != \
+                    (p.reserved_quote, p.reserved_base):
+                raise LedgerError(f"{product_id}: reservations do not add up")
         lhs = self.starting_cash + self.realized_pnl - self.fees + self.unrealized_pnl()
         if lhs != self.equity():
             raise LedgerError(f"PnL identity broken: {lhs} != equity {self.equity()}")

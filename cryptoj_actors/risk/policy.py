@@ -173,6 +173,8 @@ class RiskPolicy:
         if free <= 0 or pos.mark_price <= 0:
             return
         rules = self._rules(pos.product_id)
+        if free < rules.min_base_size or free * pos.mark_price < rules.min_notional:
+            return  # a remnant below the exchange minimums cannot be sold: treated as flat
         # mark <= avg entry * (1 - stop), without dividing the cost basis
         if pos.notional <= pos.cost_basis * (1 - self.config.stop_loss):
             self._cooldown_until[pos.product_id] = (
@@ -180,7 +182,7 @@ class RiskPolicy:
             self._exit(w, pos, free, rules, "stop_loss")
             return
         limit = self.config.max_position_fraction * w.snapshot.equity
-        excess = pos.notional - limit
+        excess = (pos.notional - pos.reserved_base * pos.mark_price) - limit  # open sells count
         if excess > 0:
             # Round the size up: a trim that leaves the position a hair over
             # the limit would have to be repeated on the next batch.

@@ -56,7 +56,7 @@ def load_strategy(config: StrategyConfig, products: Sequence[str]) -> Strategy:
                               f"(built-in: {known}; or package.module:ClassName)")
         try:
             cls = getattr(importlib.import_module(module_name), class_name)
-        except (ImportError, AttributeError) as exc:
+        except (ImportError, AttributeError, ValueError, TypeError) as exc:
             raise ConfigError(f"config: strategy.name: cannot import {config.name}: {exc}") from None
     try:
         strategy = cls(products=tuple(products), **config.params)

@@ -23,18 +23,22 @@ For every product, on every bar:
 It emits one target per product per bar once ``slow_span`` bars have been
 seen; risk rebalances a product only when its weight drifts more than
 ``rebalance_threshold`` from the target. Spans are in bars (hourly data:
-168 bars = 7 days). Statistics are floats; targets are rounded to 1e-4 and
-handed on as Decimal.
+168 bars = 7 days). Statistics are floats; targets are rounded down to 1e-4
+and handed on as Decimal.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from cryptoj_actors.messages import Bar, MarketBatch, OrderIntent
 from cryptoj_actors.strategy.stats import Ema, EwmCovariance
+
+#: Targets are rounded down to this step, so they never add up to more than
+#: ``gross_target`` nor exceed ``max_weight``.
+WEIGHT_STEP = Decimal("0.0001")
 
 
 class TrendRiskParity:
@@ -60,7 +64,7 @@ class TrendRiskParity:
                  gross_target: float = 0.24, max_weight: float = 0.08, min_weight: float = 0.02,
                  correlation_weight: float = 0.30, volatility_weight: float = 0.40,
                  rebalance_threshold: float = 0.015) -> None:
-        _require(0 < fast_span < slow_span, "fast_span must be positive and below slow_span")
+        _require(1 <= fast_span < slow_span, "fast_span must be at least 1 bar and below slow_span")
         _require(vol_span >= 2, "vol_span must be at least 2 bars")
         _require(signal_full_scale > 0, "signal_full_scale must be positive")
         _require(0 < gross_target <= 1, "gross_target must be in (0, 1]")
@@ -96,7 +100,8 @@ class TrendRiskParity:
             return ()
         weights = self.target_weights()
         return tuple(
-            OrderIntent(product_id=self.products[i], target_weight=Decimal(f"{weights[i]:.4f}"),
+            OrderIntent(product_id=self.products[i],
+                        target_weight=_floor_weight(weights[i]),
                         rebalance_threshold=self.threshold, reason="rebalance")
             for i in sorted(closes))
 
@@ -144,6 +149,12 @@ class TrendRiskParity:
             weight = min(self.max_weight, self.gross_target * signals[i] * base * penalty)
             weights[i] = weight if weight >= self.min_weight else 0.0
         return weights
+
+
+def _floor_weight(weight: float) -> Decimal:
+    # Through the float's shortest repr, the number the arithmetic meant
+    # (0.24, not 0.2399999999999999911...), then down to the step.
+    return Decimal(repr(weight)).quantize(WEIGHT_STEP, ROUND_DOWN)
 
 
 def _require(condition: bool, message: str) -> None:

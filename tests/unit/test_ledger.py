@@ -338,7 +338,7 @@ def test_snapshot_fields_and_versions():
     assert s.equity == D("10014")
     assert s.unrealized_pnl == D("20")
     btc, eth, ltc = s.positions
-    assert btc.base_size == D("0.01") and btc.cost_basis == D("300") and btc.mark_price == D("31000")
+    assert (btc.base_size, btc.cost_basis, btc.mark_price) == (D("0.01"), D("300"), D("31000"))
     assert btc.reserved_base == D("0.004") and btc.reserved_quote == 0
     assert btc.notional == D("310") and btc.unrealized_pnl == D("10")
     assert eth.reserved_quote == D("297.6") and eth.reserved_base == 0
@@ -370,10 +370,6 @@ def test_mark_must_be_positive():
 # --- bugs -------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Ledger.available_cash is a plain property, not run in LEDGER_CONTEXT (@_exact): "
-    "cash - reserved is rounded to the caller's context (28 digits by default), so it "
-    "differs from the exact snapshot().available_cash once cash has > 28 significant digits"))
 def test_available_cash_is_exact_like_the_snapshot():
     led = Ledger(D("100000000000000000"))
     led.apply_fill(fill("b", Side.BUY, "1", "1", "0.000000000001"))
@@ -382,11 +378,6 @@ def test_available_cash_is_exact_like_the_snapshot():
     assert led.available_cash == snap(led).available_cash
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "apply_fill releases round_quote(cost_basis * sold / held) on a partial sell; when the "
-    "cost basis is not a multiple of 1e-12 (a size*price with more than 12 decimals) the "
-    "rounded release can exceed the whole basis, leaving a negative cost basis on a "
-    "non-empty position and a loss on a round trip at the same price with no fee"))
 def test_partial_sell_never_releases_more_than_the_basis():
     led = Ledger(D("1000"))
     # 0.000001 * 0.0000016 = 1.6e-12 (13 decimals)

@@ -19,7 +19,6 @@ from cryptoj_actors.messages import (
     Fill, Liquidity, MarkedBatch, MarketBatch, Order, OrderIntent, OrderType, Side,
     TradingLevel, TradingState,
 )
-from cryptoj_actors.money import floor_to_increment
 from cryptoj_actors.portfolio.ledger import Ledger
 from cryptoj_actors.risk.policy import Decision, DenyReason, RiskPolicy
 
@@ -578,26 +577,44 @@ def test_stop_loss_with_everything_already_reserved_does_nothing():
     assert order.side is Side.BUY
 
 
+def test_an_unsellable_remnant_under_water_does_not_block_the_product_forever():
+    # e.g. what an IOC sell cut by the volume-participation cap leaves behind
+    book = Book().buy(BTC, "0.00001", "50000").mark(BTC, "47000")
+    p = policy()
+    p.decide(book.marked(seq=1, ts_ns=T0), [])
+    later = T0 + 86_400 * S + H  # well after any cooldown
+    decision = p.decide(book.marked(seq=2, ts_ns=later), [intent(BTC, "0.05")])
+    assert [(o.product_id, o.side) for o in decision.approved] == [(BTC, Side.BUY)]
+
+
 # --- limit trim ----------------------------------------------------------------------
 
 
 def test_limit_trim_sells_down_to_the_limit():
-    # 0.03 BTC bought at 30000 (9 %), then marked at 40000.01:
-    # notional 1200.0003, equity 10300.0003, limit 1030.00003, excess 170.00027.
-    book = Book().buy(BTC, "0.03", "30000").mark(BTC, "40000.01")
+    # 0.03 BTC bought at 30000 (9 %), then marked at 40000.02:
+    # notional 1200.0006, equity 10300.0006, limit 1030.00006, excess 170.00054,
+    # which is 0.0042500113... BTC: rounded UP to 0.00425002 (nearest would be ...01).
+    book = Book().buy(BTC, "0.03", "30000").mark(BTC, "40000.02")
     marked = book.marked(seq=6)
     decision = policy().decide(marked, [intent(BTC, "0.08")])
     assert decision.denied == ()
     assert decision.approved == (Order(
         client_order_id="rp-0000006-0", product_id=BTC, side=Side.SELL,
-        order_type=OrderType.MARKET, base_size=D("0.00425001"), reduce_only=True,
+        order_type=OrderType.MARKET, base_size=D("0.00425002"), reduce_only=True,
         decision_seq=6, created_ns=T0, reason="limit_trim"),)
-    mark = D("40000.01")
+    mark = D("40000.02")
     limit = D("0.10") * marked.snapshot.equity
-    remainder = D("0.03") - D("0.00425001")
+    remainder = D("0.03") - D("0.00425002")
     assert remainder * mark <= limit
     # and it is the smallest such sell
     assert (remainder + D("0.00000001")) * mark > limit
+
+
+def test_no_limit_trim_when_open_sells_already_cover_the_excess():
+    # 0.03 BTC at 60000 is 16.5 % of equity, but 0.025 of it is in an open sell:
+    # what stays committed (300 of 10900) is far inside the limit
+    book = Book().buy(BTC, "0.03", "30000").open_sell(BTC, "0.025").mark(BTC, "60000")
+    assert policy().decide(book.marked(), []).approved == ()
 
 
 def test_a_position_exactly_at_the_limit_is_not_trimmed():
@@ -605,11 +622,6 @@ def test_a_position_exactly_at_the_limit_is_not_trimmed():
     assert policy().decide(book.marked(), []) == Decision((), (), ())
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG policy.py:182-189: the limit trim measures the excess on pos.notional, which "
-    "includes base already held by open sells (reserved_base), so while a trim is still "
-    "open the next batch trims the same excess again (over-trimming); intent sizing "
-    "subtracts reserved_base*mark, the trim does not"))
 def test_limit_trim_counts_open_sells():
     book = Book().buy(BTC, "0.03", "30000").mark(BTC, "40000.01")
     p = policy()
@@ -661,7 +673,3 @@ def test_deny_reason_codes():
         "TRADING_HALTED", "TRADING_REDUCING", "POSITION_LIMIT", "STOP_LOSS_COOLDOWN",
         "MIN_SIZE", "MIN_NOTIONAL", "ORDER_RATE", "INSUFFICIENT_FUNDS", "NO_MARK"}
 
-
-def test_floor_to_increment_matches_the_buy_sizing():
-    # the sizing rule, restated: floor((target - current) * equity, quote_increment)
-    assert floor_to_increment(D("500.008456736"), D("0.01")) == D("500.00")
