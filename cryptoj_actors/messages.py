@@ -410,14 +410,6 @@ class HealthStatus(Message):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Heartbeat(Message):
-    """An actor's periodic sign of life with a few counters (name, value)."""
-
-    role: str
-    counters: tuple[tuple[str, float], ...] = ()
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class ChildDown(Message):
     """An actor stopped because of an exception (in ``on_start`` or a handler)."""
 

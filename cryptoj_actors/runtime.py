@@ -28,10 +28,6 @@ class HaltSwitch:
             self.reason = reason
             self._event.set()
 
-    def clear(self) -> None:
-        self.reason = ""
-        self._event.clear()
-
     def is_set(self) -> bool:
         return self._event.is_set()
 
@@ -40,12 +36,11 @@ class HaltSwitch:
 class Progress:
     """Counters written by one actor each and read by the display.
 
-    ``sent``: batches the feed has sent; ``settled``: batches the portfolio
-    has settled; ``total``: batches in a replay (0 when live).
+    ``total``: batches in a replay (0 when live), written by the feed;
+    ``settled``: batches whose decisions have reached the executor.
     """
 
     total: int = 0
-    sent: int = 0
     settled: int = 0
 
 

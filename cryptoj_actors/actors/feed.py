@@ -74,7 +74,6 @@ class FeedActor(RoleActor):
             self.last_seq, self.last_ts_ns = batch.seq, batch.ts_ns
             for role in self.subscribers:
                 self.send(role, batch)
-            self.rt.progress.sent = batch.seq
         if self.source.exhausted and not self.ended:
             self.ended = True
             end = EndOfData(sender=self.role, ts_ns=self.last_ts_ns, last_seq=self.last_seq)

@@ -47,7 +47,7 @@ class SupervisorActor(RoleActor):
                                   level=TradingLevel.ACTIVE, reason="started",
                                   since_ns=time.time_ns())
         self.history: list[TradingState] = []
-        self._timers: list[threading.Timer] = []
+        self._restart_timers: list[threading.Timer] = []
         self._health_reducing = False
         self._stopping = False
 
@@ -63,7 +63,7 @@ class SupervisorActor(RoleActor):
             self._start(role)
 
     def stopping(self) -> None:
-        for timer in self._timers:
+        for timer in self._restart_timers:
             timer.cancel()
 
     # --- children ------------------------------------------------------------------
@@ -86,7 +86,7 @@ class SupervisorActor(RoleActor):
         are ignored: nothing is restarted or escalated.
         """
         self._stopping = True
-        for timer in self._timers:
+        for timer in self._restart_timers:
             timer.cancel()
         for role in reversed(self.order):
             ref = self.rt.directory.get(role)
@@ -111,7 +111,7 @@ class SupervisorActor(RoleActor):
         elif verdict.restart:
             timer = threading.Timer(verdict.delay_s, self._remind, args=(down.role,))
             timer.daemon = True
-            self._timers.append(timer)
+            self._restart_timers.append(timer)
             timer.start()
 
     def _remind(self, role: str) -> None:

@@ -77,6 +77,8 @@ def wait_for(condition, timeout: float = 5.0) -> None:
 
 
 def crash(runtime: Runtime, role: str) -> pykka.ActorRef:
+    # The child's on_start can run before the supervisor has registered it.
+    wait_for(lambda: (ref := runtime.directory.get(role)) is not None and ref.is_alive())
     ref = runtime.directory.get(role)
     ref.tell(Tick(sender="test", ts_ns=0, name="crash"))
     return ref
@@ -87,6 +89,9 @@ def test_a_permanent_child_is_restarted_and_reachable_again(runtime):
     sup = SupervisorActor.start(runtime, [spec("a", events), spec("b", events)])
     wait_for(lambda: ("start", "b", 0) in events)
     old = crash(runtime, "a")
+    # children() is answered between the supervisor's messages: once it shows
+    # generation 1, the restarted child is registered.
+    wait_for(lambda: sup.proxy().children().get()["a"] == 1)
     wait_for(lambda: ("start", "a", 1) in events)
     new = runtime.directory.get("a")
     assert new is not old and new.is_alive() and not old.is_alive()
@@ -97,9 +102,10 @@ def test_a_permanent_child_is_restarted_and_reachable_again(runtime):
 
 def test_a_restart_storm_spends_the_budget_and_halts(runtime):
     events: list = []
-    SupervisorActor.start(runtime, [spec("a", events)])
+    sup = SupervisorActor.start(runtime, [spec("a", events)])
     for generation in range(4):  # max_restarts = 3: the 4th failure is one too many
-        wait_for(lambda g=generation: ("start", "a", g) in events)
+        wait_for(lambda g=generation: ("start", "a", g) in events
+                 and sup.proxy().children().get()["a"] == g)
         crash(runtime, "a")
     wait_for(runtime.halt.is_set)
     assert "restart budget spent" in runtime.halt.reason
