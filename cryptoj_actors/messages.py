@@ -410,6 +410,14 @@ class HealthStatus(Message):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Registered(Message):
+    """The supervisor has put the receiver into the directory under ``role``:
+    from now on, messages addressed to that role reach it."""
+
+    role: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ChildDown(Message):
     """An actor stopped because of an exception (in ``on_start`` or a handler)."""
 

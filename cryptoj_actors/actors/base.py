@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import pykka
 
-from cryptoj_actors.messages import ChildDown, Message, Tick
+from cryptoj_actors.messages import ChildDown, Message, Registered, Tick
 from cryptoj_actors.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,8 @@ class RoleActor(pykka.ThreadingActor):
         self.rt = runtime
         self.generation = generation
         self.unhandled: Counter[str] = Counter()
-        self._handlers: dict[type, Handler] = self.handlers()
+        self._handlers: dict[type, Handler] = {Registered: lambda _: self.registered(),
+                                               **self.handlers()}
         self._timers: list[Periodic] = []
 
     def handlers(self) -> dict[type, Handler]:
@@ -59,6 +60,14 @@ class RoleActor(pykka.ThreadingActor):
 
     def started(self) -> None:
         """Set-up in the actor's own thread, before any message. Override."""
+
+    def registered(self) -> None:
+        """Called once the supervisor has registered this actor under its role.
+
+        pykka runs ``on_start`` as soon as the actor exists, possibly before
+        the directory knows it; an actor that starts activity whose answers
+        come back to its role (the feed) starts it here. Override.
+        """
 
     def stopping(self) -> None:
         """Clean-up on a normal stop and after a failure. Override."""

@@ -38,7 +38,9 @@ class FeedActor(RoleActor):
     def handlers(self) -> dict[type, Handler]:
         return {Credit: self.on_credit, Tick: self.on_tick}
 
-    def started(self) -> None:
+    def registered(self) -> None:
+        # Only now: the credits that answer the first batches are addressed
+        # to the role "feed", which must already lead here.
         self.rt.progress.total = self.source.total_batches
         self.source.start(self._notify)
         if self.source.total_batches == 0:  # live: batches are cut on a clock

@@ -22,8 +22,8 @@ import pykka
 from cryptoj_actors.actors.base import Handler, RoleActor
 from cryptoj_actors.clock import iso
 from cryptoj_actors.messages import (
-    ChildDown, EndOfData, HealthLevel, HealthStatus, OperatorCommand, RestartDue, TradingLevel,
-    TradingState,
+    ChildDown, EndOfData, HealthLevel, HealthStatus, OperatorCommand, Registered, RestartDue,
+    TradingLevel, TradingState,
 )
 from cryptoj_actors.runtime import Runtime
 from cryptoj_actors.supervision.restart import RestartPolicy
@@ -74,6 +74,10 @@ class SupervisorActor(RoleActor):
         ref = self.specs[role].factory(self.rt, generation)
         self.rt.directory.register(role, ref)
         self.policy.started(role, time.monotonic())
+        try:
+            ref.tell(Registered(sender=self.role, ts_ns=time.time_ns(), role=role))
+        except pykka.ActorDeadError:
+            pass  # it failed in on_start; its ChildDown is on the way
 
     def children(self) -> dict[str, int]:
         """Role -> generation of every child started so far."""

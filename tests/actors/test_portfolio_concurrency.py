@@ -11,7 +11,6 @@ from pathlib import Path
 import pykka
 import pytest
 
-from cryptoj_actors.actors.base import RoleActor
 from cryptoj_actors.actors.portfolio import PortfolioActor
 from cryptoj_actors.config import Config
 from cryptoj_actors.messages import (
@@ -19,24 +18,10 @@ from cryptoj_actors.messages import (
 )
 from cryptoj_actors.portfolio.ledger import Ledger
 from cryptoj_actors.runtime import RunInfo, Runtime
+from tests.actors.recorder import Recorder
 
 PRICES = {"BTC-USD": Decimal("8051.23"), "ETH-USD": Decimal("176.59"), "LTC-USD": Decimal("53.52")}
 LIMIT = Decimal("0.10")
-
-
-class Recorder(RoleActor):
-    """Stands in for the roles the portfolio talks to, keeping what it hears."""
-
-    def __init__(self, runtime: Runtime, role: str) -> None:
-        self.role = role
-        super().__init__(runtime)
-        self.received: list[object] = []
-
-    def on_receive(self, message: object) -> None:
-        self.received.append(message)
-
-    def messages(self) -> list[object]:
-        return list(self.received)
 
 
 @pytest.fixture
