@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import logging
 import os
 import secrets
@@ -23,12 +22,15 @@ from types import FrameType
 
 from cryptoj_actors import __version__
 from cryptoj_actors.actors.admin import control_file
-from cryptoj_actors.actors.supervisor import STATE_FILE
 from cryptoj_actors.clock import iso
-from cryptoj_actors.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
+from cryptoj_actors.config import (
+    DEFAULT_CONFIG_PATH, MAX_CREDIT_WINDOW, Config, ConfigError, load_config,
+)
 from cryptoj_actors.marketdata.bars_csv import AlignedBars, DataError, align, load_bars
 from cryptoj_actors.marketdata.replay import BarReplaySource
+from cryptoj_actors.messages import TradingLevel, TradingState
 from cryptoj_actors.runtime import RunInfo
+from cryptoj_actors.supervision.emergency import EmergencyState, StateFile
 from cryptoj_actors.system import TradingSystem
 
 log = logging.getLogger("cryptoj_actors")
@@ -85,6 +87,11 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", parents=[common], help="show the persisted trading state")
     status.set_defaults(func=cmd_status)
 
+    resume = sub.add_parser("resume", parents=[common],
+                            help="lift a persisted halt (takes effect at the next start)")
+    resume.add_argument("--reason", default="", help="why (kept with the trading state)")
+    resume.set_defaults(func=cmd_resume)
+
     parser.set_defaults(func=cmd_run, config=None, state_dir=None, verbose=False, feed_url=None)
     return parser
 
@@ -120,11 +127,22 @@ def _logging(config: Config, verbose: bool, log_file: Path | None) -> None:
 
 
 def _run_info(config: Config, mode: str) -> RunInfo:
+    """A new run, its directory created.
+
+    Raises:
+        UsageError: the state directory cannot be created or written.
+    """
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     run_id = f"{mode}-{stamp}-{secrets.token_hex(3)}"
     state_dir = config.system.state_dir
-    return RunInfo(run_id=run_id, mode=mode, state_dir=state_dir,
-                   run_dir=state_dir / "runs" / run_id)
+    run = RunInfo(run_id=run_id, mode=mode, state_dir=state_dir,
+                  run_dir=state_dir / "runs" / run_id)
+    try:
+        run.run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"state directory {state_dir}: cannot create {run.run_dir}: "
+                         f"{exc.strerror}") from None
+    return run
 
 
 def _load_inputs(files: Sequence[str]) -> tuple[AlignedBars, list[dict[str, object]]]:
@@ -171,8 +189,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     config = _config(args)
     window = config.feed.replay_credit_window if args.credit_window is None else args.credit_window
-    if window < 1:
-        raise UsageError("--credit-window must be at least 1")
+    if not 1 <= window <= MAX_CREDIT_WINDOW:
+        raise UsageError(f"--credit-window must be from 1 to {MAX_CREDIT_WINDOW}")
     config = replace(config, feed=replace(config.feed, credit_window=window))
     aligned, inputs = _load_inputs(args.files)
     run = _run_info(config, "replay")
@@ -254,22 +272,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     _logging(config, True, run.run_dir / "run.log")
     log.info("starting: paper trading %s from %s (state in %s); Ctrl-C stops",
              ", ".join(config.feed.products), config.feed.url, config.system.state_dir)
+    try:
+        StateFile(run.state_file).load()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     system = TradingSystem(config, run, CoinbaseTradesSource(config.feed))
 
     def on_term(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, on_term)
-    system.start()
     try:
-        while not system.wait(1.0):
-            pass
-        log.warning("system %s: %s", system.rt.outcome.status, system.rt.outcome.reason)
+        system.start()
+        while True:  # a live system runs, halted or not, until the operator stops it
+            time.sleep(1.0)
     except KeyboardInterrupt:
         log.info("stopping: actors in reverse start order")
     finally:
         system.stop()
         signal.signal(signal.SIGTERM, previous)
+    if system.rt.halt.is_set():
+        log.warning("stopped cleanly, HALTED: %s", system.rt.halt.reason)
+        return EXIT_HALTED
     log.info("stopped cleanly")
     return EXIT_OK
 
@@ -284,19 +308,37 @@ def cmd_halt(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _live_state(config: Config) -> tuple[StateFile, TradingState | None]:
+    state_file = StateFile(RunInfo("", "live", config.system.state_dir, Path()).state_file)
+    try:
+        return state_file, state_file.load()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     config = _config(args)
-    state_path = config.system.state_dir / STATE_FILE
+    _, state = _live_state(config)
     halt_path = control_file(config.system.state_dir)
-    if not state_path.exists():
-        print(f"no trading state in {config.system.state_dir} (never started here)")
-        return EXIT_OK
-    try:
-        state = json.loads(state_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{state_path}: unreadable: {exc}") from None
-    print(f"trading state: {state.get('level')} since {state.get('since')}: {state.get('reason')}")
-    print(f"last run: {state.get('run_id')} ({state.get('mode')})")
+    if state is None:
+        print(f"no trading state in {config.system.state_dir} (never run live here)")
+    else:
+        print(f"trading state: {state.level.value} since {iso(state.since_ns)}: {state.reason}")
     if halt_path.exists():
-        print(f"control file {halt_path} is present: a system started here halts at once")
+        print(f"control file {halt_path} is present: a system running here halts")
+    return EXIT_OK
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    config = _config(args)
+    state_file, state = _live_state(config)
+    halt_path = control_file(config.system.state_dir)
+    halt_path.unlink(missing_ok=True)
+    if state is None or state.level is not TradingLevel.HALTED:
+        print("not halted: nothing to resume")
+        return EXIT_OK
+    reason = args.reason or f"resumed by {os.environ.get('USER', 'operator')}"
+    resumed = EmergencyState(state.since_ns, state).resume(reason, time.time_ns())
+    state_file.save(resumed, run_id="operator", mode="live")
+    print(f"resumed: the next start trades again ({reason}); was halted: {state.reason}")
     return EXIT_OK

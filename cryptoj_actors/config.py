@@ -99,9 +99,13 @@ class RiskConfig:
     """Risk limits (DESIGN.md section 6; defaults from the design notes).
 
     Fractions, not percent: ``max_position_fraction = 0.10`` is 10 % of equity.
+    ``position_trim_fraction`` (at most the maximum) is where a position that
+    grew through price moves alone is trimmed back to, so that one bar's move
+    rarely carries it past the hard limit.
     """
 
     max_position_fraction: Decimal = Decimal("0.10")
+    position_trim_fraction: Decimal = Decimal("0.09")
     daily_loss_limit: Decimal = Decimal("0.02")
     stop_loss: Decimal = Decimal("0.05")
     stop_loss_cooldown_s: int = 86_400
@@ -119,7 +123,9 @@ class StrategyConfig:
 
 @dataclass(frozen=True, slots=True)
 class SupervisorConfig:
-    """Restart policy (after Erlang/OTP intensity and Akka's backoff supervisor)."""
+    """Restart policy (after Erlang/OTP intensity and Akka's backoff supervisor),
+    and liveness: every ``liveness_interval_s`` each actor is pinged; one that
+    has not answered within ``liveness_timeout_s`` is hung (seconds)."""
 
     restart_initial_s: float = 0.5
     restart_max_s: float = 30.0
@@ -127,6 +133,8 @@ class SupervisorConfig:
     max_restarts: int = 5
     restart_window_s: float = 60.0
     shutdown_timeout_s: float = 5.0
+    liveness_interval_s: float = 2.0
+    liveness_timeout_s: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,9 +219,9 @@ def parse_config(data: Mapping[str, Any], source: str = "<inline>") -> Config:
         products=tuple(reader.value(f, "feed.products", list, list(d.products), _products)),
         batch_interval_s=reader.number(f, "feed.batch_interval_s", d.batch_interval_s, _positive),
         bar_interval_s=reader.value(f, "feed.bar_interval_s", int, d.bar_interval_s, _positive),
-        credit_window=reader.value(f, "feed.credit_window", int, d.credit_window, _positive),
+        credit_window=reader.value(f, "feed.credit_window", int, d.credit_window, _window),
         replay_credit_window=reader.value(f, "feed.replay_credit_window", int,
-                                          d.replay_credit_window, _positive),
+                                          d.replay_credit_window, _window),
         reconnect_initial_s=reader.number(f, "feed.reconnect_initial_s", d.reconnect_initial_s,
                                           _positive),
         reconnect_max_s=reader.number(f, "feed.reconnect_max_s", d.reconnect_max_s, _positive),
@@ -234,12 +242,14 @@ def parse_config(data: Mapping[str, Any], source: str = "<inline>") -> Config:
     )
 
     r = reader.table(top.get("risk", {}), "risk", {
-        "max_position_fraction", "daily_loss_limit", "stop_loss", "stop_loss_cooldown_s",
-        "max_orders", "order_rate_window_s"})
+        "max_position_fraction", "position_trim_fraction", "daily_loss_limit", "stop_loss",
+        "stop_loss_cooldown_s", "max_orders", "order_rate_window_s"})
     dr = RiskConfig()
     risk = RiskConfig(
         max_position_fraction=reader.decimal(r, "risk.max_position_fraction",
                                              dr.max_position_fraction, _fraction),
+        position_trim_fraction=reader.decimal(r, "risk.position_trim_fraction",
+                                              dr.position_trim_fraction, _fraction),
         daily_loss_limit=reader.decimal(r, "risk.daily_loss_limit", dr.daily_loss_limit,
                                         _fraction),
         stop_loss=reader.decimal(r, "risk.stop_loss", dr.stop_loss, _fraction),
@@ -250,6 +260,11 @@ def parse_config(data: Mapping[str, Any], source: str = "<inline>") -> Config:
                                          dr.order_rate_window_s, _positive),
     )
 
+    if risk.position_trim_fraction > risk.max_position_fraction:
+        raise reader.fail("risk.position_trim_fraction",
+                          f"must not exceed risk.max_position_fraction "
+                          f"({risk.max_position_fraction}), got {risk.position_trim_fraction}")
+
     st = reader.table(top.get("strategy", {}), "strategy", {"name", "params"})
     strategy = StrategyConfig(
         name=reader.value(st, "strategy.name", str, StrategyConfig().name, _non_empty),
@@ -258,7 +273,7 @@ def parse_config(data: Mapping[str, Any], source: str = "<inline>") -> Config:
 
     sv = reader.table(top.get("supervisor", {}), "supervisor", {
         "restart_initial_s", "restart_max_s", "restart_reset_s", "max_restarts",
-        "restart_window_s", "shutdown_timeout_s"})
+        "restart_window_s", "shutdown_timeout_s", "liveness_interval_s", "liveness_timeout_s"})
     ds = SupervisorConfig()
     supervisor = SupervisorConfig(
         restart_initial_s=reader.number(sv, "supervisor.restart_initial_s",
@@ -272,6 +287,10 @@ def parse_config(data: Mapping[str, Any], source: str = "<inline>") -> Config:
                                        _positive),
         shutdown_timeout_s=reader.number(sv, "supervisor.shutdown_timeout_s",
                                          ds.shutdown_timeout_s, _positive),
+        liveness_interval_s=reader.number(sv, "supervisor.liveness_interval_s",
+                                          ds.liveness_interval_s, _positive),
+        liveness_timeout_s=reader.number(sv, "supervisor.liveness_timeout_s",
+                                         ds.liveness_timeout_s, _positive),
     )
 
     h = reader.table(top.get("health", {}), "health", {
@@ -408,6 +427,15 @@ def _fraction0(v: Any) -> str | None:
 
 def _rate(v: Any) -> str | None:
     return None if -1 < v < 1 else "must be an annual rate as a fraction (0.04 means 4 %)"
+
+
+MAX_CREDIT_WINDOW = 1024
+
+
+def _window(v: int) -> str | None:
+    # The window bounds every mailbox of the pipeline; a huge one only
+    # stores batches in the strategy's mailbox.
+    return None if 1 <= v <= MAX_CREDIT_WINDOW else f"must be from 1 to {MAX_CREDIT_WINDOW}"
 
 
 def _one_of(*choices: str) -> Check:

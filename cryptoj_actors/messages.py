@@ -418,6 +418,11 @@ class Registered(Message):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Ping(Message):
+    """The supervisor's liveness check; every actor answers with its generation."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ChildDown(Message):
     """An actor stopped because of an exception (in ``on_start`` or a handler)."""
 

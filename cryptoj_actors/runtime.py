@@ -57,6 +57,14 @@ class RunInfo:
     def journal_path(self) -> Path:
         return self.state_dir / "journal.sqlite3"
 
+    @property
+    def state_file(self) -> Path:
+        """``trading_state.json``: the live system's lives in the state
+        directory (it survives restarts); a replay keeps its own in its run
+        directory."""
+        folder = self.state_dir if self.mode == "live" else self.run_dir
+        return folder / "trading_state.json"
+
 
 @dataclass(slots=True)
 class Outcome:

@@ -131,8 +131,11 @@ class TradingSystem:
         """Block until the run finishes or halts; False on time-out."""
         return self.rt.outcome.done.wait(timeout)
 
-    def results(self, timeout: float = 30.0) -> RunResults:
-        """Collect the results from the actors (they must still be running)."""
+    def results(self, timeout: float = 10.0) -> RunResults:
+        """Collect the results from the actors (they must still be running).
+
+        ``portfolio`` is None when the portfolio is down or does not answer
+        within ``timeout`` seconds (a hung actor)."""
         portfolio = self._ask("portfolio", "results", timeout)
         risk_summary = self._ask("risk", "summary", timeout) or {}
         outcome = self.rt.outcome
@@ -143,19 +146,30 @@ class TradingSystem:
                           reason=outcome.reason,
                           dead_letters=dict(self.rt.directory.dead_letters))
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop every actor in reverse start order, then the supervisor."""
+    def stop(self) -> None:
+        """Stop every actor in reverse start order, then the supervisor.
+
+        Each child gets its shutdown time-out; one that does not stop in time
+        (hung) is left behind, logged: its thread is a daemon and cannot keep
+        the process alive.
+        """
         if self.supervisor is None:
             return
+        cfg = self.rt.config.supervisor
+        budget = cfg.shutdown_timeout_s * (len(START_ORDER) + 1)
         try:
-            self.supervisor.proxy().shutdown().get(timeout=timeout)
-        except pykka.ActorDeadError:
-            pass
-        self.supervisor.stop(block=True, timeout=timeout)
+            self.supervisor.proxy().shutdown().get(timeout=budget)
+            self.supervisor.stop(block=True, timeout=cfg.shutdown_timeout_s)
+        except (pykka.ActorDeadError, pykka.Timeout) as exc:
+            log.error("stop: the supervisor did not finish the shutdown: %r", exc)
         self.supervisor = None
 
     def _ask(self, role: str, method: str, timeout: float) -> Any:
         ref = self.rt.directory.get(role)
         if ref is None or not ref.is_alive():
             return None
-        return getattr(ref.proxy(), method)().get(timeout=timeout)
+        try:
+            return getattr(ref.proxy(), method)().get(timeout=timeout)
+        except (pykka.ActorDeadError, pykka.Timeout):
+            log.error("results: %s did not answer within %.0f s", role, timeout)
+            return None

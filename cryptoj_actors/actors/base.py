@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import pykka
 
-from cryptoj_actors.messages import ChildDown, Message, Registered, Tick
+from cryptoj_actors.messages import ChildDown, Message, Ping, Registered, Tick
 from cryptoj_actors.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,9 @@ class RoleActor(pykka.ThreadingActor):
     """
 
     role: ClassVar[str] = "actor"
+    # A hung actor's thread cannot be killed; it must not keep the process
+    # alive once the supervisor has halted and the operator's command ends.
+    use_daemon_thread = True
 
     @staticmethod
     def _create_actor_inbox() -> queue.SimpleQueue[Any]:
@@ -51,6 +54,7 @@ class RoleActor(pykka.ThreadingActor):
         self.generation = generation
         self.unhandled: Counter[str] = Counter()
         self._handlers: dict[type, Handler] = {Registered: lambda _: self.registered(),
+                                               Ping: lambda _: self.generation,
                                                **self.handlers()}
         self._timers: list[Periodic] = []
 

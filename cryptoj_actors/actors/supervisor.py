@@ -1,17 +1,19 @@
 """The emergency supervisor: starts every actor, restarts failed ones with
-backoff within a budget, and halts the system when recovery is not possible
-(DESIGN.md sections 5 and 6).
+backoff within a budget, finds hung ones, and halts the system when recovery
+is not possible (DESIGN.md sections 5 and 6).
 
-It also keeps the trading state the operator sees: every change, with its
-reason and time, is written atomically to ``trading_state.json`` in the state
-directory (temp file, fsync, rename).
+It keeps the trading state the operator sees (:mod:`cryptoj_actors.supervision.emergency`):
+every change is written atomically to ``trading_state.json`` (in the state
+directory when live, so a restarted system starts halted if it was; in the
+run directory in replay, where every run starts afresh).
+
+In replay, health reports are logged but never change the trading state:
+a replay's results must not depend on how busy the machine was.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -20,18 +22,16 @@ from typing import Any
 import pykka
 
 from cryptoj_actors.actors.base import Handler, RoleActor
-from cryptoj_actors.clock import iso
 from cryptoj_actors.messages import (
-    ChildDown, EndOfData, HealthLevel, HealthStatus, OperatorCommand, Registered, RestartDue,
-    TradingLevel, TradingState,
+    ChildDown, EndOfData, HealthLevel, HealthStatus, OperatorCommand, Ping, Registered,
+    RestartDue, Tick, TradingLevel, TradingState,
 )
 from cryptoj_actors.runtime import Runtime
+from cryptoj_actors.supervision.emergency import EmergencyState, StateFile
 from cryptoj_actors.supervision.restart import RestartPolicy
 from cryptoj_actors.supervision.specs import ChildSpec
 
 log = logging.getLogger(__name__)
-
-STATE_FILE = "trading_state.json"
 
 
 class SupervisorActor(RoleActor):
@@ -43,24 +43,33 @@ class SupervisorActor(RoleActor):
         self.order = [spec.role for spec in specs]
         self.policy = RestartPolicy(runtime.config.supervisor)
         self.generations: dict[str, int] = {}
-        self.state = TradingState(sender=self.role, ts_ns=time.time_ns(),
-                                  level=TradingLevel.ACTIVE, reason="started",
-                                  since_ns=time.time_ns())
+        self.state_file = StateFile(runtime.run.state_file)
+        self.emergency = EmergencyState(time.time_ns())
         self.history: list[TradingState] = []
         self._restart_timers: list[threading.Timer] = []
-        self._health_reducing = False
+        self._pings: dict[str, tuple[pykka.Future[Any], float]] = {}
         self._stopping = False
 
     def handlers(self) -> dict[type, Handler]:
         return {ChildDown: self.on_child_down, RestartDue: self.on_restart_due,
                 HealthStatus: self.on_health, TradingState: self.on_trading_state,
-                OperatorCommand: self.on_command, EndOfData: self.on_end}
+                OperatorCommand: self.on_command, EndOfData: self.on_end, Tick: self.on_tick}
 
     def started(self) -> None:
         self.rt.directory.register(self.role, self.actor_ref)
-        self._persist(self.state)
+        if self.rt.run.mode == "live":
+            self.emergency = EmergencyState(time.time_ns(), self.state_file.load())
+        if self.emergency.halted:
+            self.rt.halt.set(self.emergency.imposed.reason)
+            log.critical("supervisor: starting HALTED (%s); `resume` lifts it",
+                         self.emergency.imposed.reason)
+        self._persist()
         for role in self.order:
             self._start(role)
+        if self.emergency.halted:
+            for role in ("risk", "executor"):
+                self.send(role, self.emergency.imposed)
+        self.every(self.rt.config.supervisor.liveness_interval_s, "liveness")
 
     def stopping(self) -> None:
         for timer in self._restart_timers:
@@ -105,7 +114,7 @@ class SupervisorActor(RoleActor):
 
     def on_child_down(self, down: ChildDown) -> None:
         if self._stopping or down.generation != self.generations.get(down.role):
-            return  # an older incarnation, already replaced
+            return  # the shutdown itself, or an older incarnation already replaced
         spec = self.specs[down.role]
         verdict = self.policy.on_down(down.role, spec.restart, spec.significant,
                                       time.monotonic())
@@ -125,25 +134,58 @@ class SupervisorActor(RoleActor):
             pass
 
     def on_restart_due(self, due: RestartDue) -> None:
-        if not self.rt.halt.is_set():
+        if not self._stopping and not self.rt.halt.is_set():
             log.warning("supervisor: restarting %s", due.role)
             self._start(due.role)
+
+    def on_tick(self, tick: Tick) -> None:
+        """Liveness: every child must answer a ping within the time-out. A
+        thread cannot be killed, so a hung significant child halts the system."""
+        if self._stopping:
+            return
+        now = time.monotonic()
+        timeout = self.rt.config.supervisor.liveness_timeout_s
+        for role, (future, sent) in list(self._pings.items()):
+            try:
+                future.get(timeout=0)
+            except pykka.Timeout:
+                if now - sent < timeout:
+                    continue
+                del self._pings[role]
+                reason = f"{role} hung: no answer to a liveness ping in {timeout:g} s"
+                if self.specs[role].significant:
+                    self.halt(reason)
+                else:
+                    log.error("supervisor: %s", reason)
+                continue
+            except Exception:  # noqa: BLE001 - it died; its ChildDown tells the rest
+                pass
+            del self._pings[role]
+        for role in self.order:
+            ref = self.rt.directory.get(role)
+            if role not in self._pings and ref is not None and ref.is_alive():
+                ping = Ping(sender=self.role, ts_ns=time.time_ns())
+                self._pings[role] = (ref.ask(ping, block=False), now)
 
     # --- trading state -------------------------------------------------------------
 
     def on_trading_state(self, state: TradingState) -> None:
         """A change decided by risk (the daily loss limit): record and persist it."""
-        self._record(state)
+        self.emergency.from_risk(state)
+        self.history.append(state)
+        self._persist()
 
     def on_health(self, status: HealthStatus) -> None:
         if self._stopping:
             return
         checks = "; ".join(f"{name} {detail}" for name, detail in status.checks)
-        if status.level is HealthLevel.CRITICAL and not self._health_reducing:
-            self._health_reducing = True
+        if self.rt.run.mode == "replay":
+            log.warning("supervisor: health %s %s (replay: trading is not affected)",
+                        status.level.value, checks)
+            return
+        if status.level is HealthLevel.CRITICAL:
             self._impose(TradingLevel.REDUCING, f"health critical: {checks}")
-        elif status.level is not HealthLevel.CRITICAL and self._health_reducing:
-            self._health_reducing = False
+        elif self.emergency.imposed.level is TradingLevel.REDUCING:
             log.warning("supervisor: health %s again; lifting REDUCING (automatic rule)",
                         status.level.value)
             self._impose(TradingLevel.ACTIVE, f"health {status.level.value} again")
@@ -159,41 +201,22 @@ class SupervisorActor(RoleActor):
 
     def halt(self, reason: str) -> None:
         """HALTED: no new orders, open orders cancelled, the feed stops."""
-        if self.state.level is TradingLevel.HALTED:
-            return
         self.rt.halt.set(reason)
-        log.critical("supervisor: HALT: %s", reason)
-        self._impose(TradingLevel.HALTED, reason)
+        if self._impose(TradingLevel.HALTED, reason):
+            log.critical("supervisor: HALT: %s", reason)
         if self.rt.run.mode == "replay":
-            self.rt.outcome.end("halted", reason)
+            self.rt.outcome.end("halted", self.rt.halt.reason)
 
-    def _impose(self, level: TradingLevel, reason: str) -> None:
-        now = time.time_ns()
-        state = TradingState(sender=self.role, ts_ns=now, level=level, reason=reason,
-                             since_ns=now)
-        self._record(state)
+    def _impose(self, level: TradingLevel, reason: str) -> bool:
+        state = self.emergency.impose(level, reason, time.time_ns())
+        if state is None:
+            return False
+        self.history.append(state)
+        self._persist()
         for role in ("risk", "executor"):
             self.send(role, state)
+        return True
 
-    def _record(self, state: TradingState) -> None:
-        self.state = state
-        self.history.append(state)
-        self._persist(state)
-
-    def _persist(self, state: TradingState) -> None:
-        path = self.rt.run.state_dir / STATE_FILE
-        record: dict[str, Any] = {
-            "level": state.level.value, "reason": state.reason, "since": iso(state.since_ns),
-            "set_by": state.sender, "run_id": self.rt.run.run_id, "mode": self.rt.run.mode}
-        write_atomic(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
-
-
-def write_atomic(path: os.PathLike[str], text: str) -> None:
-    """Replace ``path`` with ``text`` so that a crash leaves the old or the new
-    file, never a torn one: write a temp file, fsync it, rename it over."""
-    tmp = f"{os.fspath(path)}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    def _persist(self) -> None:
+        self.state_file.save(self.emergency.effective, run_id=self.rt.run.run_id,
+                             mode=self.rt.run.mode)

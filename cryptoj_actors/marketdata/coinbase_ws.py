@@ -63,7 +63,7 @@ def parse_frame(raw: bytes | str) -> tuple[str, tuple[Trade, ...]]:
 
     Raises:
         ValueError: ``"<kind>: <detail>"``, kind one of ``not JSON``,
-            ``not an object``, ``missing field``, ``bad value``.
+            ``not an object``, ``bad shape``, ``missing field``, ``bad value``.
     """
     try:
         frame = orjson.loads(raw)
@@ -75,29 +75,33 @@ def parse_frame(raw: bytes | str) -> tuple[str, tuple[Trade, ...]]:
     if channel != "market_trades":
         return channel, ()
     trades = []
-    for event in frame.get("events") or ():
-        for t in event.get("trades") or ():
-            try:
-                trade = Trade(product_id=str(t["product_id"]), time_ns=parse_time(str(t["time"])),
-                              price=to_decimal(t["price"], "price"),
-                              size=to_decimal(t["size"], "size"), side=Side(t["side"]),
-                              trade_id=str(t["trade_id"]))
-            except KeyError as exc:
-                raise ValueError(f"missing field: a trade has no {exc.args[0]}") from None
-            except ValueError as exc:
-                raise ValueError(f"bad value: {exc}") from None
-            if trade.price <= 0 or trade.size <= 0:
-                raise ValueError(f"bad value: trade {trade.trade_id} has a non-positive "
-                                 "price or size")
-            trades.append(trade)
+    try:
+        raw_trades = [t for event in frame.get("events") or () for t in event.get("trades") or ()]
+    except (AttributeError, TypeError):
+        raise ValueError("bad shape: events[].trades[] is not a list of objects") from None
+    for t in raw_trades:
+        try:
+            trade = Trade(product_id=str(t["product_id"]), time_ns=parse_time(str(t["time"])),
+                          price=to_decimal(t["price"], "price"),
+                          size=to_decimal(t["size"], "size"), side=Side(t["side"]),
+                          trade_id=str(t["trade_id"]))
+        except KeyError as exc:
+            raise ValueError(f"missing field: a trade has no {exc.args[0]}") from None
+        except (TypeError, AttributeError):
+            raise ValueError("bad shape: a trade is not an object") from None
+        except ValueError as exc:
+            raise ValueError(f"bad value: {exc}") from None
+        if trade.price <= 0 or trade.size <= 0:
+            raise ValueError(f"bad value: trade {trade.trade_id} has a non-positive "
+                             "price or size")
+        trades.append(trade)
     return channel, tuple(trades)
 
 
 class _BarCutter:
     """Cuts one product's trades into OHLCV bars aligned on ``interval_ns``.
 
-    A trade older than the bar being built (they arrive newest first in a
-    snapshot) is left out of the bars; it still marks and fills.
+    Trades reach it in time order and once each (the source drops repeats).
     """
 
     def __init__(self, product_id: str, interval_ns: int) -> None:
@@ -109,8 +113,6 @@ class _BarCutter:
 
     def add(self, trade: Trade) -> Bar | None:
         start = trade.time_ns - trade.time_ns % self.interval_ns
-        if self.start_ns is not None and start < self.start_ns:
-            return None
         closed = None
         if self.start_ns is not None and start > self.start_ns and self.prices:
             closed = Bar(product_id=self.product_id, start_ns=self.start_ns,
@@ -142,6 +144,11 @@ class CoinbaseTradesSource:
         self._connected = False
         self._trades: list[Trade] = []
         self._closed_bars: list[Bar] = []
+        # Per product: the newest trade time seen and the ids seen at that
+        # time. Every (re)subscription opens with a snapshot of recent trades
+        # already delivered; they must not count twice.
+        self._newest: dict[str, tuple[int, set[str]]] = {}
+        self._last_ts_ns = 0
         interval = config.bar_interval_s * NS_PER_SECOND
         self._cutters = {p: _BarCutter(p, interval) for p in self.products}
 
@@ -162,18 +169,31 @@ class CoinbaseTradesSource:
             raise TypeError(f"unexpected live input {type(message).__name__}")
         for trade in sorted(message.trades, key=lambda t: t.time_ns):
             cutter = self._cutters.get(trade.product_id)
-            if cutter is None:
+            if cutter is None or not self._is_new(trade):
                 continue
             bar = cutter.add(trade)
             if bar is not None:
                 self._closed_bars.append(bar)
             self._trades.append(trade)
 
+    def _is_new(self, trade: Trade) -> bool:
+        newest, ids = self._newest.get(trade.product_id, (-1, set()))
+        if trade.time_ns < newest or (trade.time_ns == newest and trade.trade_id in ids):
+            return False
+        if trade.time_ns > newest:
+            ids = set()
+        ids.add(trade.trade_id)
+        self._newest[trade.product_id] = (trade.time_ns, ids)
+        return True
+
     def next_batch(self, seq: int, now_ns: int) -> MarketBatch | None:
         if not self._trades and not self._closed_bars:
             return None
         events: list[MarketEvent] = [*self._closed_bars, *self._trades]
-        ts = max(e.time_ns if isinstance(e, Trade) else e.end_ns for e in events)
+        # Batch time never goes backwards, even if a product's clock lags.
+        ts = max(self._last_ts_ns, *(e.time_ns if isinstance(e, Trade) else e.end_ns
+                                     for e in events))
+        self._last_ts_ns = ts
         self._closed_bars, self._trades = [], []
         return MarketBatch(sender="feed", ts_ns=ts, seq=seq, events=tuple(events),
                            received_ns=now_ns)

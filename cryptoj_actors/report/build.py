@@ -7,7 +7,10 @@ config write identical bytes (DESIGN.md section 9).
 The cross-checks are exact Decimal identities:
 
 * ``end equity = cash + sum(base size * mark)`` over the final positions;
-* ``start equity + realized PnL + unrealized PnL - fees = end equity``.
+* ``start equity + realized PnL + unrealized PnL - fees = end equity``;
+* the ledger's cash, fees and positions equal those rebuilt from the fills
+  alone (``trades.csv``), so a fill booked twice or not at all shows;
+* no product's weight at any mark exceeded the position limit.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +29,7 @@ from cryptoj_actors.money import LEDGER_CONTEXT, ZERO
 from cryptoj_actors.report.files import (
     performance_dict, write_equity_csv, write_equity_png, write_report_json, write_trades_csv,
 )
-from cryptoj_actors.report.metrics import performance, periods_per_year
+from cryptoj_actors.report.metrics import TradeRecord, performance, periods_per_year
 from cryptoj_actors.system import RunResults
 
 METRIC_NOTES = (
@@ -71,6 +74,7 @@ def build_report(*, results: RunResults, config: Config, interval_ns: int,
             if weight > max_weight[product]:
                 max_weight[product] = weight
     limit = config.risk.max_position_fraction
+    from_fills = _ledger_from_fills(pf.starting_cash, pf.trades)
     denials = Counter(d.reason_code for d in (*results.risk_denials, *pf.denials))
     exits = Counter(t.reason for t in pf.trades)
     return {
@@ -109,6 +113,9 @@ def build_report(*, results: RunResults, config: Config, interval_ns: int,
         "cross_checks": {
             "equity_equals_cash_plus_positions": with_marks == snap.equity,
             "pnl_identity": identity == snap.equity,
+            "ledger_matches_fills": from_fills == (
+                snap.cash, snap.fees, {p.product_id: p.base_size for p in snap.positions
+                                       if p.base_size}),
             "position_limit_respected": all(w <= limit for w in max_weight.values()),
         },
         "cross_check_values": {
@@ -130,6 +137,22 @@ def write_run(run_dir: Path, report: Mapping[str, Any], results: RunResults) -> 
     products = ", ".join(report["run"]["products"])
     write_equity_png(paths[3], results.portfolio.equity, f"Equity and drawdown: {products}")
     return paths
+
+
+def _ledger_from_fills(starting_cash: Decimal, trades: Sequence[TradeRecord]
+                       ) -> tuple[Decimal, Decimal, dict[str, Decimal]]:
+    """Cash, fees and positions rebuilt from the fills alone (as ``trades.csv``
+    lists them), independently of the ledger's own bookkeeping."""
+    cash, fees = starting_cash, ZERO
+    positions: dict[str, Decimal] = {}
+    with localcontext(LEDGER_CONTEXT):
+        for t in trades:
+            notional = t.base_size * t.price
+            sign = 1 if t.side == "BUY" else -1
+            cash -= sign * notional + t.fee
+            fees += t.fee
+            positions[t.product_id] = positions.get(t.product_id, ZERO) + sign * t.base_size
+    return cash, fees, {p: size for p, size in positions.items() if size}
 
 
 def _config_echo(config: Config) -> dict[str, Any]:

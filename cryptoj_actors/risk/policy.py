@@ -10,9 +10,10 @@ Rules (defaults from the design notes, all in ``[risk]`` of the config):
 
 * **Position limit**: a product's committed exposure (marked position plus
   open buys plus the new order, in quote) stays within
-  ``max_position_fraction`` of equity (10 %). A position that grows past it
-  through price moves alone is trimmed back by a reduce-only sell
-  (``limit_trim``).
+  ``max_position_fraction`` of equity (10 %). A position that grows past
+  ``position_trim_fraction`` (9 %) through price moves alone is trimmed back
+  to it by a reduce-only sell (``limit_trim``), so one bar's move rarely
+  carries it past the hard limit.
 * **Daily loss limit**: when equity falls ``daily_loss_limit`` (2 %) below the
   equity at the first mark of the UTC day, trading is ``REDUCING`` for the rest
   of that day: only orders that reduce exposure pass.
@@ -145,8 +146,8 @@ class RiskPolicy:
 
     def _roll_day(self, w: _Work) -> None:
         day = utc_day(w.ts_ns)
-        if day == self._day:
-            return
+        if self._day is not None and day <= self._day:
+            return  # days only move forward, whatever a late timestamp says
         self._day = day
         self.start_of_day_equity = w.snapshot.equity
         if self._daily.level is not TradingLevel.ACTIVE:
@@ -181,8 +182,8 @@ class RiskPolicy:
                 w.ts_ns + self.config.stop_loss_cooldown_s * NS_PER_SECOND)
             self._exit(w, pos, free, rules, "stop_loss")
             return
-        limit = self.config.max_position_fraction * w.snapshot.equity
-        excess = (pos.notional - pos.reserved_base * pos.mark_price) - limit  # open sells count
+        trim_to = self.config.position_trim_fraction * w.snapshot.equity
+        excess = (pos.notional - pos.reserved_base * pos.mark_price) - trim_to  # open sells count
         if excess > 0:
             # Round the size up: a trim that leaves the position a hair over
             # the limit would have to be repeated on the next batch.

@@ -20,8 +20,9 @@ For every product, on every bar:
 4. ``w_i = min(max_weight, gross_target * raw_i)``; a weight under
    ``min_weight`` (2 % of equity) becomes 0: no position is smaller than that.
 
-It emits one target per product per bar once ``slow_span`` bars have been
-seen; risk rebalances a product only when its weight drifts more than
+Bars are taken by bar time: a time is processed once every product's bar for
+it is in (live, they close in different batches). It emits one target per
+product after each processed time once ``slow_span`` times have been seen; risk rebalances a product only when its weight drifts more than
 ``rebalance_threshold`` from the target. Spans are in bars (hourly data:
 168 bars = 7 days). Statistics are floats; targets are rounded down to 1e-4
 and handed on as Decimal.
@@ -86,24 +87,44 @@ class TrendRiskParity:
         self._slow = [Ema(slow_span) for _ in self.products]
         self._cov = EwmCovariance(len(self.products), vol_span)
         self._last_log: list[float | None] = [None] * len(self.products)
-        self.bars_seen = 0
+        self._pending: dict[int, dict[int, float]] = {}  # bar start -> product -> log close
+        self._latest_start = [-1] * len(self.products)
+        self.bars_seen = 0  # bar times processed
 
     def on_batch(self, batch: MarketBatch) -> Sequence[OrderIntent]:
-        closes: dict[int, float] = {}
         for event in batch.events:
             if isinstance(event, Bar) and event.product_id in self._index:
-                closes[self._index[event.product_id]] = math.log(event.close)
-        if not closes:
-            return ()
-        self._update(closes)
-        if self.bars_seen < self.slow_span:
+                i = self._index[event.product_id]
+                self._pending.setdefault(event.start_ns, {})[i] = math.log(event.close)
+                self._latest_start[i] = max(self._latest_start[i], event.start_ns)
+        if not self._process_complete_times() or self.bars_seen < self.slow_span:
             return ()
         weights = self.target_weights()
         return tuple(
             OrderIntent(product_id=self.products[i],
                         target_weight=_floor_weight(weights[i]),
                         rebalance_threshold=self.threshold, reason="rebalance")
-            for i in sorted(closes))
+            for i in range(len(self.products)) if self._last_log[i] is not None)
+
+    def _process_complete_times(self) -> bool:
+        """Update the statistics with every bar time that is complete, in time
+        order; True if there was one.
+
+        A bar time is complete when every product has its bar, or when every
+        product has already reported a later bar (a hole: it will not come).
+        Live, products' bars for one hour close in different batches; in
+        replay they come together.
+        """
+        n = len(self.products)
+        processed = False
+        for start in sorted(self._pending):
+            closes = self._pending[start]
+            if len(closes) < n and any(latest <= start for latest in self._latest_start):
+                break
+            del self._pending[start]
+            self._update(closes)
+            processed = True
+        return processed
 
     def _update(self, closes: dict[int, float]) -> None:
         returns = [0.0] * len(self.products)

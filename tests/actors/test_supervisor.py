@@ -110,7 +110,7 @@ def test_a_restart_storm_spends_the_budget_and_halts(runtime):
     wait_for(runtime.halt.is_set)
     assert "restart budget spent" in runtime.halt.reason
     assert runtime.outcome.status == "halted"
-    state = json.loads((runtime.run.state_dir / "trading_state.json").read_text())
+    state = json.loads(runtime.run.state_file.read_text())
     assert state["level"] == "HALTED" and "restart budget spent" in state["reason"]
     time.sleep(0.2)
     assert ("start", "a", 4) not in events  # not restarted after the halt

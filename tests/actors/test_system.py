@@ -165,5 +165,5 @@ def test_halt_control_file_stops_new_orders_within_a_second(crash_window, tmp_pa
     # Nothing filled after the halt: the last fill precedes the last mark.
     if results.portfolio.trades:
         assert results.portfolio.trades[-1].time_ns <= results.portfolio.equity[-1].time_ns
-    state = (tmp_path / "trading_state.json").read_text()
+    state = run.state_file.read_text()  # a replay keeps its state in its run directory
     assert '"HALTED"' in state and "test drill" in state

@@ -119,10 +119,14 @@ def test_bad_config_stops_start_up_with_the_key_named(tmp_path, real_slice):
 
 
 def test_halt_and_status_use_the_control_file(tmp_path):
-    assert "never started" in cli("status", "--state-dir", str(tmp_path)).stdout
+    assert "never run live here" in cli("status", "--state-dir", str(tmp_path)).stdout
     result = cli("halt", "--state-dir", str(tmp_path), "--reason", "maintenance")
     assert result.returncode == 0
     assert (tmp_path / "HALT").read_text() == "maintenance\n"
+    assert "control file" in cli("status", "--state-dir", str(tmp_path)).stdout
+    result = cli("resume", "--state-dir", str(tmp_path))
+    assert result.returncode == 0 and "not halted" in result.stdout
+    assert not (tmp_path / "HALT").exists()
 
 
 def free_port() -> int:

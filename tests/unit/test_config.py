@@ -175,10 +175,14 @@ def test_a_full_file(tmp_path):
     assert type(config.feed.reconnect_max_s) is float
     assert config.starting_cash == D("2500.5")
     assert config.paper == PaperConfig(D("0.004"), D("0.006"), D("0"), D("1"))
-    assert config.risk == RiskConfig(D("0.1"), D("0.03"), D("0.07"), 0, 3, 5)
+    assert config.risk == RiskConfig(max_position_fraction=D("0.1"), daily_loss_limit=D("0.03"),
+                                     stop_loss=D("0.07"), stop_loss_cooldown_s=0, max_orders=3,
+                                     order_rate_window_s=5)
     assert config.strategy == StrategyConfig(name="mypkg.mod:Strat",
                                              params={"fast_span": 10, "label": "x"})
-    assert config.supervisor == SupervisorConfig(1.0, 2.5, 3.0, 0, 4.0, 0.1)
+    assert config.supervisor == SupervisorConfig(
+        restart_initial_s=1.0, restart_max_s=2.5, restart_reset_s=3.0, max_restarts=0,
+        restart_window_s=4.0, shutdown_timeout_s=0.1)
     assert config.health == HealthConfig(0.5, 100, 5, 50)
     assert config.report == ReportConfig(-0.01)
     assert dict(config.products) == {"SOL-EUR": ProductRules(D("0.001"), D("0.0001"), D("0"),
@@ -198,8 +202,8 @@ def test_a_full_file(tmp_path):
     ],
 )
 def test_floats_read_as_their_repr(tmp_path, toml_value, expected):
-    path = write(tmp_path, f"[risk]\nmax_position_fraction = {toml_value}\n")
-    value = load_config(path).risk.max_position_fraction
+    path = write(tmp_path, f"[risk]\nstop_loss = {toml_value}\n")
+    value = load_config(path).risk.stop_loss
     assert isinstance(value, Decimal)
     assert value == D(expected)
     # the number written, not the binary float nearest it
@@ -219,6 +223,7 @@ def test_float_repr_is_exact_not_binary(tmp_path):
 
 FRACTION = "must be a fraction in (0, 1] (0.10 means 10 %)"
 KNOWN_RISK = ("daily_loss_limit, max_orders, max_position_fraction, order_rate_window_s, "
+              "position_trim_fraction, "
               "stop_loss, stop_loss_cooldown_s")
 KNOWN_TOP = "feed, health, paper, portfolio, products, report, risk, strategy, supervisor, system"
 
@@ -252,7 +257,11 @@ BAD = [
      "must be one of DEBUG, INFO, WARNING, ERROR, got 'debug'"),
     ('[system]\nstate_dir = "  "', "system.state_dir", "must not be empty, got '  '"),
     ('[strategy]\nname = ""', "strategy.name", "must not be empty, got ''"),
-    ("[feed]\ncredit_window = 0", "feed.credit_window", "must be greater than 0, got 0"),
+    ("[feed]\ncredit_window = 0", "feed.credit_window", "must be from 1 to 1024, got 0"),
+    ("[feed]\nreplay_credit_window = 1025", "feed.replay_credit_window",
+     "must be from 1 to 1024, got 1025"),
+    ('[risk]\nposition_trim_fraction = "0.11"', "risk.position_trim_fraction",
+     "must not exceed risk.max_position_fraction (0.10), got 0.11"),
     ("[feed]\nbatch_interval_s = -1.0", "feed.batch_interval_s",
      "must be greater than 0, got -1.0"),
     ("[feed]\nreconnect_max_s = nan", "feed.reconnect_max_s", "must be a finite number, got nan"),

@@ -86,10 +86,14 @@ class Book:
         return MarkedBatch(sender="portfolio", ts_ns=ts_ns, batch=batch, snapshot=snapshot)
 
 
+# Most tests trim at the hard limit itself; the trim band has its own test.
+AT_LIMIT = RiskConfig(position_trim_fraction=RiskConfig().max_position_fraction)
+
+
 def policy(config: RiskConfig | None = None,
            rules: dict[str, ProductRules] | None = None) -> RiskPolicy:
     table = rules or {}
-    return RiskPolicy(config or RiskConfig(), lambda p: table.get(p, ProductRules()),
+    return RiskPolicy(config or AT_LIMIT, lambda p: table.get(p, ProductRules()),
                       OrderIds(deterministic=True))
 
 
@@ -339,7 +343,7 @@ def test_no_mark_denial():
 
 
 def test_insufficient_funds_counts_buys_earlier_in_the_same_decision():
-    config = RiskConfig(max_position_fraction=D("1"))
+    config = RiskConfig(max_position_fraction=D("1"), position_trim_fraction=D("1"))
     book = Book().mark(BTC, "50000").mark(ETH, "100")
     decision = policy(config).decide(book.marked(), [intent(BTC, "0.6"), intent(ETH, "0.6")])
     [order] = decision.approved
@@ -352,7 +356,7 @@ def test_insufficient_funds_counts_buys_earlier_in_the_same_decision():
 
 
 def test_insufficient_funds_counts_open_buys_in_the_snapshot():
-    config = RiskConfig(max_position_fraction=D("1"))
+    config = RiskConfig(max_position_fraction=D("1"), position_trim_fraction=D("1"))
     book = Book().mark(BTC, "50000").mark(ETH, "100").open_buy(ETH, "9500")
     decision = policy(config).decide(book.marked(), [intent(BTC, "0.06")])
     assert codes(decision) == [(BTC, "BUY", "INSUFFICIENT_FUNDS")]
@@ -366,7 +370,7 @@ def three_buys() -> list[OrderIntent]:
 
 
 def test_order_rate_limits_new_orders_per_window_of_market_time():
-    config = RiskConfig(max_orders=2, order_rate_window_s=60)
+    config = replace(AT_LIMIT, max_orders=2, order_rate_window_s=60)
     book = Book().mark(BTC, "50000").mark(ETH, "2000").mark(LTC, "100")
     p = policy(config)
     first = p.decide(book.marked(seq=1, ts_ns=T0), three_buys())
@@ -384,7 +388,7 @@ def test_order_rate_limits_new_orders_per_window_of_market_time():
 
 
 def test_order_rate_applies_to_strategy_sells():
-    config = RiskConfig(max_orders=1, order_rate_window_s=60)
+    config = replace(AT_LIMIT, max_orders=1, order_rate_window_s=60)
     book = Book().buy(BTC, "0.01", "50000").buy(ETH, "0.25", "2000")
     decision = policy(config).decide(book.marked(), [intent(BTC, "0"), intent(ETH, "0")])
     assert [o.product_id for o in decision.approved] == [BTC]
@@ -392,7 +396,7 @@ def test_order_rate_applies_to_strategy_sells():
 
 
 def test_exits_are_never_denied_for_rate_and_use_the_budget_first():
-    config = RiskConfig(max_orders=1, order_rate_window_s=60)
+    config = replace(AT_LIMIT, max_orders=1, order_rate_window_s=60)
     # BTC and ETH are both 10 % under their entry: two stop-loss exits.
     book = (Book().buy(BTC, "0.01", "50000").mark(BTC, "45000")
             .buy(ETH, "0.25", "2000").mark(ETH, "1800").mark(LTC, "100"))
@@ -405,7 +409,7 @@ def test_exits_are_never_denied_for_rate_and_use_the_budget_first():
 # --- daily loss limit --------------------------------------------------------------
 
 
-LOOSE = RiskConfig(max_position_fraction=D("1"), stop_loss=D("0.5"))
+LOOSE = RiskConfig(max_position_fraction=D("1"), position_trim_fraction=D("1"), stop_loss=D("0.5"))
 
 
 def test_daily_loss_limit_moves_to_reducing_and_back_on_the_next_utc_day():
@@ -615,6 +619,15 @@ def test_no_limit_trim_when_open_sells_already_cover_the_excess():
     # what stays committed (300 of 10900) is far inside the limit
     book = Book().buy(BTC, "0.03", "30000").open_sell(BTC, "0.025").mark(BTC, "60000")
     assert policy().decide(book.marked(), []).approved == ()
+
+
+def test_a_position_past_the_trim_band_is_trimmed_back_to_it():
+    # default config: hard limit 10 %, trim band 9 %; 0.019 BTC at 50000 is 950 of 10000
+    book = Book().buy(BTC, "0.019", "50000")
+    [trim] = policy(RiskConfig()).decide(book.marked(), []).approved
+    assert trim.reason == "limit_trim" and trim.reduce_only
+    remainder = D("0.019") - trim.base_size
+    assert remainder * D("50000") <= D("900") < (remainder + D("0.00000001")) * D("50000")
 
 
 def test_a_position_exactly_at_the_limit_is_not_trimmed():

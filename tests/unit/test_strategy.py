@@ -274,15 +274,35 @@ def test_batches_without_bars_are_ignored():
     assert s.bars_seen == 0
 
 
-def test_only_products_with_a_bar_get_an_intent():
-    prices = random_walks(25, [0.01, 0.01, 0.01])
+def test_a_bar_time_waits_until_every_product_has_its_bar():
+    # live: the products' bars of one hour close in different batches
+    prices = random_walks(26, [0.01, 0.01, 0.01])
     batches = batches_from_prices(prices)
     s = TrendRiskParity(products=PRODUCTS, **SMALL)
     run(s, batches[:24])
+    seen = s.bars_seen
     last = batches[24]
     partial = MarketBatch(sender="feed", ts_ns=last.ts_ns, seq=last.seq,
                           events=(last.events[2], last.events[0]))
-    assert [i.product_id for i in s.on_batch(partial)] == ["BTC-USD", "LTC-USD"]
+    assert s.on_batch(partial) == () and s.bars_seen == seen
+    rest = MarketBatch(sender="feed", ts_ns=last.ts_ns, seq=last.seq + 1,
+                       events=(last.events[1],))
+    assert [i.product_id for i in s.on_batch(rest)] == list(PRODUCTS)
+    assert s.bars_seen == seen + 1
+
+
+def test_a_hole_is_passed_once_every_product_has_moved_on():
+    prices = random_walks(27, [0.01, 0.01, 0.01])
+    batches = batches_from_prices(prices)
+    s = TrendRiskParity(products=PRODUCTS, **SMALL)
+    run(s, batches[:24])
+    seen = s.bars_seen
+    hole = batches[24]  # ETH has no bar at this time, ever
+    s.on_batch(MarketBatch(sender="feed", ts_ns=hole.ts_ns, seq=hole.seq,
+                           events=(hole.events[0], hole.events[2])))
+    assert s.bars_seen == seen
+    out = s.on_batch(batches[25])  # every product has a later bar: the hole is passed
+    assert s.bars_seen == seen + 2 and len(out) == 3
 
 
 def test_weights_match_a_direct_computation():
