@@ -4,6 +4,7 @@ failures in ``on_start``, significant children, and the stop order."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -14,8 +15,9 @@ import pytest
 from cryptoj_actors.actors.base import Handler, RoleActor
 from cryptoj_actors.actors.supervisor import SupervisorActor
 from cryptoj_actors.config import Config, SupervisorConfig
-from cryptoj_actors.messages import Tick
+from cryptoj_actors.messages import HealthLevel, HealthStatus, Tick, TradingLevel, TradingState
 from cryptoj_actors.runtime import RunInfo, Runtime
+from cryptoj_actors.supervision.emergency import StateFile
 from cryptoj_actors.supervision.restart import RestartType
 from cryptoj_actors.supervision.specs import ChildSpec
 
@@ -142,3 +144,63 @@ def test_children_stop_in_reverse_start_order(runtime):
     wait_for(lambda: ("start", "third", 0) in events)
     sup.proxy().shutdown().get(timeout=10)
     assert [e[1] for e in events if e[0] == "stop"] == ["third", "second", "first"]
+
+
+class Sleeper(Worker):
+    """A child that hangs (blocks its thread) when told ``Tick(name="hang")``."""
+
+    release = threading.Event()
+
+    def on_tick(self, tick: Tick) -> None:
+        if tick.name == "hang":
+            self.release.wait(30)
+        super().on_tick(tick)
+
+
+def test_a_hung_significant_child_halts_the_system(runtime):
+    runtime = replace(runtime, config=replace(runtime.config, supervisor=replace(
+        runtime.config.supervisor, liveness_interval_s=0.05, liveness_timeout_s=0.3)))
+    events: list = []
+
+    def factory(rt: Runtime, generation: int) -> pykka.ActorRef:
+        return Sleeper.start(rt, generation, role="risk", events=events)
+
+    SupervisorActor.start(runtime, [ChildSpec(role="risk", factory=factory,
+                                              restart=RestartType.TEMPORARY,
+                                              significant=True, shutdown_timeout_s=0.1)])
+    wait_for(lambda: (ref := runtime.directory.get("risk")) is not None and ref.is_alive())
+    runtime.directory.get("risk").tell(Tick(sender="test", ts_ns=0, name="hang"))
+    try:
+        wait_for(runtime.halt.is_set, timeout=5)
+        assert "risk hung: no answer to a liveness ping in 0.3 s" in runtime.halt.reason
+    finally:
+        Sleeper.release.set()
+
+
+def test_health_never_changes_trading_in_a_replay(runtime):
+    events: list = []
+    sup = SupervisorActor.start(runtime, [spec("risk", events)])
+    wait_for(lambda: ("start", "risk", 0) in events)
+    sup.tell(HealthStatus(sender="health", ts_ns=0, level=HealthLevel.CRITICAL,
+                          checks=(("memory", "5000 MiB > 4096 MiB"),)))
+    assert sup.proxy().emergency.get().effective.level is TradingLevel.ACTIVE
+
+
+def test_a_live_system_restarts_halted_and_health_cannot_lift_it(tmp_path):
+    config = replace(Config(), supervisor=replace(Config().supervisor, restart_initial_s=0.01))
+    run = RunInfo("live-1", "live", tmp_path, tmp_path / "run")
+    StateFile(run.state_file).save(
+        TradingState(sender="supervisor", ts_ns=0, level=TradingLevel.HALTED,
+                     reason="drawdown drill", since_ns=5), run_id="live-0", mode="live")
+    runtime = Runtime(config=config, run=run)
+    events: list = []
+    sup = SupervisorActor.start(runtime, [spec("risk", events)])
+    wait_for(lambda: ("start", "risk", 0) in events)
+    assert runtime.halt.is_set() and "drawdown drill" in runtime.halt.reason
+    for level in (HealthLevel.CRITICAL, HealthLevel.OK):
+        sup.tell(HealthStatus(sender="health", ts_ns=0, level=level))
+    sup.tell(TradingState(sender="risk", ts_ns=0, level=TradingLevel.ACTIVE,
+                          reason="new UTC day", since_ns=0))
+    state = sup.proxy().emergency.get().effective
+    assert state.level is TradingLevel.HALTED
+    assert StateFile(run.state_file).load().level is TradingLevel.HALTED

@@ -167,3 +167,22 @@ def test_halt_control_file_stops_new_orders_within_a_second(crash_window, tmp_pa
         assert results.portfolio.trades[-1].time_ns <= results.portfolio.equity[-1].time_ns
     state = run.state_file.read_text()  # a replay keeps its state in its run directory
     assert '"HALTED"' in state and "test drill" in state
+
+
+class FloatStrategy:
+    """Returns a float weight: a broken strategy, which must be blamed as such."""
+
+    def __init__(self, *, products) -> None:
+        self.products = products
+
+    def on_batch(self, batch: MarketBatch) -> list[OrderIntent]:
+        return [OrderIntent(product_id=self.products[0], target_weight=0.05,
+                            rebalance_threshold=Decimal("0.01"))]
+
+
+def test_an_invalid_intent_halts_with_the_strategy_named(crash_window, tmp_path):
+    _, results = replay(crash_window, tmp_path,
+                        strategy=StrategyConfig(name=f"{__name__}:FloatStrategy"))
+    assert results.status == "halted"
+    assert results.reason.startswith("strategy failed")
+    assert "target_weight must be a Decimal fraction in [0, 1]" in results.reason

@@ -15,7 +15,8 @@ import pytest
 import websockets
 
 from cryptoj_actors.config import Config, FeedConfig
-from cryptoj_actors.marketdata.coinbase_ws import CoinbaseTradesSource, parse_frame
+from cryptoj_actors.marketdata.coinbase_ws import CoinbaseTradesSource, LiveTrades, parse_frame
+from cryptoj_actors.messages import Trade
 from cryptoj_actors.runtime import RunInfo
 from cryptoj_actors.system import TradingSystem
 
@@ -110,3 +111,20 @@ def test_bad_frames_are_counted_and_skipped(bad):
     source._on_message(None, bad)
     source._on_message(None, bad)
     assert received == [] and sum(source.errors.values()) == 2
+
+
+def test_a_resubscription_snapshot_does_not_count_trades_twice(advanced_ws_capture: Path):
+    source = CoinbaseTradesSource(FeedConfig(products=("BTC-USD", "ETH-USD"), bar_interval_s=1))
+    frames = [line.split("\t", 1)[1] for line in advanced_ws_capture.read_text().splitlines()]
+    unique = {(t.product_id, t.trade_id) for f in frames for t in parse_frame(f)[1]}
+    batches = []
+    for seq, delivery in enumerate((frames, frames), start=1):  # a reconnect replays it all
+        for frame in delivery:
+            trades = parse_frame(frame)[1]
+            if trades:
+                source.absorb(LiveTrades(trades))
+        batches.append(source.next_batch(seq, 0))
+    first, again = batches
+    seen = [(e.product_id, e.trade_id) for e in first.events if isinstance(e, Trade)]
+    assert sorted(seen) == sorted(unique)  # every trade once ...
+    assert again is None  # ... and the replayed snapshot brings nothing new
