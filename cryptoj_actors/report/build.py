@@ -10,7 +10,11 @@ The cross-checks are exact Decimal identities:
 * ``start equity + realized PnL + unrealized PnL - fees = end equity``;
 * the ledger's cash, fees and positions equal those rebuilt from the fills
   alone (``trades.csv``), so a fill booked twice or not at all shows;
-* no product's weight at any mark exceeded the position limit.
+* no product's weight at any mark exceeded the position limit. Unlike the
+  others this one can fail without a fault: a price jump between two bars
+  can carry a position past the limit before the trim fills, so it is
+  reported (``positions_over_limit``) but does not fail the run
+  (:data:`LEDGER_CHECKS` are the ones that must hold).
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ from cryptoj_actors.report.files import (
 )
 from cryptoj_actors.report.metrics import TradeRecord, performance, periods_per_year
 from cryptoj_actors.system import RunResults
+
+#: The cross-checks that hold exactly unless the ledger is wrong.
+LEDGER_CHECKS = ("equity_equals_cash_plus_positions", "pnl_identity", "ledger_matches_fills")
 
 METRIC_NOTES = (
     "returns are simple returns of the equity curve, one per market batch",
@@ -68,12 +75,16 @@ def build_report(*, results: RunResults, config: Config, interval_ns: int,
     with_marks = LEDGER_CONTEXT.add(snap.cash, sum(
         (LEDGER_CONTEXT.multiply(p.base_size, p.mark_price) for p in snap.positions), ZERO))
     identity = (pf.starting_cash + snap.realized_pnl + snap.unrealized_pnl) - snap.fees
+    limit = config.risk.max_position_fraction
     max_weight: dict[str, Decimal] = {p: ZERO for p in products}
+    over_limit: list[dict[str, Any]] = []
     for point in pf.equity:
         for product, weight in point.weights:
             if weight > max_weight[product]:
                 max_weight[product] = weight
-    limit = config.risk.max_position_fraction
+            if weight > limit:
+                over_limit.append({"time": iso(point.time_ns), "product_id": product,
+                                   "weight": weight.quantize(Decimal("1e-6"))})
     from_fills = _ledger_from_fills(pf.starting_cash, pf.trades)
     denials = Counter(d.reason_code for d in (*results.risk_denials, *pf.denials))
     exits = Counter(t.reason for t in pf.trades)
@@ -110,13 +121,16 @@ def build_report(*, results: RunResults, config: Config, interval_ns: int,
             {"time": iso(s.since_ns), "level": s.level.value, "reason": s.reason}
             for s in results.risk_state_changes],
         "max_position_weight": {p: w.quantize(Decimal("1e-6")) for p, w in max_weight.items()},
+        # Marks where a price move carried a position past the limit before
+        # the next bar's trim could fill (no order ever breaches it).
+        "positions_over_limit": {"count": len(over_limit), "first": over_limit[:5]},
         "cross_checks": {
             "equity_equals_cash_plus_positions": with_marks == snap.equity,
             "pnl_identity": identity == snap.equity,
             "ledger_matches_fills": from_fills == (
                 snap.cash, snap.fees, {p.product_id: p.base_size for p in snap.positions
                                        if p.base_size}),
-            "position_limit_respected": all(w <= limit for w in max_weight.values()),
+            "position_limit_at_every_mark": not over_limit,
         },
         "cross_check_values": {
             "cash_plus_marked_positions": with_marks,

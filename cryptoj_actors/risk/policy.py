@@ -13,7 +13,8 @@ Rules (defaults from the design notes, all in ``[risk]`` of the config):
   ``max_position_fraction`` of equity (10 %). A position that grows past
   ``position_trim_fraction`` (9 %) through price moves alone is trimmed back
   to it by a reduce-only sell (``limit_trim``), so one bar's move rarely
-  carries it past the hard limit.
+  carries it past the hard limit (an excess smaller than the exchange's
+  minimum order is left alone).
 * **Daily loss limit**: when equity falls ``daily_loss_limit`` (2 %) below the
   equity at the first mark of the UTC day, trading is ``REDUCING`` for the rest
   of that day: only orders that reduce exposure pass.
@@ -189,7 +190,10 @@ class RiskPolicy:
             # the limit would have to be repeated on the next batch.
             steps = (excess / pos.mark_price / rules.base_increment).to_integral_value(ROUND_CEILING)
             size = min(free, steps * rules.base_increment)
-            self._exit(w, pos, size, rules, "limit_trim")
+            if size >= rules.min_base_size and size * pos.mark_price >= rules.min_notional:
+                self._exit(w, pos, size, rules, "limit_trim")
+            # else: over the band by less than the exchange's smallest order;
+            # the hard limit is still far (the band sits below it)
 
     def _exit(self, w: _Work, pos: PositionView, size: Decimal, rules: ProductRules,
               reason: str) -> None:

@@ -89,6 +89,7 @@ def test_two_replays_of_the_whole_window_are_byte_identical(cdd_files, tmp_path)
     assert report["denials_by_reason"].get("TRADING_REDUCING", 0) > 0
     assert report["fills_by_reason"].get("stop_loss", 0) > 0
     assert all(float(w) <= 0.10 for w in report["max_position_weight"].values())
+    assert report["positions_over_limit"] == {"count": 0, "first": []}
 
 
 @pytest.mark.parametrize("content, problem", [
