@@ -303,9 +303,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_halt(args: argparse.Namespace) -> int:
     config = _config(args)
     path = control_file(config.system.state_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
     reason = args.reason or f"halt requested by {os.environ.get('USER', 'operator')}"
-    path.write_text(reason + "\n", encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(reason + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
     print(f"wrote {path}: a running system halts within a second")
     return EXIT_OK
 

@@ -185,10 +185,13 @@ class EndOfData(Message):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Credit(Message):
-    """The portfolio has settled every batch up to and including ``seq``.
+    """Every batch up to and including ``seq`` is settled: its decision is
+    made and its orders, reserved by the portfolio, are at the executor (a
+    market order then rests until the next batch's data).
 
-    Credit is cumulative, like a TCP acknowledgement: the feed may have at
-    most ``credit_window`` batches beyond ``seq`` in flight.
+    Sent by the executor. Credit is cumulative, like a TCP acknowledgement:
+    the feed may have at most ``credit_window`` batches beyond ``seq`` in
+    flight.
     """
 
     seq: int

@@ -2,7 +2,8 @@
 
 Write-ahead (DESIGN.md section 7): an order is journaled before the exchange
 sees it, a fill before the portfolio hears of it. The halt switch is checked
-before every order: once set, orders are rejected and open ones cancelled.
+before every order: once set, new orders are rejected; resting ones are
+cancelled when the supervisor's ``HALTED`` state arrives.
 
 Ordering for determinism (DESIGN.md section 9): market batch ``n`` is matched
 only after the orders decided on batch ``n - 1`` have arrived (an
@@ -19,6 +20,7 @@ the window is 1), which halves the feed's wake-ups without starving it.
 from __future__ import annotations
 
 import logging
+import time
 
 from cryptoj_actors.actors.base import Handler, RoleActor
 from cryptoj_actors.execution.journal import Journal
@@ -52,7 +54,7 @@ class ExecutorActor(RoleActor):
     def started(self) -> None:
         run = self.rt.run
         self.journal = Journal(run.journal_path, run.run_id, mode=run.mode,
-                               description=str(run.run_dir))
+                               description=str(run.run_dir), started_ns=time.time_ns())
 
     def stopping(self) -> None:
         if self.journal is not None:

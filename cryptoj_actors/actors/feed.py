@@ -1,8 +1,8 @@
 """The feed actor: pulls market batches from a source and publishes them.
 
 Flow control (DESIGN.md section 9): at most ``credit_window`` batches are in
-flight beyond the last one the portfolio has settled; the portfolio's
-:class:`Credit` is cumulative. A window of 1 is lockstep. Once the source is
+flight beyond the last settled one (its orders at the executor); the
+executor's :class:`Credit` is cumulative. A window of 1 is lockstep. Once the source is
 exhausted, :class:`EndOfData` follows the last batch down the same path. The
 halt switch is checked before every batch.
 """
