@@ -76,7 +76,7 @@ def main() -> int:
         table.add_row(str(window), str(args.runs), f"{median:.2f}", f"{min(times):.2f}",
                       f"{max(times):.2f}", f"{bars / median:,.0f}", f"{batches / median:,.0f}",
                       str(fills), f"{equity:,.2f}")
-    console = Console()
+    console = Console(width=120)
     console.print(table)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     console.print(f"peak resident memory of the process: {peak_mib:.0f} MiB")
