@@ -17,6 +17,7 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from types import FrameType
@@ -183,8 +184,6 @@ def _sha256(path: Path) -> str:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from cryptoj_actors.report.build import LEDGER_CHECKS, build_report, write_run
     from cryptoj_actors.report.table import print_report
 
@@ -245,9 +244,9 @@ def _show_progress(system: TradingSystem, show: bool) -> None:
         with Progress(TextColumn("replay"), BarColumn(), MofNCompleteColumn(),
                       TextColumn("bars"), TimeRemainingColumn(), console=console,
                       transient=True) as bar:
-            task = bar.add_task("replay", total=progress.total or None)
+            task = bar.add_task("replay", total=None)
             while not system.wait(0.1):
-                bar.update(task, completed=progress.settled)
+                bar.update(task, completed=progress.settled, total=progress.total or None)
         return
     step = max(1, progress.total // 10)
     shown = 0
@@ -258,8 +257,6 @@ def _show_progress(system: TradingSystem, show: bool) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from cryptoj_actors.marketdata.coinbase_ws import CoinbaseTradesSource
 
     config = _config(args)
