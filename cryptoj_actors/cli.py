@@ -23,7 +23,7 @@ from pathlib import Path
 from types import FrameType
 
 from cryptoj_actors import __version__
-from cryptoj_actors.actors.admin import control_file
+from cryptoj_actors.actors.admin import UNWIND_LINE, control_file
 from cryptoj_actors.clock import iso
 from cryptoj_actors.config import (
     DEFAULT_CONFIG_PATH, MAX_CREDIT_WINDOW, Config, ConfigError, load_config,
@@ -84,6 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     halt = sub.add_parser("halt", parents=[common],
                           help="halt a running system through the control file")
     halt.add_argument("--reason", default="", help="why (kept with the trading state)")
+    halt.add_argument("--unwind", action="store_true",
+                      help="also close every position gradually, largest first")
     halt.set_defaults(func=cmd_halt)
 
     status = sub.add_parser("status", parents=[common], help="show the persisted trading state")
@@ -301,9 +303,10 @@ def cmd_halt(args: argparse.Namespace) -> int:
     config = _config(args)
     path = control_file(config.system.state_dir)
     reason = args.reason or f"halt requested by {os.environ.get('USER', 'operator')}"
+    text = reason + "\n" + (UNWIND_LINE + "\n" if args.unwind else "")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(reason + "\n", encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None
     print(f"wrote {path}: a running system halts within a second")

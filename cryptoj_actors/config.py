@@ -101,7 +101,10 @@ class RiskConfig:
     Fractions, not percent: ``max_position_fraction = 0.10`` is 10 % of equity.
     ``position_trim_fraction`` (at most the maximum) is where a position that
     grew through price moves alone is trimmed back to, so that one bar's move
-    rarely carries it past the hard limit.
+    rarely carries it past the hard limit. ``max_drawdown`` (from the equity
+    peak) halts trading and, with ``unwind_on_drawdown``, unwinds the book in
+    slices of ``unwind_slice_fraction`` of each position, falling back to one
+    market order after ``unwind_max_attempts`` unfilled slices in a row.
     """
 
     max_position_fraction: Decimal = Decimal("0.10")
@@ -111,6 +114,10 @@ class RiskConfig:
     stop_loss_cooldown_s: int = 86_400
     max_orders: int = 10
     order_rate_window_s: int = 60
+    max_drawdown: Decimal = Decimal("0.20")
+    unwind_on_drawdown: bool = True
+    unwind_slice_fraction: Decimal = Decimal("0.25")
+    unwind_max_attempts: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +250,8 @@ def parse_config(data: Mapping[str, Any], source: str = "<inline>") -> Config:
 
     r = reader.table(top.get("risk", {}), "risk", {
         "max_position_fraction", "position_trim_fraction", "daily_loss_limit", "stop_loss",
-        "stop_loss_cooldown_s", "max_orders", "order_rate_window_s"})
+        "stop_loss_cooldown_s", "max_orders", "order_rate_window_s", "max_drawdown",
+        "unwind_on_drawdown", "unwind_slice_fraction", "unwind_max_attempts"})
     dr = RiskConfig()
     risk = RiskConfig(
         max_position_fraction=reader.decimal(r, "risk.max_position_fraction",
@@ -258,6 +266,13 @@ def parse_config(data: Mapping[str, Any], source: str = "<inline>") -> Config:
         max_orders=reader.value(r, "risk.max_orders", int, dr.max_orders, _positive),
         order_rate_window_s=reader.value(r, "risk.order_rate_window_s", int,
                                          dr.order_rate_window_s, _positive),
+        max_drawdown=reader.decimal(r, "risk.max_drawdown", dr.max_drawdown, _fraction),
+        unwind_on_drawdown=reader.value(r, "risk.unwind_on_drawdown", bool,
+                                        dr.unwind_on_drawdown),
+        unwind_slice_fraction=reader.decimal(r, "risk.unwind_slice_fraction",
+                                             dr.unwind_slice_fraction, _fraction),
+        unwind_max_attempts=reader.value(r, "risk.unwind_max_attempts", int,
+                                         dr.unwind_max_attempts, _positive),
     )
 
     if risk.position_trim_fraction > risk.max_position_fraction:
@@ -401,7 +416,8 @@ class _Reader:
 
 
 def _kind_name(kind: type) -> str:
-    return {str: "a string", int: "an integer", list: "a list", dict: "a table"}.get(
+    return {str: "a string", int: "an integer", list: "a list", dict: "a table",
+            bool: "true or false"}.get(
         kind, kind.__name__)
 
 

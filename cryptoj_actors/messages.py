@@ -436,11 +436,14 @@ class ChildDown(Message):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OperatorCommand(Message):
-    """``halt``, ``resume`` or ``stop``, from the control file or the admin actor."""
+    """``halt`` (with ``unwind``: close the book gradually) or ``resume``,
+    from the control file or the admin interface; ``unwind`` is also what
+    the supervisor tells risk when a halt must unwind."""
 
     command: str
     reason: str = ""
     source: str = ""
+    unwind: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -17,16 +17,28 @@ from cryptoj_actors.supervision.directory import Directory
 
 
 class HaltSwitch:
-    """Set once to stop trading at once; read before every order and batch."""
+    """Set to stop trading at once; read before every order and batch.
+
+    While set, the executor sends nothing but reduce-only orders. With
+    ``unwinding`` the market data keeps flowing, so that the book can be
+    unwound at real prices; without it the feed stops.
+    """
 
     def __init__(self) -> None:
         self._event = threading.Event()
         self.reason = ""
+        self.unwinding = False
 
-    def set(self, reason: str) -> None:
+    def set(self, reason: str, unwinding: bool = False) -> None:
+        self.unwinding = self.unwinding or unwinding
         if not self._event.is_set():
             self.reason = reason
             self._event.set()
+
+    def clear(self) -> None:
+        """Only an operator's resume does this."""
+        self.reason, self.unwinding = "", False
+        self._event.clear()
 
     def is_set(self) -> bool:
         return self._event.is_set()

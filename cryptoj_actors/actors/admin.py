@@ -3,7 +3,8 @@
 It watches the control file ``HALT`` in the state directory: when the file
 appears, it sets the halt switch at once (no mailbox stands between an
 operator and a halt) and tells the supervisor, with the file's text as the
-reason. The file is left in place; ``resume`` removes it.
+reason; a line ``unwind`` in it asks for the book to be unwound. The file is
+left in place; ``resume`` removes it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from cryptoj_actors.runtime import Runtime
 log = logging.getLogger(__name__)
 
 CONTROL_FILE = "HALT"
+UNWIND_LINE = "unwind"
 POLL_INTERVAL_S = 0.25
 
 
@@ -48,9 +50,12 @@ class AdminActor(RoleActor):
                 text = self.path.read_text(encoding="utf-8", errors="replace").strip()
             except OSError:
                 text = ""
-            reason = f"operator: control file {CONTROL_FILE}" + (f": {text}" if text else "")
-            self.rt.halt.set(reason)
+            lines = [line.strip() for line in text.splitlines()]
+            unwind = UNWIND_LINE in lines
+            said = "; ".join(line for line in lines if line and line != UNWIND_LINE)
+            reason = f"operator: control file {CONTROL_FILE}" + (f": {said}" if said else "")
+            self.rt.halt.set(reason, unwinding=unwind)
             self.send("supervisor", OperatorCommand(sender=self.role, ts_ns=time.time_ns(),
                                                     command="halt", reason=reason,
-                                                    source="control-file"))
+                                                    source="control-file", unwind=unwind))
         self._seen = present

@@ -2,8 +2,9 @@
 
 Write-ahead (DESIGN.md section 7): an order is journaled before the exchange
 sees it, a fill before the portfolio hears of it. The halt switch is checked
-before every order: once set, new orders are rejected; resting ones are
-cancelled when the supervisor's ``HALTED`` state arrives.
+before every order: once set, only reduce-only orders (exits, unwinds) pass;
+resting orders that add exposure are cancelled when the supervisor's
+``HALTED`` state arrives.
 
 Ordering for determinism (DESIGN.md section 9): market batch ``n`` is matched
 only after the orders decided on batch ``n - 1`` have arrived (an
@@ -71,7 +72,7 @@ class ExecutorActor(RoleActor):
                                f"{self.orders_through}: the decision order is broken")
         for order in batch.orders:
             self.journal.record_order(order)
-            if self.rt.halt.is_set():
+            if self.rt.halt.is_set() and not order.reduce_only:
                 update = OrderUpdate(sender=self.role, ts_ns=batch.ts_ns,
                                      client_order_id=order.client_order_id,
                                      product_id=order.product_id, status=OrderStatus.REJECTED,
@@ -91,8 +92,8 @@ class ExecutorActor(RoleActor):
 
     def on_state(self, state: TradingState) -> None:
         if state.level is TradingLevel.HALTED:
-            for update in self.exchange.end_all(OrderStatus.CANCELLED, state.ts_ns,
-                                                f"halted: {state.reason}"):
+            for update in self.exchange.cancel_all(state.ts_ns, f"halted: {state.reason}",
+                                                   keep_reduce_only=True):
                 self._emit(update)
 
     def _drain(self) -> None:
@@ -105,8 +106,8 @@ class ExecutorActor(RoleActor):
             self.send("portfolio", batch)
         end = self._end
         if end is not None and not self._waiting and self.orders_through >= end.last_seq:
-            for update in self.exchange.end_all(OrderStatus.EXPIRED, end.ts_ns,
-                                                "no more market data"):
+            for update in self.exchange.cancel_all(end.ts_ns, "no more market data",
+                                                   status=OrderStatus.EXPIRED):
                 self._emit(update)
             self.send("portfolio", end)
             self._end = None

@@ -4,7 +4,8 @@ Flow control (DESIGN.md section 9): at most ``credit_window`` batches are in
 flight beyond the last settled one (its orders at the executor); the
 executor's :class:`Credit` is cumulative. A window of 1 is lockstep. Once the source is
 exhausted, :class:`EndOfData` follows the last batch down the same path. The
-halt switch is checked before every batch.
+halt switch is checked before every batch: a halt stops the data, unless the
+book is being unwound, which needs it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 
 from cryptoj_actors.actors.base import Handler, RoleActor
 from cryptoj_actors.marketdata.source import MarketSource
-from cryptoj_actors.messages import Credit, EndOfData, Tick
+from cryptoj_actors.messages import Credit, EndOfData, Tick, TradingState
 from cryptoj_actors.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,8 @@ class FeedActor(RoleActor):
         self.ended = False
 
     def handlers(self) -> dict[type, Handler]:
-        return {Credit: self.on_credit, Tick: self.on_tick}
+        return {Credit: self.on_credit, Tick: self.on_tick,
+                TradingState: lambda _: self.pump()}  # a resume: the data flows again
 
     def registered(self) -> None:
         # Only now: the credits that answer the first batches are addressed
@@ -69,7 +71,9 @@ class FeedActor(RoleActor):
 
     def pump(self) -> None:
         """Send batches while the window allows; end the stream when the data is over."""
-        while self.last_seq - self.settled_seq < self.window and not self.rt.halt.is_set():
+        halt = self.rt.halt
+        while self.last_seq - self.settled_seq < self.window and not (
+                halt.is_set() and not halt.unwinding):
             batch = self.source.next_batch(self.last_seq + 1, time.time_ns())
             if batch is None:
                 break

@@ -16,7 +16,8 @@ import logging
 
 from cryptoj_actors.actors.base import Handler, RoleActor
 from cryptoj_actors.messages import (
-    IntentBatch, MarkedBatch, OrderBatch, OrderDenied, RiskDecisions, TradingLevel, TradingState,
+    IntentBatch, MarkedBatch, OperatorCommand, OrderBatch, OrderDenied, RiskDecisions,
+    TradingLevel, TradingState,
 )
 from cryptoj_actors.risk.policy import RiskPolicy
 from cryptoj_actors.runtime import Runtime
@@ -38,7 +39,7 @@ class RiskActor(RoleActor):
 
     def handlers(self) -> dict[type, Handler]:
         return {MarkedBatch: self.on_marked, IntentBatch: self.on_intents,
-                TradingState: self.on_imposed}
+                TradingState: self.on_imposed, OperatorCommand: self.on_command}
 
     def on_marked(self, marked: MarkedBatch) -> None:
         self._marked[marked.batch.seq] = marked
@@ -51,6 +52,11 @@ class RiskActor(RoleActor):
     def on_imposed(self, state: TradingState) -> None:
         self.policy.impose(state)
         log.info("risk: trading state %s imposed (%s)", state.level.value, state.reason)
+
+    def on_command(self, command: OperatorCommand) -> None:
+        if command.command == "unwind":
+            self.policy.start_unwind(command.reason)
+            log.warning("risk: unwinding the book: %s", command.reason)
 
     def _decide_ready(self) -> None:
         while self.next_seq in self._marked and self.next_seq in self._intents:

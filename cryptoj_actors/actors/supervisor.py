@@ -170,10 +170,14 @@ class SupervisorActor(RoleActor):
     # --- trading state -------------------------------------------------------------
 
     def on_trading_state(self, state: TradingState) -> None:
-        """A change decided by risk (the daily loss limit): record and persist it."""
+        """A change decided by risk (daily loss limit, drawdown): record and
+        persist it. Risk's own halt (drawdown) becomes the system's, with the
+        market data kept flowing so that risk can unwind at real prices."""
         self.emergency.from_risk(state)
         self.history.append(state)
         self._persist()
+        if state.level is TradingLevel.HALTED:
+            self.halt(state.reason, unwind=True, tell_risk=False)
 
     def on_health(self, status: HealthStatus) -> None:
         if self._stopping:
@@ -191,21 +195,46 @@ class SupervisorActor(RoleActor):
             self._impose(TradingLevel.ACTIVE, f"health {status.level.value} again")
 
     def on_command(self, command: OperatorCommand) -> None:
+        reason = command.reason or f"operator ({command.source})"
         if command.command == "halt":
-            self.halt(command.reason or f"operator ({command.source})")
+            self.halt(reason, unwind=command.unwind)
+        elif command.command == "resume":
+            self.resume(reason)
         else:
             log.warning("supervisor: unknown operator command %r", command.command)
 
     def on_end(self, end: EndOfData) -> None:
-        self.rt.outcome.end("finished", f"end of data after {end.last_seq} batches")
+        if self.rt.halt.is_set():
+            self.rt.outcome.end("halted", f"{self.rt.halt.reason} (data ran to batch "
+                                          f"{end.last_seq})")
+        else:
+            self.rt.outcome.end("finished", f"end of data after {end.last_seq} batches")
 
-    def halt(self, reason: str) -> None:
-        """HALTED: no new orders, open orders cancelled, the feed stops."""
-        self.rt.halt.set(reason)
+    def halt(self, reason: str, *, unwind: bool = False, tell_risk: bool = True) -> None:
+        """HALTED: no new orders and open ones cancelled (reduce-only exits
+        stay). Without ``unwind`` the feed stops (a replay ends); with it the
+        data keeps flowing and risk closes the book gradually."""
+        self.rt.halt.set(reason, unwinding=unwind)
         if self._impose(TradingLevel.HALTED, reason):
-            log.critical("supervisor: HALT: %s", reason)
-        if self.rt.run.mode == "replay":
+            log.critical("supervisor: HALT%s: %s", " and unwind" if unwind else "", reason)
+        if unwind and tell_risk:
+            self.send("risk", OperatorCommand(sender=self.role, ts_ns=time.time_ns(),
+                                              command="unwind", reason=reason))
+        if self.rt.run.mode == "replay" and not self.rt.halt.unwinding:
             self.rt.outcome.end("halted", self.rt.halt.reason)
+
+    def resume(self, reason: str) -> None:
+        """The operator's resume: leave ``HALTED``, trade again."""
+        if not self.emergency.halted and not self.rt.halt.is_set():
+            log.info("supervisor: resume: not halted")
+            return
+        state = self.emergency.resume(reason, time.time_ns())
+        self.rt.halt.clear()
+        log.warning("supervisor: RESUME: %s", reason)
+        self.history.append(state)
+        self._persist()
+        for role in ("risk", "executor", "feed"):
+            self.send(role, state)
 
     def _impose(self, level: TradingLevel, reason: str) -> bool:
         state = self.emergency.impose(level, reason, time.time_ns())

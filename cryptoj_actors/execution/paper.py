@@ -102,13 +102,15 @@ class PaperExchange:
             self._match(order, offer, batch.ts_ns, events)
         return events
 
-    def end_all(self, status: OrderStatus, ts_ns: int, detail: str) -> list[OrderUpdate]:
-        """End every resting order with ``status``: ``EXPIRED`` when the data
-        ends, ``CANCELLED`` on a halt."""
-        updates = [self._update(order, status, ts_ns, ZERO, detail)
-                   for order in self._resting.values()]
-        self._resting.clear()
-        return updates
+    def cancel_all(self, ts_ns: int, detail: str, *, status: OrderStatus = OrderStatus.CANCELLED,
+                   keep_reduce_only: bool = False) -> list[OrderUpdate]:
+        """End resting orders with ``status`` (``CANCELLED`` on a halt, which
+        keeps reduce-only exits with ``keep_reduce_only``; ``EXPIRED`` when the
+        data ends)."""
+        ending = [o for o in self._resting.values() if not (keep_reduce_only and o.reduce_only)]
+        for order in ending:
+            del self._resting[order.client_order_id]
+        return [self._update(order, status, ts_ns, ZERO, detail) for order in ending]
 
     def _problem(self, order: Order) -> str:
         if order.order_type is not OrderType.MARKET:

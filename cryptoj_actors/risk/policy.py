@@ -27,8 +27,13 @@ Rules (defaults from the design notes, all in ``[risk]`` of the config):
   ``quote_min_size``), sizes rounded down to ``base_increment`` and
   ``quote_increment``.
 * **Order rate**: at most ``max_orders`` new orders per
-  ``order_rate_window_s`` of market time. Exits (stop-loss, trims) are never
-  refused for rate: they are counted, and they use the budget first.
+  ``order_rate_window_s`` of market time. Exits (stop-loss, trims, unwind
+  slices) are never refused for rate: they are counted, and they use the
+  budget first.
+* **Drawdown**: when equity falls ``max_drawdown`` (20 %) below its peak,
+  trading is ``HALTED`` until an operator resumes it, and with
+  ``unwind_on_drawdown`` the book is unwound gradually
+  (:mod:`cryptoj_actors.risk.unwind`).
 
 Trading levels: ``HALTED`` refuses every order except the policy's own exits;
 ``REDUCING`` refuses buys (spot is long-only, so every sell reduces exposure).
@@ -51,6 +56,7 @@ from cryptoj_actors.messages import (
 )
 from cryptoj_actors.money import ZERO, floor_to_increment
 from cryptoj_actors.risk.limits import position_limit_exceeded
+from cryptoj_actors.risk.unwind import Unwinder
 
 
 class DenyReason(str, enum.Enum):
@@ -111,22 +117,36 @@ class RiskPolicy:
         self._daily = TradingState(sender=sender, ts_ns=0, level=TradingLevel.ACTIVE,
                                    reason="start", since_ns=0)
         self._external = self._daily
+        self._halt: TradingState | None = None  # the policy's own (drawdown), sticky
+        self.equity_peak: Decimal | None = None
+        self.unwinder = Unwinder(config.unwind_slice_fraction, config.unwind_max_attempts)
         self._cooldown_until: dict[str, int] = {}
         self._recent_orders: deque[int] = deque()
+        self._unwind_requested = ""
 
     # --- trading level -----------------------------------------------------------
 
     @property
     def state(self) -> TradingState:
-        """The effective trading state: the more severe of the daily-loss
-        state and the one imposed from outside (supervisor, operator)."""
-        if self._external.level.severity > self._daily.level.severity:
-            return self._external
-        return self._daily
+        """The effective trading state: the most severe of the policy's own
+        (drawdown halt, daily loss) and the one imposed from outside
+        (supervisor, operator)."""
+        states = [s for s in (self._halt, self._daily, self._external) if s is not None]
+        return max(states, key=lambda s: s.level.severity)
 
     def impose(self, state: TradingState) -> None:
-        """Apply a trading state from the supervisor (``ACTIVE`` lifts it)."""
+        """Apply a trading state from the supervisor. ``ACTIVE`` after a halt
+        is the operator's resume: it also lifts the policy's own halt and
+        ends an unwind (the equity peak restarts from the next mark)."""
+        if state.level is TradingLevel.ACTIVE and self._external.level is TradingLevel.HALTED:
+            self._halt = None
+            self.equity_peak = None
+            self.unwinder.stop()
         self._external = state
+
+    def start_unwind(self, reason: str) -> None:
+        """Unwind the whole book from the next batch on (an operator's order)."""
+        self._unwind_requested = reason
 
     # --- the decision ------------------------------------------------------------
 
@@ -138,12 +158,50 @@ class RiskPolicy:
         w = _Work(seq=marked.batch.seq, ts_ns=marked.batch.ts_ns, snapshot=marked.snapshot)
         self._roll_day(w)
         self._check_daily_loss(w)
+        self._check_drawdown(w)
         for pos in w.snapshot.positions:
             self._check_exit(w, pos)
+        self._unwind(w)
         for intent in intents:
             if intent.product_id not in w.exited:
                 self._size_intent(w, intent)
         return Decision(tuple(w.approved), tuple(w.denied), tuple(w.states))
+
+    def _check_drawdown(self, w: _Work) -> None:
+        equity = w.snapshot.equity
+        if self.equity_peak is None or equity > self.equity_peak:
+            self.equity_peak = equity
+        requested, self._unwind_requested = self._unwind_requested, ""
+        if requested:
+            self.unwinder.start(requested, w.snapshot)
+        if self._halt is not None or not self.equity_peak:
+            return
+        drawdown = (self.equity_peak - equity) / self.equity_peak
+        if drawdown >= self.config.max_drawdown:
+            reason = (f"drawdown limit: equity {equity:.2f} is {drawdown:.2%} below its peak "
+                      f"{self.equity_peak:.2f}")
+            self._halt = TradingState(sender=self._sender, ts_ns=w.ts_ns,
+                                      level=TradingLevel.HALTED, reason=reason, since_ns=w.ts_ns)
+            w.states.append(self._halt)
+            if self.config.unwind_on_drawdown:
+                self.unwinder.start(reason, w.snapshot)
+
+    def _unwind(self, w: _Work) -> None:
+        if not self.unwinder.active:
+            return
+        planned = self.unwinder.next_slice(w.snapshot, w.exited)
+        if planned is None:
+            return
+        pos = w.snapshot.position(planned.product_id)
+        assert pos is not None
+        rules = self._rules(pos.product_id)
+        size = floor_to_increment(planned.base_size, rules.base_increment)
+        remainder = pos.base_size - size
+        if remainder and (remainder < rules.min_base_size
+                          or remainder * pos.mark_price < rules.min_notional):
+            size = pos.base_size  # the last slice takes the remnant too
+        self._exit(w, pos, size, rules,
+                   "unwind_fallback" if planned.fallback and size == pos.base_size else "unwind")
 
     def _roll_day(self, w: _Work) -> None:
         day = utc_day(w.ts_ns)

@@ -222,9 +222,9 @@ def test_float_repr_is_exact_not_binary(tmp_path):
 # --- errors -------------------------------------------------------------------------
 
 FRACTION = "must be a fraction in (0, 1] (0.10 means 10 %)"
-KNOWN_RISK = ("daily_loss_limit, max_orders, max_position_fraction, order_rate_window_s, "
-              "position_trim_fraction, "
-              "stop_loss, stop_loss_cooldown_s")
+KNOWN_RISK = ("daily_loss_limit, max_drawdown, max_orders, max_position_fraction, "
+              "order_rate_window_s, position_trim_fraction, stop_loss, stop_loss_cooldown_s, "
+              "unwind_max_attempts, unwind_on_drawdown, unwind_slice_fraction")
 KNOWN_TOP = "feed, health, paper, portfolio, products, report, risk, strategy, supervisor, system"
 
 

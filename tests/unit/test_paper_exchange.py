@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from decimal import Decimal
 from fractions import Fraction
 
@@ -348,13 +350,13 @@ def test_duplicate_resting_client_order_id_is_rejected():
 
 
 @pytest.mark.parametrize("status", [OrderStatus.EXPIRED, OrderStatus.CANCELLED])
-def test_end_all_ends_every_resting_order(status):
+def test_cancel_all_ends_every_resting_order(status):
     ex = exchange()
     ex.submit(mbuy("b1"), 0)
     ex.submit(msell("s1", product=ETH), 0)
     ex.submit(mbuy("b2", order_type=OrderType.LIMIT), 0)  # rejected, never resting
     assert ex.open_orders == 2
-    ups = ex.end_all(status, ts_ns=999, detail="the end")
+    ups = ex.cancel_all(999, "the end", status=status)
     assert sorted(ups, key=lambda u: u.client_order_id) == [
         OrderUpdate(sender="executor", ts_ns=999, client_order_id="b1", product_id=BTC,
                     status=status, filled_base=D(0), detail="the end"),
@@ -363,7 +365,16 @@ def test_end_all_ends_every_resting_order(status):
     ]
     assert ex.open_orders == 0
     assert ex.on_market(batch(2, bar(n=2), bar(ETH, n=2))) == []
-    assert ex.end_all(status, ts_ns=1000, detail="again") == []
+    assert ex.cancel_all(1000, "again", status=status) == []
+
+
+def test_a_halt_keeps_reduce_only_exits_resting():
+    ex = exchange()
+    ex.submit(mbuy("b1"), 0)
+    ex.submit(replace(msell("s1", product=ETH), reduce_only=True), 0)
+    [cancelled] = ex.cancel_all(999, "halted", keep_reduce_only=True)
+    assert (cancelled.client_order_id, cancelled.status) == ("b1", OrderStatus.CANCELLED)
+    assert ex.open_orders == 1
 
 
 def test_sender_is_stamped_on_every_message():
