@@ -65,6 +65,8 @@ class Unwinder:
         ``busy`` holds products already given an exit on this batch. A
         position with a sell still open waits for it.
         """
+        if not self.active:
+            return None
         positions = {p.product_id: p for p in snapshot.positions}
         self._settle_pending(positions)
         for product_id in self._by_risk(positions):

@@ -15,7 +15,9 @@ import pytest
 from cryptoj_actors.actors.base import Handler, RoleActor
 from cryptoj_actors.actors.supervisor import SupervisorActor
 from cryptoj_actors.config import Config, SupervisorConfig
-from cryptoj_actors.messages import HealthLevel, HealthStatus, Tick, TradingLevel, TradingState
+from cryptoj_actors.messages import (
+    HealthLevel, HealthStatus, OperatorCommand, Tick, TradingLevel, TradingState,
+)
 from cryptoj_actors.runtime import RunInfo, Runtime
 from cryptoj_actors.supervision.emergency import StateFile
 from cryptoj_actors.supervision.restart import RestartType
@@ -204,3 +206,27 @@ def test_a_live_system_restarts_halted_and_health_cannot_lift_it(tmp_path):
     state = sup.proxy().emergency.get().effective
     assert state.level is TradingLevel.HALTED
     assert StateFile(run.state_file).load().level is TradingLevel.HALTED
+
+
+def test_an_operator_resume_leaves_halted_and_tells_risk(tmp_path):
+    from tests.actors.recorder import Recorder
+
+    run = RunInfo("live-2", "live", tmp_path, tmp_path / "run")
+    runtime = Runtime(config=Config(), run=run)
+
+    def recorder(rt: Runtime, generation: int) -> pykka.ActorRef:
+        return Recorder.start(rt, "risk")
+
+    sup = SupervisorActor.start(runtime, [ChildSpec(role="risk", factory=recorder,
+                                                    restart=RestartType.PERMANENT,
+                                                    significant=False)])
+    sup.proxy().children().get(timeout=5)
+    sup.tell(OperatorCommand(sender="admin", ts_ns=0, command="halt", reason="drill"))
+    wait_for(runtime.halt.is_set)
+    sup.tell(OperatorCommand(sender="admin", ts_ns=0, command="resume", reason="all clear"))
+    wait_for(lambda: not runtime.halt.is_set())
+    assert StateFile(run.state_file).load().level is TradingLevel.ACTIVE
+    told = [m for m in runtime.directory.get("risk").proxy().messages().get(timeout=5)
+            if isinstance(m, TradingState)]
+    assert [(m.level, m.reason) for m in told] == [(TradingLevel.HALTED, "drill"),
+                                                  (TradingLevel.ACTIVE, "all clear")]

@@ -1,0 +1,89 @@
+"""Emergency levels on real data and real threads: the daily loss limit, a
+drawdown halt that unwinds the book, and an operator's halt with unwind."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+
+from cryptoj_actors.actors.admin import UNWIND_LINE, control_file
+from cryptoj_actors.clock import NS_PER_DAY
+from cryptoj_actors.marketdata.replay import BarReplaySource
+from cryptoj_actors.runtime import RunInfo
+from cryptoj_actors.supervision.emergency import StateFile
+from cryptoj_actors.system import RunResults, TradingSystem
+from tests.actors.test_system import HOURS, START, config_for, replay
+from tests.conftest import window
+
+
+@pytest.fixture(scope="module")
+def crash_window(aligned_real):
+    return window(aligned_real, START, HOURS)
+
+
+def positions_at_end(results: RunResults) -> dict[str, Decimal]:
+    return {p.product_id: p.base_size for p in results.portfolio.snapshot.positions}
+
+
+def test_the_daily_loss_limit_reduces_until_the_next_utc_day(crash_window, tmp_path):
+    _, results = replay(crash_window, tmp_path)
+    changes = results.risk_state_changes
+    assert [c.level.value for c in changes[:2]] == ["REDUCING", "ACTIVE"]
+    reduced, lifted = changes[0], changes[1]
+    assert "daily loss limit" in reduced.reason
+    assert lifted.since_ns == (reduced.since_ns // NS_PER_DAY + 1) * NS_PER_DAY  # midnight
+    buys_in_between = [t for t in results.portfolio.trades if t.side == "BUY"
+                       and reduced.since_ns < t.time_ns <= lifted.since_ns]
+    assert buys_in_between == []
+
+
+def test_a_drawdown_breach_halts_and_unwinds_gradually(crash_window, tmp_path):
+    config = config_for(tmp_path)
+    config = replace(config, risk=replace(config.risk, max_drawdown=Decimal("0.03")))
+    run = RunInfo(run_id="dd", mode="replay", state_dir=tmp_path, run_dir=tmp_path / "run")
+    system = TradingSystem(config, run, BarReplaySource(crash_window))
+    system.start()
+    try:
+        assert system.wait(120)
+        results = system.results()
+    finally:
+        system.stop()
+    assert results.status == "halted" and "drawdown limit" in results.reason
+    assert len(results.portfolio.equity) == HOURS  # the data kept flowing for the unwind
+    trades = results.portfolio.trades
+    unwind = [t for t in trades if t.reason.startswith("unwind")]
+    halted_at = unwind[0].time_ns
+    assert len(unwind) >= 3 and all(t.side == "SELL" for t in unwind)
+    assert [t for t in trades if t.time_ns >= halted_at and t.side == "BUY"] == []
+    assert all(size == 0 for size in positions_at_end(results).values())
+    # the first slice went to the biggest position at the time of the halt
+    before = [p for p in results.portfolio.equity if p.time_ns <= halted_at][-1]
+    biggest = max(before.weights, key=lambda pw: pw[1])[0]
+    assert unwind[0].product_id == biggest
+    state = StateFile(run.state_file).load()
+    assert state.level.value == "HALTED" and "drawdown limit" in state.reason
+
+
+def test_an_operator_halt_with_unwind_closes_the_book(crash_window, tmp_path):
+    config = config_for(tmp_path, credit_window=1)
+    run = RunInfo(run_id="op", mode="replay", state_dir=tmp_path, run_dir=tmp_path / "run")
+    system = TradingSystem(config, run, BarReplaySource(crash_window))
+    system.start()
+    try:
+        deadline = time.monotonic() + 60
+        while system.rt.progress.settled < 1500 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        control_file(tmp_path).write_text(f"drill\n{UNWIND_LINE}\n")
+        assert system.wait(120)
+        results = system.results()
+    finally:
+        system.stop()
+    assert results.status == "halted" and "control file HALT: drill" in results.reason
+    trades = results.portfolio.trades
+    unwind = [t for t in trades if t.reason.startswith("unwind")]
+    assert unwind, "the book held positions in mid-December 2017"
+    assert [t for t in trades if t.time_ns >= unwind[0].time_ns and t.side == "BUY"] == []
+    assert all(size == 0 for size in positions_at_end(results).values())
