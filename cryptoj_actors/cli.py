@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import logging
 import os
 import secrets
 import signal
+import socket
 import sys
 import time
 from collections.abc import Sequence
@@ -22,11 +24,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from types import FrameType
 
+import requests
+
 from cryptoj_actors import __version__
 from cryptoj_actors.actors.admin import UNWIND_LINE, control_file
+from cryptoj_actors.admin.client import Endpoint, call, running_endpoint
+from cryptoj_actors.admin.token import TokenError, load_or_create_token
 from cryptoj_actors.clock import iso
 from cryptoj_actors.config import (
-    DEFAULT_CONFIG_PATH, MAX_CREDIT_WINDOW, Config, ConfigError, load_config,
+    DEFAULT_CONFIG_PATH,
+    MAX_CREDIT_WINDOW,
+    Config,
+    ConfigError,
+    load_config,
 )
 from cryptoj_actors.marketdata.bars_csv import AlignedBars, DataError, align, load_bars
 from cryptoj_actors.marketdata.replay import BarReplaySource
@@ -195,6 +205,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         raise UsageError(f"--credit-window must be from 1 to {MAX_CREDIT_WINDOW}")
     config = replace(config, feed=replace(config.feed, credit_window=window))
     aligned, inputs = _load_inputs(args.files)
+    _check_admin(config)
     run = _run_info(config, "replay")
     _logging(config, args.verbose, run.run_dir / "run.log")
     system = TradingSystem(config, run, BarReplaySource(aligned))
@@ -237,8 +248,13 @@ def _show_progress(system: TradingSystem, show: bool) -> None:
     """Wait for the run to end, showing progress on a terminal (a line every
     10 % otherwise)."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, \
-        TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     progress = system.rt.progress
     console = Console(stderr=True)
@@ -269,6 +285,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if config.system.mode == "live":
         raise UsageError("config system.mode = \"live\": live order sending is not available "
                          "in this version; use mode = \"paper\"")
+    _check_admin(config)
     run = _run_info(config, "live")
     _logging(config, True, run.run_dir / "run.log")
     log.info("starting: paper trading %s from %s (state in %s); Ctrl-C stops",
@@ -313,6 +330,31 @@ def cmd_halt(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _endpoint(config: Config) -> Endpoint | None:
+    try:
+        return running_endpoint(config.system.state_dir, config.admin.token_file)
+    except TokenError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _check_admin(config: Config) -> None:
+    """Stop start-up with one line if the admin interface could not start."""
+    if not config.admin.http:
+        return
+    try:
+        config.system.state_dir.mkdir(parents=True, exist_ok=True)
+        load_or_create_token(config.system.state_dir / config.admin.token_file)
+    except (TokenError, OSError) as exc:
+        raise UsageError(str(exc)) from None
+    if config.admin.port:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", config.admin.port))
+            except OSError as exc:
+                raise UsageError(f"config admin.port: 127.0.0.1:{config.admin.port} is not "
+                                 f"free ({exc.strerror})") from None
+
+
 def _live_state(config: Config) -> tuple[StateFile, TradingState | None]:
     state_file = StateFile(RunInfo("", "live", config.system.state_dir, Path()).state_file)
     try:
@@ -323,6 +365,15 @@ def _live_state(config: Config) -> tuple[StateFile, TradingState | None]:
 
 def cmd_status(args: argparse.Namespace) -> int:
     config = _config(args)
+    endpoint = _endpoint(config)
+    if endpoint is not None:
+        try:
+            doc = call(endpoint, "GET", "/status")
+        except requests.RequestException as exc:
+            raise UsageError(f"the running system at {endpoint.url} did not answer: {exc}") \
+                from None
+        print(json.dumps(doc, indent=2))
+        return EXIT_OK
     _, state = _live_state(config)
     halt_path = control_file(config.system.state_dir)
     if state is None:
@@ -336,13 +387,22 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     config = _config(args)
-    state_file, state = _live_state(config)
     halt_path = control_file(config.system.state_dir)
     halt_path.unlink(missing_ok=True)
+    reason = args.reason or f"resumed by {os.environ.get('USER', 'operator')}"
+    endpoint = _endpoint(config)
+    if endpoint is not None:
+        try:
+            call(endpoint, "POST", "/resume", {"reason": reason})
+        except requests.RequestException as exc:
+            raise UsageError(f"the running system at {endpoint.url} did not answer: {exc}") \
+                from None
+        print(f"resumed the running system {endpoint.run_id}: {reason}")
+        return EXIT_OK
+    state_file, state = _live_state(config)
     if state is None or state.level is not TradingLevel.HALTED:
         print("not halted: nothing to resume")
         return EXIT_OK
-    reason = args.reason or f"resumed by {os.environ.get('USER', 'operator')}"
     resumed = EmergencyState(state.since_ns, state).resume(reason, time.time_ns())
     state_file.save(resumed, run_id="operator", mode="live")
     print(f"resumed: the next start trades again ({reason}); was halted: {state.reason}")

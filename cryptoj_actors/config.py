@@ -153,6 +153,18 @@ class HealthConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AdminConfig:
+    """The admin HTTP interface on 127.0.0.1 (``port`` 0: any free port, which
+    the running system writes to ``admin.json`` in the state directory). The
+    bearer token lives in ``token_file`` (relative to the state directory),
+    created with mode 0600."""
+
+    http: bool = True
+    port: int = 0
+    token_file: str = "admin.token"
+
+
+@dataclass(frozen=True, slots=True)
 class ReportConfig:
     """``risk_free_rate`` is annual, as a fraction, for Sharpe and Sortino."""
 
@@ -169,6 +181,7 @@ class Config:
     strategy: StrategyConfig = StrategyConfig()
     supervisor: SupervisorConfig = SupervisorConfig()
     health: HealthConfig = HealthConfig()
+    admin: AdminConfig = AdminConfig()
     report: ReportConfig = ReportConfig()
     products: Mapping[str, ProductRules] = field(default_factory=dict)
     source: str = "<defaults>"
@@ -207,7 +220,7 @@ def parse_config(data: Mapping[str, Any], source: str = "<inline>") -> Config:
     """Validate an already-parsed TOML document; see :func:`load_config`."""
     reader = _Reader(source)
     top = reader.table(data, "", {"system", "feed", "portfolio", "paper", "risk", "strategy",
-                                  "supervisor", "health", "report", "products"})
+                                  "supervisor", "health", "admin", "report", "products"})
 
     s = reader.table(top.get("system", {}), "system", {"state_dir", "mode", "log_level"})
     system = SystemConfig(
@@ -321,6 +334,14 @@ def parse_config(data: Mapping[str, Any], source: str = "<inline>") -> Config:
                                       _positive),
     )
 
+    ad = reader.table(top.get("admin", {}), "admin", {"http", "port", "token_file"})
+    da = AdminConfig()
+    admin = AdminConfig(
+        http=reader.value(ad, "admin.http", bool, da.http),
+        port=reader.value(ad, "admin.port", int, da.port, _port),
+        token_file=reader.value(ad, "admin.token_file", str, da.token_file, _non_empty),
+    )
+
     rp = reader.table(top.get("report", {}), "report", {"risk_free_rate"})
     report = ReportConfig(
         risk_free_rate=reader.number(rp, "report.risk_free_rate", 0.0, _rate),
@@ -348,8 +369,8 @@ def parse_config(data: Mapping[str, Any], source: str = "<inline>") -> Config:
         )
 
     return Config(system=system, feed=feed, starting_cash=starting_cash, paper=paper, risk=risk,
-                  strategy=strategy, supervisor=supervisor, health=health, report=report,
-                  products=products, source=source)
+                  strategy=strategy, supervisor=supervisor, health=health, admin=admin,
+                  report=report, products=products, source=source)
 
 
 # --- validation helpers -----------------------------------------------------------
@@ -446,6 +467,10 @@ def _rate(v: Any) -> str | None:
 
 
 MAX_CREDIT_WINDOW = 1024
+
+
+def _port(v: int) -> str | None:
+    return None if 0 <= v <= 65535 else "must be a TCP port from 0 to 65535 (0: any free port)"
 
 
 def _window(v: int) -> str | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptoj_actors.config import Config
+from cryptoj_actors.messages import HealthStatus, PortfolioSnapshot, TradingState
 from cryptoj_actors.supervision.directory import Directory
 
 
@@ -54,6 +55,23 @@ class Progress:
 
     total: int = 0
     settled: int = 0
+
+
+@dataclass(slots=True)
+class StatusBoard:
+    """The latest published state, for operators (status, metrics).
+
+    Each field has one writer, which replaces it with a new immutable value
+    (an atomic assignment); readers never ask an actor, so looking at the
+    system never slows it down.
+    """
+
+    snapshot: PortfolioSnapshot | None = None      # the portfolio, every batch
+    trading_state: TradingState | None = None      # the supervisor, on every change
+    restarts: dict[str, int] = field(default_factory=dict)      # the supervisor
+    generations: dict[str, int] = field(default_factory=dict)   # the supervisor
+    health: HealthStatus | None = None             # the health actor, every sample
+    mailboxes: dict[str, int] = field(default_factory=dict)     # the health actor
 
 
 @dataclass(slots=True)
@@ -100,3 +118,4 @@ class Runtime:
     halt: HaltSwitch = field(default_factory=HaltSwitch)
     progress: Progress = field(default_factory=Progress)
     outcome: Outcome = field(default_factory=Outcome)
+    board: StatusBoard = field(default_factory=StatusBoard)

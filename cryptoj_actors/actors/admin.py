@@ -1,21 +1,30 @@
 """The admin actor: the operator's way in (DESIGN.md section 11).
 
-It watches the control file ``HALT`` in the state directory: when the file
-appears, it sets the halt switch at once (no mailbox stands between an
-operator and a halt) and tells the supervisor, with the file's text as the
-reason; a line ``unwind`` in it asks for the book to be unwound. The file is
-left in place; ``resume`` removes it.
+* The control file ``HALT`` in the state directory: when it appears, the
+  actor sets the halt switch at once (no mailbox stands between an operator
+  and a halt) and tells the supervisor, with the file's text as the reason; a
+  line ``unwind`` in it asks for the book to be unwound. The file is left in
+  place; ``resume`` removes it.
+* The HTTP interface on 127.0.0.1 (:mod:`cryptoj_actors.admin.http`), whose
+  address it writes to ``admin.json`` in the state directory for the
+  ``status`` and ``resume`` commands.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
 from pathlib import Path
 
 from cryptoj_actors.actors.base import Handler, RoleActor
+from cryptoj_actors.admin.client import ENDPOINT_FILE
+from cryptoj_actors.admin.http import AdminServer
+from cryptoj_actors.admin.token import load_or_create_token
 from cryptoj_actors.messages import OperatorCommand, Tick
 from cryptoj_actors.runtime import Runtime
+from cryptoj_actors.supervision.emergency import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +37,10 @@ def control_file(state_dir: Path) -> Path:
     return state_dir / CONTROL_FILE
 
 
+def endpoint_file(state_dir: Path) -> Path:
+    return state_dir / ENDPOINT_FILE
+
+
 class AdminActor(RoleActor):
     role = "admin"
 
@@ -35,6 +48,7 @@ class AdminActor(RoleActor):
         super().__init__(runtime, generation)
         self.path = control_file(runtime.run.state_dir)
         self._seen = False
+        self.server: AdminServer | None = None
 
     def handlers(self) -> dict[type, Handler]:
         return {Tick: self.on_tick}
@@ -42,6 +56,22 @@ class AdminActor(RoleActor):
     def started(self) -> None:
         self.every(POLL_INTERVAL_S, "control-file")
         self.on_tick(None)
+        cfg = self.rt.config.admin
+        if cfg.http:
+            state_dir = self.rt.run.state_dir
+            token = load_or_create_token(state_dir / cfg.token_file)
+            self.server = AdminServer(self.rt, cfg.port, token, on_halt=self.halt_now,
+                                      on_resume=self.resume_now)
+            self.server.start()
+            write_atomic(endpoint_file(state_dir), json.dumps(
+                {"url": self.server.url, "pid": os.getpid(), "run_id": self.rt.run.run_id}))
+            log.info("admin: listening on %s", self.server.url)
+
+    def stopping(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            endpoint_file(self.rt.run.state_dir).unlink(missing_ok=True)
+            self.server = None
 
     def on_tick(self, tick: Tick | None) -> None:
         present = self.path.exists()
@@ -51,11 +81,19 @@ class AdminActor(RoleActor):
             except OSError:
                 text = ""
             lines = [line.strip() for line in text.splitlines()]
-            unwind = UNWIND_LINE in lines
             said = "; ".join(line for line in lines if line and line != UNWIND_LINE)
-            reason = f"operator: control file {CONTROL_FILE}" + (f": {said}" if said else "")
-            self.rt.halt.set(reason, unwinding=unwind)
-            self.send("supervisor", OperatorCommand(sender=self.role, ts_ns=time.time_ns(),
-                                                    command="halt", reason=reason,
-                                                    source="control-file", unwind=unwind))
+            self.halt_now(f"operator: control file {CONTROL_FILE}" + (f": {said}" if said else ""),
+                          UNWIND_LINE in lines, source="control-file")
         self._seen = present
+
+    def halt_now(self, reason: str, unwind: bool, source: str = "http") -> None:
+        """Set the halt switch here and now, then tell the supervisor. Called
+        from the actor's thread (control file) or the HTTP thread."""
+        self.rt.halt.set(reason, unwinding=unwind)
+        self.send("supervisor", OperatorCommand(sender=self.role, ts_ns=time.time_ns(),
+                                                command="halt", reason=reason, source=source,
+                                                unwind=unwind))
+
+    def resume_now(self, reason: str) -> None:
+        self.send("supervisor", OperatorCommand(sender=self.role, ts_ns=time.time_ns(),
+                                                command="resume", reason=reason, source="http"))

@@ -23,7 +23,6 @@ class HealthActor(RoleActor):
         super().__init__(runtime, generation)
         self.model = HealthModel(runtime.config.health)
         self.level = HealthLevel.OK
-        self.last: HealthStatus | None = None
         self._process = psutil.Process()
 
     def handlers(self) -> dict[type, Handler]:
@@ -47,9 +46,11 @@ class HealthActor(RoleActor):
                       dead_letters=sum(self.rt.directory.dead_letters.values()))
 
     def on_tick(self, tick: Tick) -> None:
-        level, checks = self.model.assess(self.sample())
+        sample = self.sample()
+        level, checks = self.model.assess(sample)
         status = HealthStatus(sender=self.role, ts_ns=time.time_ns(), level=level, checks=checks)
-        self.last = status
+        self.rt.board.health = status
+        self.rt.board.mailboxes = dict(sample.mailboxes)
         if level is not self.level:
             self.level = level
             log.log(logging.INFO if level is HealthLevel.OK else logging.WARNING,

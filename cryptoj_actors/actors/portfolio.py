@@ -68,6 +68,7 @@ class PortfolioActor(RoleActor):
                 self.ledger.mark(event.product_id, event.price)
         self._seq, self._ts_ns = batch.seq, batch.ts_ns
         snapshot = self.ledger.snapshot(sender=self.role, ts_ns=batch.ts_ns, seq=batch.seq)
+        self.rt.board.snapshot = snapshot
         self.equity.append(self._point(snapshot))
         self.send("risk", MarkedBatch(sender=self.role, ts_ns=batch.ts_ns, batch=batch,
                                       snapshot=snapshot))

@@ -83,6 +83,8 @@ class SupervisorActor(RoleActor):
         ref = self.specs[role].factory(self.rt, generation)
         self.rt.directory.register(role, ref)
         self.policy.started(role, time.monotonic())
+        self.rt.board.generations = dict(self.generations)
+        self.rt.board.restarts = dict(self.policy.restarts)
         try:
             ref.tell(Registered(sender=self.role, ts_ns=time.time_ns(), role=role))
         except pykka.ActorDeadError:
@@ -249,3 +251,4 @@ class SupervisorActor(RoleActor):
     def _persist(self) -> None:
         self.state_file.save(self.emergency.effective, run_id=self.rt.run.run_id,
                              mode=self.rt.run.mode)
+        self.rt.board.trading_state = self.emergency.effective

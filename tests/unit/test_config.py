@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from cryptoj_actors.config import (
+    AdminConfig,
     Config, ConfigError, FeedConfig, HealthConfig, PaperConfig, ProductRules, ReportConfig,
     RiskConfig, StrategyConfig, SupervisorConfig, SystemConfig, load_config, parse_config,
 )
@@ -225,7 +226,8 @@ FRACTION = "must be a fraction in (0, 1] (0.10 means 10 %)"
 KNOWN_RISK = ("daily_loss_limit, max_drawdown, max_orders, max_position_fraction, "
               "order_rate_window_s, position_trim_fraction, stop_loss, stop_loss_cooldown_s, "
               "unwind_max_attempts, unwind_on_drawdown, unwind_slice_fraction")
-KNOWN_TOP = "feed, health, paper, portfolio, products, report, risk, strategy, supervisor, system"
+KNOWN_TOP = ("admin, feed, health, paper, portfolio, products, report, risk, strategy, "
+             "supervisor, system")
 
 
 BAD = [
@@ -445,7 +447,8 @@ def test_default_toml_mentions_every_key():
     with open(DEFAULT_TOML, "rb") as fh:
         data = tomllib.load(fh)
     assert set(data) == {"system", "feed", "portfolio", "paper", "risk", "strategy",
-                         "supervisor", "health", "report", "products"}
+                         "supervisor", "health", "admin", "report", "products"}
+    assert set(data["admin"]) == set(AdminConfig.__dataclass_fields__)
     assert set(data["risk"]) == set(RiskConfig.__dataclass_fields__)
     assert set(data["feed"]) == set(FeedConfig.__dataclass_fields__)
     assert set(data["paper"]) == set(PaperConfig.__dataclass_fields__)

@@ -1,0 +1,160 @@
+"""The admin HTTP interface, on 127.0.0.1 only (DESIGN.md section 11).
+
+| request | answer |
+| --- | --- |
+| ``GET /status`` | the status document (JSON) |
+| ``GET /metrics`` | Prometheus text exposition |
+| ``POST /halt`` | halt now; JSON body ``{"reason": "...", "unwind": true}`` optional |
+| ``POST /resume`` | lift a halt |
+
+Every request needs ``Authorization: Bearer <token>``; without the right one
+the answer is 401 and the attempt is logged (with the client address, never
+a token). A halt sets the halt switch in the request's own thread, before
+any mailbox is involved.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import threading
+from collections.abc import Callable
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from cryptoj_actors.admin.metrics import metrics_registry, metrics_text
+from cryptoj_actors.admin.status import status_document
+from cryptoj_actors.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+LOOPBACK = "127.0.0.1"
+MAX_BODY_BYTES = 4096
+
+#: ``on_halt(reason, unwind)`` and ``on_resume(reason)``.
+HaltHook = Callable[[str, bool], None]
+ResumeHook = Callable[[str], None]
+
+
+class AdminServer:
+    """An HTTP server in a daemon thread.
+
+    Args:
+        rt: the running system (status board, directory, halt switch).
+        port: TCP port on 127.0.0.1 (0: any free one, see :attr:`url`).
+        token: the bearer token.
+        on_halt, on_resume: what a ``POST /halt`` or ``/resume`` does.
+
+    Raises:
+        OSError: the port cannot be bound.
+    """
+
+    def __init__(self, rt: Runtime, port: int, token: str, on_halt: HaltHook,
+                 on_resume: ResumeHook) -> None:
+        registry = metrics_registry(rt)
+
+        class Handler(_Handler):
+            pass
+
+        Handler.rt, Handler.token, Handler.registry = rt, token, registry
+        Handler.on_halt, Handler.on_resume = staticmethod(on_halt), staticmethod(on_resume)
+        self._server = ThreadingHTTPServer((LOOPBACK, port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        name="admin-http", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    rt: Runtime
+    token: str
+    registry: Any
+    on_halt: HaltHook
+    on_resume: ResumeHook
+    server_version = "cryptoj-admin"
+
+    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        if not self._authorized():
+            return
+        if self.path == "/status":
+            self._send(HTTPStatus.OK, "application/json",
+                       json.dumps(status_document(self.rt), indent=2).encode() + b"\n")
+        elif self.path == "/metrics":
+            self._send(HTTPStatus.OK, "text/plain; version=0.0.4; charset=utf-8",
+                       metrics_text(self.registry))
+        else:
+            self._error(HTTPStatus.NOT_FOUND, f"no such resource: {self.path}")
+
+    def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+        if not self._authorized():
+            return
+        body = self._json_body()
+        if body is None:
+            return
+        reason = str(body.get("reason") or f"admin interface ({self.client_address[0]})")
+        if self.path == "/halt":
+            unwind = bool(body.get("unwind", False))
+            self.on_halt(reason, unwind)
+            self._reply(HTTPStatus.ACCEPTED, {"halted": True, "unwind": unwind,
+                                              "reason": self.rt.halt.reason})
+        elif self.path == "/resume":
+            self.on_resume(reason)
+            self._reply(HTTPStatus.ACCEPTED, {"resuming": True, "reason": reason})
+        else:
+            self._error(HTTPStatus.NOT_FOUND, f"no such action: {self.path}")
+
+    def _authorized(self) -> bool:
+        given = self.headers.get("Authorization", "")
+        expected = f"Bearer {self.token}"
+        if hmac.compare_digest(given.encode(), expected.encode()):
+            return True
+        log.warning("admin: refused %s %s from %s: %s", self.command, self.path,
+                    self.client_address[0], "no token" if not given else "wrong token")
+        self._error(HTTPStatus.UNAUTHORIZED, "a valid bearer token is required")
+        return False
+
+    def _json_body(self) -> dict[str, Any] | None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body too large")
+            return None
+        raw = self.rfile.read(length) if length else b""
+        if not raw.strip():
+            return {}
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            self._error(HTTPStatus.BAD_REQUEST, "the body must be a JSON object")
+            return None
+        return body
+
+    def _reply(self, status: HTTPStatus, doc: dict[str, Any]) -> None:
+        self._send(status, "application/json", json.dumps(doc).encode() + b"\n")
+
+    def _error(self, status: HTTPStatus, message: str) -> None:
+        self._reply(status, {"error": message})
+
+    def _send(self, status: HTTPStatus, content_type: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        log.debug("admin: %s %s", self.client_address[0], format % args)
