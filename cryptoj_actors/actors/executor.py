@@ -27,7 +27,14 @@ from cryptoj_actors.actors.base import Handler, RoleActor
 from cryptoj_actors.execution.journal import Journal
 from cryptoj_actors.execution.paper import PaperExchange
 from cryptoj_actors.messages import (
-    Credit, EndOfData, Fill, MarketBatch, OrderBatch, OrderStatus, OrderUpdate, TradingLevel,
+    Credit,
+    EndOfData,
+    Fill,
+    MarketBatch,
+    OrderBatch,
+    OrderStatus,
+    OrderUpdate,
+    TradingLevel,
     TradingState,
 )
 from cryptoj_actors.runtime import Runtime

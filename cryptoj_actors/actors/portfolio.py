@@ -18,8 +18,17 @@ from decimal import Decimal
 
 from cryptoj_actors.actors.base import Handler, RoleActor
 from cryptoj_actors.messages import (
-    Bar, EndOfData, Fill, MarkedBatch, MarketBatch, OrderBatch, OrderDenied, OrderUpdate,
-    PortfolioSnapshot, RiskDecisions, Trade,
+    Bar,
+    EndOfData,
+    Fill,
+    MarkedBatch,
+    MarketBatch,
+    OrderBatch,
+    OrderDenied,
+    OrderUpdate,
+    PortfolioSnapshot,
+    RiskDecisions,
+    Trade,
 )
 from cryptoj_actors.portfolio.ledger import Ledger, ReservationError
 from cryptoj_actors.report.metrics import EquityPoint, TradeRecord

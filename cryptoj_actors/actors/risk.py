@@ -16,8 +16,14 @@ import logging
 
 from cryptoj_actors.actors.base import Handler, RoleActor
 from cryptoj_actors.messages import (
-    IntentBatch, MarkedBatch, OperatorCommand, OrderBatch, OrderDenied, RiskDecisions,
-    TradingLevel, TradingState,
+    IntentBatch,
+    MarkedBatch,
+    OperatorCommand,
+    OrderBatch,
+    OrderDenied,
+    RiskDecisions,
+    TradingLevel,
+    TradingState,
 )
 from cryptoj_actors.risk.policy import RiskPolicy
 from cryptoj_actors.runtime import Runtime

@@ -23,8 +23,17 @@ import pykka
 
 from cryptoj_actors.actors.base import Handler, RoleActor
 from cryptoj_actors.messages import (
-    ChildDown, EndOfData, HealthLevel, HealthStatus, OperatorCommand, Ping, Registered,
-    RestartDue, Tick, TradingLevel, TradingState,
+    ChildDown,
+    EndOfData,
+    HealthLevel,
+    HealthStatus,
+    OperatorCommand,
+    Ping,
+    Registered,
+    RestartDue,
+    Tick,
+    TradingLevel,
+    TradingState,
 )
 from cryptoj_actors.runtime import Runtime
 from cryptoj_actors.supervision.emergency import EmergencyState, StateFile

@@ -30,7 +30,16 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from cryptoj_actors.config import PaperConfig, ProductRules
 from cryptoj_actors.messages import (
-    Bar, Fill, Liquidity, MarketBatch, Order, OrderStatus, OrderType, OrderUpdate, Side, Trade,
+    Bar,
+    Fill,
+    Liquidity,
+    MarketBatch,
+    Order,
+    OrderStatus,
+    OrderType,
+    OrderUpdate,
+    Side,
+    Trade,
 )
 from cryptoj_actors.money import BPS, LEDGER_CONTEXT, ONE, ZERO, floor_to_increment, round_quote
 

@@ -31,7 +31,11 @@ from cryptoj_actors.config import Config
 from cryptoj_actors.execution.paper import ASSUMPTIONS
 from cryptoj_actors.money import LEDGER_CONTEXT, ZERO
 from cryptoj_actors.report.files import (
-    performance_dict, write_equity_csv, write_equity_png, write_report_json, write_trades_csv,
+    performance_dict,
+    write_equity_csv,
+    write_equity_png,
+    write_report_json,
+    write_trades_csv,
 )
 from cryptoj_actors.report.metrics import TradeRecord, performance, periods_per_year
 from cryptoj_actors.system import RunResults

@@ -51,8 +51,16 @@ from cryptoj_actors.clock import NS_PER_SECOND, iso, utc_day
 from cryptoj_actors.config import ProductRules, RiskConfig
 from cryptoj_actors.ids import OrderIds
 from cryptoj_actors.messages import (
-    MarkedBatch, Order, OrderDenied, OrderIntent, OrderType, PortfolioSnapshot, PositionView,
-    Side, TradingLevel, TradingState,
+    MarkedBatch,
+    Order,
+    OrderDenied,
+    OrderIntent,
+    OrderType,
+    PortfolioSnapshot,
+    PositionView,
+    Side,
+    TradingLevel,
+    TradingState,
 )
 from cryptoj_actors.money import ZERO, floor_to_increment
 from cryptoj_actors.risk.limits import position_limit_exceeded

@@ -16,7 +16,12 @@ from cryptoj_actors.actors.base import Handler, RoleActor
 from cryptoj_actors.actors.supervisor import SupervisorActor
 from cryptoj_actors.config import Config, SupervisorConfig
 from cryptoj_actors.messages import (
-    HealthLevel, HealthStatus, OperatorCommand, Tick, TradingLevel, TradingState,
+    HealthLevel,
+    HealthStatus,
+    OperatorCommand,
+    Tick,
+    TradingLevel,
+    TradingState,
 )
 from cryptoj_actors.runtime import RunInfo, Runtime
 from cryptoj_actors.supervision.emergency import StateFile

@@ -12,8 +12,19 @@ import pytest
 
 from cryptoj_actors.config import (
     AdminConfig,
-    Config, ConfigError, FeedConfig, HealthConfig, PaperConfig, ProductRules, ReportConfig,
-    RiskConfig, StrategyConfig, SupervisorConfig, SystemConfig, load_config, parse_config,
+    Config,
+    ConfigError,
+    FeedConfig,
+    HealthConfig,
+    PaperConfig,
+    ProductRules,
+    ReportConfig,
+    RiskConfig,
+    StrategyConfig,
+    SupervisorConfig,
+    SystemConfig,
+    load_config,
+    parse_config,
 )
 from cryptoj_actors.strategy.trend import TrendRiskParity
 

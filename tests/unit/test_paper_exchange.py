@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-
 from decimal import Decimal
 from fractions import Fraction
 
@@ -14,7 +13,16 @@ from hypothesis import strategies as st
 from cryptoj_actors.config import Config, PaperConfig, ProductRules
 from cryptoj_actors.execution.paper import ASSUMPTIONS, PaperExchange
 from cryptoj_actors.messages import (
-    Bar, Fill, Liquidity, MarketBatch, Order, OrderStatus, OrderType, OrderUpdate, Side, Trade,
+    Bar,
+    Fill,
+    Liquidity,
+    MarketBatch,
+    Order,
+    OrderStatus,
+    OrderType,
+    OrderUpdate,
+    Side,
+    Trade,
 )
 
 D = Decimal

@@ -16,8 +16,16 @@ from cryptoj_actors.clock import NS_PER_HOUR, NS_PER_SECOND, from_datetime
 from cryptoj_actors.config import ProductRules, RiskConfig
 from cryptoj_actors.ids import OrderIds
 from cryptoj_actors.messages import (
-    Fill, Liquidity, MarkedBatch, MarketBatch, Order, OrderIntent, OrderType, Side,
-    TradingLevel, TradingState,
+    Fill,
+    Liquidity,
+    MarkedBatch,
+    MarketBatch,
+    Order,
+    OrderIntent,
+    OrderType,
+    Side,
+    TradingLevel,
+    TradingState,
 )
 from cryptoj_actors.portfolio.ledger import Ledger
 from cryptoj_actors.risk.policy import Decision, DenyReason, RiskPolicy
