@@ -1,0 +1,151 @@
+"""The admin interface over real HTTP on 127.0.0.1, against a running system."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import stat
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from cryptoj_actors.admin.client import running_endpoint
+from cryptoj_actors.admin.token import TokenError, load_or_create_token
+from cryptoj_actors.config import StrategyConfig
+from cryptoj_actors.marketdata.replay import BarReplaySource
+from cryptoj_actors.messages import MarketBatch, OrderIntent
+from cryptoj_actors.runtime import RunInfo
+from cryptoj_actors.strategy.trend import TrendRiskParity
+from cryptoj_actors.system import TradingSystem
+from tests.actors.test_system import HOURS, START, config_for
+from tests.conftest import window
+
+
+class SlowTrend(TrendRiskParity):
+    """The real strategy, slowed down so that mailboxes fill up behind it."""
+
+    def on_batch(self, batch: MarketBatch) -> list[OrderIntent]:
+        time.sleep(0.002)
+        return list(super().on_batch(batch))
+
+
+def start_system(aligned, tmp_path: Path, credit_window: int) -> TradingSystem:
+    config = config_for(tmp_path, credit_window=credit_window)
+    config = replace(config, strategy=StrategyConfig(name=f"{__name__}:SlowTrend"))
+    run = RunInfo(run_id="admin", mode="replay", state_dir=tmp_path, run_dir=tmp_path / "run")
+    system = TradingSystem(config, run, BarReplaySource(aligned))
+    system.start()
+    return system
+
+
+def endpoint_of(state_dir: Path):
+    """The admin endpoint, once the admin actor (started asynchronously) has it up."""
+    deadline = time.monotonic() + 10
+    while (endpoint := running_endpoint(state_dir, "admin.token")) is None:
+        assert time.monotonic() < deadline, "the admin interface did not come up"
+        time.sleep(0.01)
+    return endpoint
+
+
+def accepted_orders(state_dir: Path) -> int:
+    db = sqlite3.connect(state_dir / "journal.sqlite3")
+    try:
+        return db.execute("SELECT count(*) FROM orders WHERE status != 'REJECTED'").fetchone()[0]
+    finally:
+        db.close()
+
+
+def test_the_token_file_is_created_private_and_a_public_one_is_refused(tmp_path):
+    path = tmp_path / "admin.token"
+    token = load_or_create_token(path)
+    assert len(token) >= 40 and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_or_create_token(path) == token
+    path.chmod(0o644)
+    with pytest.raises(TokenError, match="chmod 600"):
+        load_or_create_token(path)
+
+
+def test_status_metrics_and_a_halt_that_overtakes_a_backlog(aligned_real, tmp_path):
+    system = start_system(window(aligned_real, START, HOURS), tmp_path, credit_window=1024)
+    try:
+        endpoint = endpoint_of(tmp_path)
+        assert endpoint.url.startswith("http://127.0.0.1:")
+        auth = {"Authorization": f"Bearer {endpoint.token}"}
+
+        deadline = time.monotonic() + 30
+        while max(system.rt.board.mailboxes.values(), default=0) < 500:
+            assert time.monotonic() < deadline, "the strategy's mailbox never filled"
+            time.sleep(0.05)
+
+        assert requests.get(endpoint.url + "/status", timeout=5).status_code == 401
+        wrong = {"Authorization": "Bearer not-the-token"}
+        assert requests.post(endpoint.url + "/halt", headers=wrong, timeout=5).status_code == 401
+        assert not system.rt.halt.is_set()
+
+        status = requests.get(endpoint.url + "/status", headers=auth, timeout=5).json()
+        assert status["trading_state"]["level"] == "ACTIVE"
+        assert set(status["actors"]) >= {"feed", "strategy", "risk", "portfolio", "executor",
+                                         "health", "admin", "supervisor"}
+        assert all(a["alive"] for a in status["actors"].values())
+        assert "equity" in status["portfolio"]
+
+        metrics = requests.get(endpoint.url + "/metrics", headers=auth, timeout=5).text
+        families = {f.name: f for f in text_string_to_metric_families(metrics)}
+        assert families["cryptoj_trading_level"].samples[0].value == 0
+        assert "cryptoj_equity_quote" in families and "cryptoj_actor_up" in families
+
+        posted = time.monotonic()
+        answer = requests.post(endpoint.url + "/halt", headers=auth,
+                               json={"reason": "drill over http"}, timeout=5)
+        assert answer.status_code == 202 and system.rt.halt.is_set()
+        assert system.wait(1.0), "the replay did not stop within a second of the halt"
+        time.sleep(max(0.0, posted + 1.0 - time.monotonic()))
+        frozen = accepted_orders(tmp_path)
+        time.sleep(0.5)
+        assert accepted_orders(tmp_path) == frozen  # no order is sent after the halt
+        status = requests.get(endpoint.url + "/status", headers=auth, timeout=5).json()
+        assert status["trading_state"]["level"] == "HALTED"
+        assert status["trading_state"]["reason"] == "drill over http"
+    finally:
+        system.stop()
+    assert not (tmp_path / "admin.json").exists()  # the endpoint goes with the system
+
+
+def test_resume_over_http_lets_the_strategy_trade_again(aligned_real, tmp_path):
+    system = start_system(window(aligned_real, START, HOURS), tmp_path, credit_window=1)
+    try:
+        endpoint = endpoint_of(tmp_path)
+        auth = {"Authorization": f"Bearer {endpoint.token}"}
+        while system.rt.progress.settled < 1000:
+            time.sleep(0.01)
+        requests.post(endpoint.url + "/halt", headers=auth, timeout=5,
+                      json={"reason": "pause", "unwind": True})
+        halted_at = system.rt.progress.settled
+        while system.rt.progress.settled < halted_at + 100:
+            time.sleep(0.01)
+        answer = requests.post(endpoint.url + "/resume", headers=auth, timeout=5,
+                               json={"reason": "all clear"})
+        assert answer.status_code == 202
+        deadline = time.monotonic() + 5
+        while system.rt.halt.is_set():
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert system.wait(120)
+        results = system.results()
+    finally:
+        system.stop()
+    trades = results.portfolio.trades
+    unwound = [t for t in trades if t.reason.startswith("unwind")]
+    assert unwound, "the halt unwound the book"
+    assert any(t.side == "BUY" and t.time_ns > unwound[-1].time_ns for t in trades), \
+        "trading resumed after the resume"
+    assert results.status == "finished"
+    assert json.loads(run_state(tmp_path))["level"] == "ACTIVE"
+
+
+def run_state(state_dir: Path) -> str:
+    return (state_dir / "run" / "trading_state.json").read_text()
