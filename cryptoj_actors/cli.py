@@ -208,7 +208,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     _check_admin(config)
     run = _run_info(config, "replay")
     _logging(config, args.verbose, run.run_dir / "run.log")
-    system = TradingSystem(config, run, BarReplaySource(aligned))
+    system = TradingSystem(config, run, lambda: BarReplaySource(aligned))
     started = time.perf_counter()
     system.start()
     interrupted = False
@@ -294,7 +294,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         StateFile(run.state_file).load()
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    system = TradingSystem(config, run, CoinbaseTradesSource(config.feed))
+    system = TradingSystem(config, run, lambda: CoinbaseTradesSource(config.feed))
 
     def on_term(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt

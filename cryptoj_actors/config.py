@@ -165,6 +165,19 @@ class AdminConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class FaultsConfig:
+    """Fault injection for drills: the actor ``role`` raises
+    :class:`~cryptoj_actors.actors.base.InjectedFault` on the first message it
+    receives that carries batch sequence number ``at_batch``, at most
+    ``times`` times over the run (restarts included). Off when ``role`` is
+    empty."""
+
+    role: str = ""
+    at_batch: int = 0
+    times: int = 1
+
+
+@dataclass(frozen=True, slots=True)
 class ReportConfig:
     """``risk_free_rate`` is annual, as a fraction, for Sharpe and Sortino."""
 
@@ -182,6 +195,7 @@ class Config:
     supervisor: SupervisorConfig = SupervisorConfig()
     health: HealthConfig = HealthConfig()
     admin: AdminConfig = AdminConfig()
+    faults: FaultsConfig = FaultsConfig()
     report: ReportConfig = ReportConfig()
     products: Mapping[str, ProductRules] = field(default_factory=dict)
     source: str = "<defaults>"
@@ -220,7 +234,8 @@ def parse_config(data: Mapping[str, Any], source: str = "<inline>") -> Config:
     """Validate an already-parsed TOML document; see :func:`load_config`."""
     reader = _Reader(source)
     top = reader.table(data, "", {"system", "feed", "portfolio", "paper", "risk", "strategy",
-                                  "supervisor", "health", "admin", "report", "products"})
+                                  "supervisor", "health", "admin", "faults", "report",
+                                  "products"})
 
     s = reader.table(top.get("system", {}), "system", {"state_dir", "mode", "log_level"})
     system = SystemConfig(
@@ -342,6 +357,15 @@ def parse_config(data: Mapping[str, Any], source: str = "<inline>") -> Config:
         token_file=reader.value(ad, "admin.token_file", str, da.token_file, _non_empty),
     )
 
+    fa = reader.table(top.get("faults", {}), "faults", {"role", "at_batch", "times"})
+    faults = FaultsConfig(
+        role=reader.value(fa, "faults.role", str, "", _one_of("", "feed", "strategy", "risk",
+                                                              "portfolio", "executor", "health",
+                                                              "admin")),
+        at_batch=reader.value(fa, "faults.at_batch", int, 0, _non_negative),
+        times=reader.value(fa, "faults.times", int, 1, _non_negative),
+    )
+
     rp = reader.table(top.get("report", {}), "report", {"risk_free_rate"})
     report = ReportConfig(
         risk_free_rate=reader.number(rp, "report.risk_free_rate", 0.0, _rate),
@@ -370,7 +394,7 @@ def parse_config(data: Mapping[str, Any], source: str = "<inline>") -> Config:
 
     return Config(system=system, feed=feed, starting_cash=starting_cash, paper=paper, risk=risk,
                   strategy=strategy, supervisor=supervisor, health=health, admin=admin,
-                  report=report, products=products, source=source)
+                  faults=faults, report=report, products=products, source=source)
 
 
 # --- validation helpers -----------------------------------------------------------

@@ -119,3 +119,4 @@ class Runtime:
     progress: Progress = field(default_factory=Progress)
     outcome: Outcome = field(default_factory=Outcome)
     board: StatusBoard = field(default_factory=StatusBoard)
+    faults_fired: int = 0  # injected faults so far (drills), across restarts

@@ -11,6 +11,7 @@ returns the feed its credit.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,26 +58,32 @@ class TradingSystem:
     Args:
         config: the validated configuration.
         run: identity and folders of this run.
-        source: where market batches come from (a replay or a live feed).
+        source: makes a fresh market source (a replay or a live feed); a
+            restarted feed gets a new one.
         strategy: a ready strategy, or None to build the configured one.
     """
 
-    def __init__(self, config: Config, run: RunInfo, source: MarketSource,
+    def __init__(self, config: Config, run: RunInfo, source: Callable[[], MarketSource],
                  strategy: Strategy | None = None) -> None:
         self.rt = Runtime(config=config, run=run)
         self.source = source
-        self.products = tuple(source.products)
+        self.products = tuple(source().products)
         self._strategy = strategy
         self.supervisor: pykka.ActorRef[Any] | None = None
 
     def specs(self) -> list[ChildSpec]:
         """The child specs, in start order.
 
-        The pipeline actors are ``temporary`` and significant: until they can
-        rebuild their state from the journal and rejoin a batch stream in
-        flight, a failure among them halts the system rather than restart it
-        with a blank ledger. Health and admin hold no trading state and are
-        restarted with backoff.
+        Health and admin hold no trading state: restarted alone, with backoff.
+
+        The pipeline (portfolio, executor, risk, strategy, feed) is one state
+        machine fed by one stream. In replay, a failure restarts all of it
+        (``rest_for_one`` from the portfolio) and it runs again from the first
+        batch: being deterministic it rebuilds the same ledger, and the
+        journal keeps every order and fill once (it stops the run if they
+        differ). Live, where the market cannot be replayed, the pipeline is
+        ``temporary``: a failure halts the system rather than trade on a
+        rebuilt guess (rebuilding from the exchange is reconciliation's job).
         """
         cfg = self.rt.config
         timeout = cfg.supervisor.shutdown_timeout_s
@@ -103,7 +110,7 @@ class TradingSystem:
             return StrategyActor.start(rt, gen, strategy=chosen)
 
         def feed(rt: Runtime, gen: int) -> pykka.ActorRef[Any]:
-            return FeedActor.start(rt, gen, source=self.source,
+            return FeedActor.start(rt, gen, source=self.source(),
                                    subscribers=("strategy", "executor"))
 
         def admin(rt: Runtime, gen: int) -> pykka.ActorRef[Any]:
@@ -111,12 +118,19 @@ class TradingSystem:
 
         factories = {"health": health, "portfolio": portfolio, "executor": executor,
                      "risk": risk, "strategy": strategy, "feed": feed, "admin": admin}
-        restartable = {"health", "admin"}
-        return [ChildSpec(role=role, factory=factories[role],
-                          restart=RestartType.PERMANENT if role in restartable
-                          else RestartType.TEMPORARY,
-                          significant=role not in restartable, shutdown_timeout_s=timeout)
-                for role in START_ORDER]
+        def spec(role: str) -> ChildSpec:
+            if role in ("health", "admin"):
+                return ChildSpec(role=role, factory=factories[role],
+                                 restart=RestartType.PERMANENT, significant=False,
+                                 shutdown_timeout_s=timeout)
+            if deterministic:
+                return ChildSpec(role=role, factory=factories[role],
+                                 restart=RestartType.PERMANENT, shutdown_timeout_s=timeout,
+                                 restart_from="portfolio")
+            return ChildSpec(role=role, factory=factories[role], restart=RestartType.TEMPORARY,
+                             shutdown_timeout_s=timeout)
+
+        return [spec(role) for role in START_ORDER]
 
     def start(self) -> None:
         if self._strategy is None:

@@ -90,7 +90,7 @@ def _replay(config, aligned, window: int) -> tuple[float, int, object]:
                       feed=replace(config.feed, credit_window=window))
         run = RunInfo(run_id="bench", mode="replay", state_dir=state,
                       run_dir=state / "runs" / "bench")
-        system = TradingSystem(cfg, run, BarReplaySource(aligned))
+        system = TradingSystem(cfg, run, lambda: BarReplaySource(aligned))
         started = time.perf_counter()
         system.start()
         system.wait()

@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Any], Any]
 
 
+class InjectedFault(RuntimeError):
+    """A failure asked for by the ``[faults]`` config, for drills."""
+
+
 class RoleActor(pykka.ThreadingActor):
     """Base of all the system's actors.
 
@@ -53,6 +57,8 @@ class RoleActor(pykka.ThreadingActor):
         self.rt = runtime
         self.generation = generation
         self.unhandled: Counter[str] = Counter()
+        faults = runtime.config.faults
+        self._fault_at = faults.at_batch if faults.role == self.role else None
         self._handlers: dict[type, Handler] = {Registered: lambda _: self.registered(),
                                                Ping: lambda _: self.generation,
                                                **self.handlers()}
@@ -101,6 +107,8 @@ class RoleActor(pykka.ThreadingActor):
             log.exception("%s: clean-up after failure failed", self.role)
 
     def on_receive(self, message: Any) -> Any:
+        if self._fault_at is not None and getattr(message, "seq", None) == self._fault_at:
+            self._inject_fault()
         handler = self._handlers.get(type(message))
         if handler is None:
             name = type(message).__name__
@@ -111,6 +119,12 @@ class RoleActor(pykka.ThreadingActor):
         return handler(message)
 
     # helpers -----------------------------------------------------------------------
+
+    def _inject_fault(self) -> None:
+        if self.rt.faults_fired < self.rt.config.faults.times:
+            self.rt.faults_fired += 1
+            raise InjectedFault(f"injected fault #{self.rt.faults_fired} in {self.role} at "
+                                f"batch {self._fault_at}")
 
     def send(self, role: str, message: Message) -> bool:
         """Tell ``role`` through the directory; False if it is down (a dead letter)."""

@@ -16,6 +16,10 @@ fills it caused, so the ledger always books a bar's fills before its marks.
 The executor is where every batch's decision ends, so it is the one that
 returns the feed its credit: cumulative, every half window (every batch when
 the window is 1), which halves the feed's wake-ups without starving it.
+
+A restarted replay runs again from its first batch; the journal recognizes
+the orders and fills it already holds (and stops the run if they differ), so
+nothing is journaled twice while the fresh ledger books every fill once.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ class ExecutorActor(RoleActor):
         self._waiting: dict[int, MarketBatch] = {}
         self._end: EndOfData | None = None
         self._credit_every = max(1, runtime.config.feed.credit_window // 2)
+        self.reexecuted = 0  # orders and fills found already journaled (a re-execution)
 
     def handlers(self) -> dict[type, Handler]:
         return {MarketBatch: self.on_batch, OrderBatch: self.on_orders, EndOfData: self.on_end,
@@ -67,6 +72,8 @@ class ExecutorActor(RoleActor):
     def stopping(self) -> None:
         if self.journal is not None:
             self.journal.close()
+        if self.reexecuted:
+            log.info("executor: %d orders and fills re-executed as journaled", self.reexecuted)
 
     def on_batch(self, batch: MarketBatch) -> None:
         self._waiting[batch.seq] = batch
@@ -78,7 +85,8 @@ class ExecutorActor(RoleActor):
             raise RuntimeError(f"orders of batch {batch.seq} arrived after those of "
                                f"{self.orders_through}: the decision order is broken")
         for order in batch.orders:
-            self.journal.record_order(order)
+            if not self.journal.record_order(order):
+                self.reexecuted += 1  # a restarted replay deciding it again: same order
             if self.rt.halt.is_set() and not order.reduce_only:
                 update = OrderUpdate(sender=self.role, ts_ns=batch.ts_ns,
                                      client_order_id=order.client_order_id,
@@ -122,7 +130,8 @@ class ExecutorActor(RoleActor):
     def _emit(self, event: Fill | OrderUpdate) -> None:
         assert self.journal is not None
         if isinstance(event, Fill):
-            self.journal.record_fill(event)
+            if not self.journal.record_fill(event):
+                self.reexecuted += 1
         else:
             self.journal.update_order(event.client_order_id, event.status, event.filled_base,
                                       event.ts_ns, event.detail)

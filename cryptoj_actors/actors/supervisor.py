@@ -57,6 +57,7 @@ class SupervisorActor(RoleActor):
         self.history: list[TradingState] = []
         self._restart_timers: list[threading.Timer] = []
         self._pings: dict[str, tuple[pykka.Future[Any], float]] = {}
+        self._restarting: set[str] = set()
         self._stopping = False
 
     def handlers(self) -> dict[type, Handler]:
@@ -124,8 +125,9 @@ class SupervisorActor(RoleActor):
             self.rt.directory.unregister(role, ref)
 
     def on_child_down(self, down: ChildDown) -> None:
-        if self._stopping or down.generation != self.generations.get(down.role):
-            return  # the shutdown itself, or an older incarnation already replaced
+        if (self._stopping or down.role in self._restarting
+                or down.generation != self.generations.get(down.role)):
+            return  # the shutdown itself, a restart under way, or an older incarnation
         spec = self.specs[down.role]
         verdict = self.policy.on_down(down.role, spec.restart, spec.significant,
                                       time.monotonic())
@@ -133,10 +135,30 @@ class SupervisorActor(RoleActor):
         if verdict.halt:
             self.halt(f"{verdict.reason} ({down.error})")
         elif verdict.restart:
+            roles = self._restart_set(down.role)
+            self._restarting.update(roles)
+            for role in reversed(roles):  # rest_for_one: the dependents go first
+                self._stop_child(role)
             timer = threading.Timer(verdict.delay_s, self._remind, args=(down.role,))
             timer.daemon = True
             self._restart_timers.append(timer)
             timer.start()
+
+    def _restart_set(self, role: str) -> list[str]:
+        """The roles a failure of ``role`` restarts, in start order."""
+        anchor = self.specs[role].restart_from
+        return [role] if anchor is None else self.order[self.order.index(anchor):]
+
+    def _stop_child(self, role: str) -> None:
+        ref = self.rt.directory.get(role)
+        if ref is None:
+            return
+        self.rt.directory.unregister(role, ref)
+        if ref.is_alive():
+            try:
+                ref.stop(block=True, timeout=self.specs[role].shutdown_timeout_s)
+            except pykka.Timeout:
+                log.error("supervisor: %s did not stop for its restart", role)
 
     def _remind(self, role: str) -> None:
         try:
@@ -145,9 +167,13 @@ class SupervisorActor(RoleActor):
             pass
 
     def on_restart_due(self, due: RestartDue) -> None:
-        if not self._stopping and not self.rt.halt.is_set():
-            log.warning("supervisor: restarting %s", due.role)
-            self._start(due.role)
+        if self._stopping or self.rt.halt.is_set():
+            return
+        roles = self._restart_set(due.role)
+        log.warning("supervisor: restarting %s", ", ".join(roles))
+        for role in roles:
+            self._restarting.discard(role)
+            self._start(role)
 
     def on_tick(self, tick: Tick) -> None:
         """Liveness: every child must answer a ping within the time-out. A
@@ -174,7 +200,8 @@ class SupervisorActor(RoleActor):
             del self._pings[role]
         for role in self.order:
             ref = self.rt.directory.get(role)
-            if role not in self._pings and ref is not None and ref.is_alive():
+            if role not in self._pings and role not in self._restarting and ref is not None \
+                    and ref.is_alive():
                 ping = Ping(sender=self.role, ts_ns=time.time_ns())
                 self._pings[role] = (ref.ask(ping, block=False), now)
 

@@ -8,6 +8,13 @@ from run to run by design; see :mod:`cryptoj_actors.ids`). Decimals are stored a
 
 One :class:`Journal` belongs to one thread (SQLite connections are not shared
 across threads): the executor opens it in ``on_start``.
+
+Re-execution: a replay that is restarted (after a crash, or a pipeline
+restart) runs again from its first batch under the same run id, and being
+deterministic it decides the same orders and gets the same fills. Recording
+an order or fill that is already journaled with the same content is then a
+no-op that says so (``False``); the same id with different content means the
+run did not repeat itself and raises :class:`JournalDivergence`.
 """
 
 from __future__ import annotations
@@ -61,6 +68,18 @@ CREATE INDEX IF NOT EXISTS fills_by_order ON fills(run_id, client_order_id);
 """
 
 
+class JournalDivergence(Exception):
+    """A re-executed run produced an order or fill unlike the one journaled
+    under the same id: the recorded history and this run disagree."""
+
+
+_ORDER_COLUMNS = ("client_order_id", "run_id", "product_id", "side", "order_type", "base_size",
+                  "quote_size", "limit_price", "reduce_only", "decision_seq", "created_ns",
+                  "reason")
+_FILL_COLUMNS = ("fill_id", "run_id", "client_order_id", "product_id", "side", "base_size",
+                 "price", "fee", "liquidity", "ts_ns")
+
+
 def _plain(value: Decimal) -> str:
     """Exact plain text: ``0.00000001`` rather than ``1E-8``, trailing zeros kept."""
     return format(value, "f")
@@ -97,21 +116,23 @@ class Journal:
             "INSERT OR IGNORE INTO runs(run_id, started_ns, mode, description) VALUES (?,?,?,?)",
             (run_id, started_ns, mode, description))
 
-    def record_order(self, order: Order) -> None:
+    def record_order(self, order: Order) -> bool:
         """Journal a new order as ``PENDING``, before it is sent.
 
+        Returns:
+            True if journaled now, False if this very order was journaled
+            before in this run (a re-execution).
+
         Raises:
-            sqlite3.IntegrityError: the client order id was journaled before
-                in this run.
+            JournalDivergence: another order has this client order id.
         """
-        self._db.execute(
-            "INSERT INTO orders(client_order_id, run_id, product_id, side, order_type, base_size,"
-            " quote_size, limit_price, reduce_only, decision_seq, created_ns, reason, status,"
-            " filled_base, updated_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (order.client_order_id, self.run_id, order.product_id, order.side.value,
-             order.order_type.value, _text(order.base_size), _text(order.quote_size),
-             _text(order.limit_price), int(order.reduce_only), order.decision_seq,
-             order.created_ns, order.reason, OrderStatus.PENDING.value, "0", order.created_ns))
+        values = (order.client_order_id, self.run_id, order.product_id, order.side.value,
+                  order.order_type.value, _text(order.base_size), _text(order.quote_size),
+                  _text(order.limit_price), int(order.reduce_only), order.decision_seq,
+                  order.created_ns, order.reason)
+        return self._insert("orders", _ORDER_COLUMNS, values,
+                            extra={"status": OrderStatus.PENDING.value, "filled_base": "0",
+                                   "updated_ns": order.created_ns})
 
     def update_order(self, client_order_id: str, status: OrderStatus, filled_base: Decimal,
                      ts_ns: int, detail: str = "") -> None:
@@ -128,19 +149,38 @@ class Journal:
         if cursor.rowcount != 1:
             raise LookupError(f"journal: no order {client_order_id} in run {self.run_id}")
 
-    def record_fill(self, fill: Fill) -> None:
-        """Journal a fill, before the portfolio hears of it.
+    def record_fill(self, fill: Fill) -> bool:
+        """Journal a fill, before the portfolio hears of it. A fill id is
+        stored once per run, whatever happens.
+
+        Returns:
+            True if journaled now, False if this very fill was journaled
+            before in this run (a re-execution).
 
         Raises:
-            sqlite3.IntegrityError: the fill id was journaled before in this
-                run (a fill must never be applied twice).
+            JournalDivergence: another fill has this fill id.
         """
-        self._db.execute(
-            "INSERT INTO fills(fill_id, run_id, client_order_id, product_id, side, base_size,"
-            " price, fee, liquidity, ts_ns) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (fill.fill_id, self.run_id, fill.client_order_id, fill.product_id, fill.side.value,
-             _plain(fill.base_size), _plain(fill.price), _plain(fill.fee), fill.liquidity.value,
-             fill.ts_ns))
+        values = (fill.fill_id, self.run_id, fill.client_order_id, fill.product_id,
+                  fill.side.value, _plain(fill.base_size), _plain(fill.price), _plain(fill.fee),
+                  fill.liquidity.value, fill.ts_ns)
+        return self._insert("fills", _FILL_COLUMNS, values)
+
+    def _insert(self, table: str, columns: tuple[str, ...], values: tuple[object, ...],
+                extra: dict[str, object] | None = None) -> bool:
+        names = columns + tuple(extra or ())
+        row = values + tuple((extra or {}).values())
+        try:
+            self._db.execute(f"INSERT INTO {table}({', '.join(names)}) "
+                             f"VALUES ({', '.join('?' * len(names))})", row)
+            return True
+        except sqlite3.IntegrityError:
+            stored = self._db.execute(
+                f"SELECT {', '.join(columns)} FROM {table} WHERE {columns[0]}=? AND run_id=?",
+                (values[0], self.run_id)).fetchone()
+            if stored == values:
+                return False
+            raise JournalDivergence(f"journal: {table} {values[0]} of run {self.run_id} was "
+                                    f"{stored}, now {values}") from None
 
     def close(self) -> None:
         self._db.close()

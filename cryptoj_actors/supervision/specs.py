@@ -23,6 +23,11 @@ class ChildSpec:
     objects too) and returns its ref. ``significant`` children are ones the
     system cannot trade without: when such a child is down for good, the
     supervisor halts. ``shutdown_timeout_s`` bounds a normal stop.
+
+    ``restart_from`` chooses the restart strategy (OTP): None restarts the
+    child alone (``one_for_one``); a role restarts that role and every child
+    started after it (``rest_for_one``), for children whose state only makes
+    sense together with the others'.
     """
 
     role: str
@@ -30,3 +35,4 @@ class ChildSpec:
     restart: RestartType
     significant: bool = True
     shutdown_timeout_s: float = 5.0
+    restart_from: str | None = None

@@ -44,7 +44,7 @@ def test_a_drawdown_breach_halts_and_unwinds_gradually(crash_window, tmp_path):
     config = config_for(tmp_path)
     config = replace(config, risk=replace(config.risk, max_drawdown=Decimal("0.03")))
     run = RunInfo(run_id="dd", mode="replay", state_dir=tmp_path, run_dir=tmp_path / "run")
-    system = TradingSystem(config, run, BarReplaySource(crash_window))
+    system = TradingSystem(config, run, lambda: BarReplaySource(crash_window))
     system.start()
     try:
         assert system.wait(120)
@@ -70,7 +70,7 @@ def test_a_drawdown_breach_halts_and_unwinds_gradually(crash_window, tmp_path):
 def test_an_operator_halt_with_unwind_closes_the_book(crash_window, tmp_path):
     config = config_for(tmp_path, credit_window=1)
     run = RunInfo(run_id="op", mode="replay", state_dir=tmp_path, run_dir=tmp_path / "run")
-    system = TradingSystem(config, run, BarReplaySource(crash_window))
+    system = TradingSystem(config, run, lambda: BarReplaySource(crash_window))
     system.start()
     try:
         deadline = time.monotonic() + 60

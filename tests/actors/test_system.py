@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cryptoj_actors.actors.admin import control_file
-from cryptoj_actors.config import StrategyConfig, load_config
+from cryptoj_actors.config import FaultsConfig, StrategyConfig, load_config
 from cryptoj_actors.marketdata.replay import BarReplaySource
 from cryptoj_actors.messages import MarketBatch, OrderIntent
 from cryptoj_actors.money import BPS, ONE
@@ -31,12 +31,18 @@ def config_for(state_dir: Path, **feed):
 
 
 def replay(aligned, state_dir: Path, *, window_size: int = 1, strategy: StrategyConfig | None = None,
-           timeout: float = 120.0) -> tuple[TradingSystem, RunResults]:
+           faults: FaultsConfig | None = None, timeout: float = 120.0
+           ) -> tuple[TradingSystem, RunResults]:
     config = config_for(state_dir, credit_window=window_size)
+    # quick restarts, so that drills do not wait for a production backoff
+    config = replace(config, supervisor=replace(config.supervisor, restart_initial_s=0.02,
+                                                restart_max_s=0.1))
     if strategy is not None:
         config = replace(config, strategy=strategy)
+    if faults is not None:
+        config = replace(config, faults=faults)
     run = RunInfo(run_id="test", mode="replay", state_dir=state_dir, run_dir=state_dir / "run")
-    system = TradingSystem(config, run, BarReplaySource(aligned))
+    system = TradingSystem(config, run, lambda: BarReplaySource(aligned))
     system.start()
     try:
         assert system.wait(timeout), "the replay did not end in time"
@@ -133,20 +139,39 @@ class ExplodingStrategy:
         return []
 
 
-def test_a_failing_strategy_halts_the_replay_safely(crash_window, tmp_path):
+@pytest.mark.parametrize("role", ["strategy", "risk", "portfolio", "executor", "feed"])
+def test_an_actor_that_fails_is_restarted_and_the_ledger_is_the_same(
+        role, crash_run, crash_window, tmp_path):
+    _, undisturbed = crash_run
+    system, results = replay(crash_window, tmp_path,
+                             faults=FaultsConfig(role=role, at_batch=1200, times=1))
+    assert system.rt.faults_fired == 1
+    assert results.status == "finished" and not system.rt.halt.is_set()
+    assert system.supervisor is None  # stopped
+    assert results.portfolio.trades == undisturbed.portfolio.trades
+    assert results.portfolio.equity == undisturbed.portfolio.equity
+    assert results.portfolio.snapshot.equity == undisturbed.portfolio.snapshot.equity
+    db = sqlite3.connect(tmp_path / "journal.sqlite3")
+    fills = db.execute("SELECT count(*), count(DISTINCT fill_id) FROM fills").fetchone()
+    db.close()
+    assert fills == (len(undisturbed.portfolio.trades),) * 2  # each fill journaled once
+
+
+def test_a_strategy_that_always_fails_spends_the_restart_budget_and_halts(crash_window, tmp_path):
     name = f"{__name__}:ExplodingStrategy"
     system, results = replay(crash_window, tmp_path,
                              strategy=StrategyConfig(name=name, params={"fail_at": 300}))
     assert results.status == "halted"
-    assert "strategy" in results.reason and "injected fault at batch 300" in results.reason
+    assert results.reason.startswith("restart budget spent: strategy failed 6 times")
+    assert "injected fault at batch 300" in results.reason
     assert system.rt.halt.is_set()
-    assert 290 <= len(results.portfolio.equity) < 300 + 16  # stopped where it failed
+    assert 290 <= len(results.portfolio.equity) < 300 + 16  # it never got past the fault
 
 
 def test_halt_control_file_stops_new_orders_within_a_second(crash_window, tmp_path):
     config = config_for(tmp_path, credit_window=1)
     run = RunInfo(run_id="halt", mode="replay", state_dir=tmp_path, run_dir=tmp_path / "run")
-    system = TradingSystem(config, run, BarReplaySource(crash_window))
+    system = TradingSystem(config, run, lambda: BarReplaySource(crash_window))
     system.start()
     try:
         deadline = time.monotonic() + 60
@@ -184,5 +209,5 @@ def test_an_invalid_intent_halts_with_the_strategy_named(crash_window, tmp_path)
     _, results = replay(crash_window, tmp_path,
                         strategy=StrategyConfig(name=f"{__name__}:FloatStrategy"))
     assert results.status == "halted"
-    assert results.reason.startswith("strategy failed")
+    assert results.reason.startswith("restart budget spent: strategy failed")
     assert "target_weight must be a Decimal fraction in [0, 1]" in results.reason

@@ -37,7 +37,7 @@ def start_system(aligned, tmp_path: Path, credit_window: int) -> TradingSystem:
     config = config_for(tmp_path, credit_window=credit_window)
     config = replace(config, strategy=StrategyConfig(name=f"{__name__}:SlowTrend"))
     run = RunInfo(run_id="admin", mode="replay", state_dir=tmp_path, run_dir=tmp_path / "run")
-    system = TradingSystem(config, run, BarReplaySource(aligned))
+    system = TradingSystem(config, run, lambda: BarReplaySource(aligned))
     system.start()
     return system
 

@@ -78,7 +78,7 @@ def test_live_system_trades_on_recorded_coinbase_frames(advanced_ws_capture: Pat
                        bar_interval_s=1)
         config = replace(Config(), feed=feed).with_state_dir(tmp_path)
         run = RunInfo(run_id="live", mode="live", state_dir=tmp_path, run_dir=tmp_path / "run")
-        system = TradingSystem(config, run, CoinbaseTradesSource(feed))
+        system = TradingSystem(config, run, lambda: CoinbaseTradesSource(feed))
         system.start()
         try:
             deadline = time.monotonic() + 20

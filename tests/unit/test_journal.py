@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from cryptoj_actors.execution.journal import Journal
+from cryptoj_actors.execution.journal import Journal, JournalDivergence
 from cryptoj_actors.messages import Fill, Liquidity, Order, OrderStatus, OrderType, Side
 
 D = Decimal
@@ -113,19 +113,28 @@ def test_decimals_with_many_digits_are_stored_without_rounding(journal, db_path)
     assert D(fee) == D("1E-12")
 
 
-def test_same_fill_id_twice_in_one_run_is_refused(journal, db_path):
+def test_a_different_fill_under_a_journaled_id_is_a_divergence(journal, db_path):
     journal.record_order(order())
-    journal.record_fill(fill())
-    with pytest.raises(sqlite3.IntegrityError):
+    assert journal.record_fill(fill()) is True
+    with pytest.raises(JournalDivergence, match="fills r1-000001-fill of run run-1"):
         journal.record_fill(fill(base_size=D("1")))
     assert read(db_path, "SELECT base_size FROM fills") == [("0.02469119",)]
 
 
-def test_same_client_order_id_twice_in_one_run_is_refused(journal, db_path):
-    journal.record_order(order())
-    with pytest.raises(sqlite3.IntegrityError):
+def test_a_different_order_under_a_journaled_id_is_a_divergence(journal, db_path):
+    assert journal.record_order(order()) is True
+    with pytest.raises(JournalDivergence):
         journal.record_order(order(quote_size=D("5")))
     assert read(db_path, "SELECT quote_size FROM orders") == [("1000.10",)]
+
+
+def test_re_executing_the_same_order_and_fill_records_nothing_twice(journal, db_path):
+    journal.record_order(order())
+    journal.record_fill(fill())
+    assert journal.record_order(order()) is False
+    assert journal.record_fill(fill()) is False
+    assert read(db_path, "SELECT count(*) FROM orders") == [(1,)]
+    assert read(db_path, "SELECT count(*) FROM fills") == [(1,)]
 
 
 def test_same_ids_in_two_runs_are_fine(db_path):
@@ -155,8 +164,7 @@ def test_reopening_a_run_keeps_its_rows_and_registration(db_path):
     j.close()
     j = Journal(db_path, "run-1", started_ns=2, description="second")
     try:
-        with pytest.raises(sqlite3.IntegrityError):
-            j.record_order(order())
+        assert j.record_order(order()) is False  # the run re-executed: already there
     finally:
         j.close()
     assert read(db_path, "SELECT run_id, started_ns, description FROM runs") == [
