@@ -42,7 +42,7 @@ from cryptoj_actors.marketdata.bars_csv import AlignedBars, DataError, align, lo
 from cryptoj_actors.marketdata.replay import BarReplaySource
 from cryptoj_actors.messages import TradingLevel, TradingState
 from cryptoj_actors.runtime import RunInfo
-from cryptoj_actors.supervision.emergency import EmergencyState, StateFile
+from cryptoj_actors.supervision.emergency import EmergencyState, StateFile, write_atomic
 from cryptoj_actors.system import TradingSystem
 
 log = logging.getLogger("cryptoj_actors")
@@ -83,9 +83,12 @@ def _parser() -> argparse.ArgumentParser:
 
     replay = sub.add_parser("replay", parents=[common],
                             help="run the whole system over recorded bars and report")
-    replay.add_argument("files", nargs="+", metavar="FILE",
+    replay.add_argument("files", nargs="*", metavar="FILE",
                         help="OHLCV CSV (CryptoDataDownload or timestamp,open,high,low,close,"
                              "volume); PRODUCT=FILE names the product of a plain CSV")
+    replay.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                        help="finish an interrupted replay (a killed process): the same "
+                             "files, config and run id, re-executed against its journal")
     replay.add_argument("--credit-window", type=int, default=None,
                         help="market batches in flight (default: [feed] replay_credit_window)")
     replay.add_argument("--no-progress", action="store_true", help="no progress display")
@@ -184,6 +187,76 @@ def _load_inputs(files: Sequence[str]) -> tuple[AlignedBars, list[dict[str, obje
     return aligned, inputs
 
 
+MANIFEST = "run.json"
+
+
+def _write_manifest(run: RunInfo, args: argparse.Namespace, inputs: list[dict[str, object]]
+                    ) -> None:
+    """What ``--resume`` needs to run the same replay again: the inputs (with
+    their SHA-256), the config file and the credit window."""
+    config_path = args.config or (DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None)
+    manifest = {
+        "run_id": run.run_id,
+        "files": [_absolute_spec(spec) for spec in args.files],
+        "sha256": [i["sha256"] for i in inputs],
+        "config": str(config_path.resolve()) if config_path else None,
+        "config_sha256": _sha256(config_path) if config_path else None,
+        "state_dir": str(run.state_dir.resolve()),
+        "credit_window": args.credit_window,
+    }
+    write_atomic(run.run_dir / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+
+
+def _absolute_spec(spec: str) -> str:
+    product, sep, name = spec.partition("=")
+    return f"{product}={Path(name).resolve()}" if sep else str(Path(spec).resolve())
+
+
+def _resume_manifest(args: argparse.Namespace) -> dict[str, object]:
+    """Load the interrupted run's manifest and put its inputs into ``args``.
+
+    Raises:
+        UsageError: no manifest, or an input or the config changed since.
+    """
+    if args.files or args.config or args.state_dir:
+        raise UsageError("--resume takes the run's own files, config and state directory; "
+                         "give no others")
+    try:
+        manifest = json.loads((args.resume / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{args.resume}: not a replay run directory ({exc})") from None
+    for spec, digest in zip(manifest["files"], manifest["sha256"], strict=True):
+        path = Path(spec.partition("=")[2] or spec)
+        if not path.is_file() or _sha256(path) != digest:
+            raise UsageError(f"{path}: missing or changed since the run started: cannot resume")
+    if manifest["config"] and (not Path(manifest["config"]).is_file()
+                               or _sha256(Path(manifest["config"])) != manifest["config_sha256"]):
+        raise UsageError(f"{manifest['config']}: missing or changed since the run started: "
+                         "cannot resume")
+    args.files = manifest["files"]
+    args.config = Path(manifest["config"]) if manifest["config"] else None
+    args.state_dir = Path(manifest["state_dir"])
+    args.credit_window = manifest["credit_window"]
+    return manifest
+
+
+def _journal_summary(run: RunInfo, config: Config) -> str:
+    """The ledger as the journal left it, in one line."""
+    from cryptoj_actors.execution.journal import Journal
+    from cryptoj_actors.portfolio.recovery import rebuild_ledger
+
+    journal = Journal(run.journal_path, run.run_id)
+    try:
+        count = len(journal.fills())
+        ledger = rebuild_ledger(journal, config.starting_cash)
+    finally:
+        journal.close()
+    held = ", ".join(f"{p.base_size} {p.product_id}" for p in
+                     ledger.snapshot(sender="cli", ts_ns=0, seq=0).positions if p.base_size)
+    return (f"the journal holds {count} fills: cash {ledger.cash:.2f}"
+            + (f", holding {held}" if held else ", flat"))
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -199,6 +272,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from cryptoj_actors.report.build import LEDGER_CHECKS, build_report, write_run
     from cryptoj_actors.report.table import print_report
 
+    manifest = _resume_manifest(args) if args.resume else None
+    if manifest is None and not args.files:
+        raise UsageError("replay needs at least one FILE (or --resume RUN_DIR)")
     config = _config(args)
     window = config.feed.replay_credit_window if args.credit_window is None else args.credit_window
     if not 1 <= window <= MAX_CREDIT_WINDOW:
@@ -206,7 +282,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     config = replace(config, feed=replace(config.feed, credit_window=window))
     aligned, inputs = _load_inputs(args.files)
     _check_admin(config)
-    run = _run_info(config, "replay")
+    if manifest is None:
+        run = _run_info(config, "replay")
+        _write_manifest(run, args, inputs)
+    else:
+        run = RunInfo(run_id=manifest["run_id"], mode="replay", state_dir=config.system.state_dir,
+                      run_dir=args.resume)
+        print(f"resuming {run.run_id}: {_journal_summary(run, config)}; re-executing from the "
+              "first batch against the journal", file=sys.stderr)
     _logging(config, args.verbose, run.run_dir / "run.log")
     system = TradingSystem(config, run, lambda: BarReplaySource(aligned))
     started = time.perf_counter()

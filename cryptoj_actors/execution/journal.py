@@ -23,7 +23,7 @@ import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
-from cryptoj_actors.messages import Fill, Order, OrderStatus
+from cryptoj_actors.messages import Fill, Liquidity, Order, OrderStatus, OrderType, Side
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -87,6 +87,10 @@ def _plain(value: Decimal) -> str:
 
 def _text(value: Decimal | None) -> str | None:
     return None if value is None else _plain(value)
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
 
 
 class Journal:
@@ -181,6 +185,32 @@ class Journal:
                 return False
             raise JournalDivergence(f"journal: {table} {values[0]} of run {self.run_id} was "
                                     f"{stored}, now {values}") from None
+
+    def fills(self) -> list[Fill]:
+        """This run's fills, in the order they were journaled."""
+        rows = self._db.execute(
+            "SELECT fill_id, client_order_id, product_id, side, base_size, price, fee, "
+            "liquidity, ts_ns FROM fills WHERE run_id=? ORDER BY rowid", (self.run_id,))
+        return [Fill(sender="journal", ts_ns=ts, fill_id=fid, client_order_id=coid,
+                     product_id=product, side=Side(side), base_size=Decimal(size),
+                     price=Decimal(price), fee=Decimal(fee), liquidity=Liquidity(liquidity))
+                for fid, coid, product, side, size, price, fee, liquidity, ts in rows]
+
+    def open_orders(self) -> list[Order]:
+        """This run's orders that have not ended (sent or about to be)."""
+        ended = tuple(s.value for s in OrderStatus if s.is_terminal)
+        rows = self._db.execute(
+            "SELECT client_order_id, product_id, side, order_type, base_size, quote_size, "
+            "limit_price, reduce_only, decision_seq, created_ns, reason FROM orders "
+            f"WHERE run_id=? AND status NOT IN ({', '.join('?' * len(ended))}) ORDER BY rowid",
+            (self.run_id, *ended))
+        return [Order(client_order_id=coid, product_id=product, side=Side(side),
+                      order_type=OrderType(kind), base_size=_decimal(base),
+                      quote_size=_decimal(quote), limit_price=_decimal(limit),
+                      reduce_only=bool(reduce_only), decision_seq=seq, created_ns=created,
+                      reason=reason)
+                for coid, product, side, kind, base, quote, limit, reduce_only, seq, created,
+                reason in rows]
 
     def close(self) -> None:
         self._db.close()

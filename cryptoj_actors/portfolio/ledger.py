@@ -189,9 +189,11 @@ class Ledger:
     # --- fills ----------------------------------------------------------------
 
     @_exact
-    def apply_fill(self, fill: Fill) -> FillResult:
+    def apply_fill(self, fill: Fill, *, historical: bool = False) -> FillResult:
         """Book an execution. A fill is a fact: it is booked even when it does
         not match a reservation (reported in ``FillResult.unexpected``).
+        ``historical`` fills (rebuilding from the journal) belong to orders
+        that have ended: their missing reservation is expected, not reported.
 
         Raises:
             LedgerError: a sell larger than the position (spot cannot go short:
@@ -203,7 +205,8 @@ class Ledger:
         pos = self._position(fill.product_id)
         notional = fill.base_size * fill.price
         res = self._reservations.get(fill.client_order_id)
-        unexpected = "" if res is not None else f"fill for unknown order {fill.client_order_id}"
+        unexpected = "" if res is not None or historical else \
+            f"fill for unknown order {fill.client_order_id}"
         if res is not None and (res.product_id, res.side) != (fill.product_id, fill.side):
             unexpected = (f"fill {fill.side.value} {fill.product_id} does not match its order "
                           f"({res.side.value} {res.product_id}); booked without the reservation")

@@ -211,3 +211,22 @@ def test_an_invalid_intent_halts_with_the_strategy_named(crash_window, tmp_path)
     assert results.status == "halted"
     assert results.reason.startswith("restart budget spent: strategy failed")
     assert "target_weight must be a Decimal fraction in [0, 1]" in results.reason
+
+
+def test_the_ledger_rebuilt_from_the_journal_equals_the_live_one(crash_run):
+    from cryptoj_actors.execution.journal import Journal
+    from cryptoj_actors.portfolio.recovery import rebuild_ledger
+
+    state, results = crash_run
+    journal = Journal(state / "journal.sqlite3", "test")
+    try:
+        ledger = rebuild_ledger(journal, results.portfolio.starting_cash)
+    finally:
+        journal.close()
+    snap = results.portfolio.snapshot
+    assert (ledger.cash, ledger.fees, ledger.realized_pnl) == (snap.cash, snap.fees,
+                                                              snap.realized_pnl)
+    rebuilt = ledger.snapshot(sender="recovery", ts_ns=0, seq=0)
+    assert {p.product_id: (p.base_size, p.cost_basis) for p in rebuilt.positions if p.base_size} \
+        == {p.product_id: (p.base_size, p.cost_basis) for p in snap.positions if p.base_size}
+    ledger.check_invariants()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import json
 import os
+import random
 import signal
+import sqlite3
 import socket
 import subprocess
 import sys
@@ -157,3 +159,50 @@ def test_live_run_without_network_retries_and_stops_cleanly_on_ctrl_c(tmp_path):
     assert "stopped cleanly" in rest and "Traceback" not in rest + "".join(seen)
     state = json.loads((tmp_path / "trading_state.json").read_text())
     assert state["mode"] == "live" and state["level"] == "ACTIVE"
+
+
+def running(state: Path, pid: int) -> bool:
+    try:
+        return json.loads((state / "admin.json").read_text())["pid"] == pid
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def test_a_replay_killed_at_random_points_and_resumed_ends_the_same(real_slice, tmp_path):
+    reference = tmp_path / "reference"
+    assert cli("replay", "--state-dir", str(reference), "--no-progress",
+               *map(str, real_slice)).returncode == 0
+    expected = run_dir_of(reference)
+
+    state = tmp_path / "killed"
+    command = [sys.executable, "-m", "cryptoj_actors", "replay", "--state-dir", str(state),
+               "--no-progress", *map(str, real_slice)]
+    rng = random.Random(7)
+    kills = 0
+    while True:
+        proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while not running(state, proc.pid):  # the actors are up and trading
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.8))
+        if kills == 3 or proc.poll() is not None:
+            assert proc.wait(timeout=120) == 0, proc.stderr.read()
+            break
+        proc.send_signal(signal.SIGKILL)  # kill -9: no clean-up of any kind
+        proc.wait(timeout=10)
+        proc.stderr.close()
+        kills += 1
+        command = [sys.executable, "-m", "cryptoj_actors", "replay", "--no-progress",
+                   "--resume", str(run_dir_of(state))]
+    resumed = run_dir_of(state)
+    assert kills >= 1
+    assert (resumed / "trades.csv").read_bytes() == (expected / "trades.csv").read_bytes()
+    assert json.loads((resumed / "report.json").read_text())["final"] == \
+        json.loads((expected / "report.json").read_text())["final"]
+    db = sqlite3.connect(state / "journal.sqlite3")
+    fills = db.execute("SELECT count(*), count(DISTINCT fill_id) FROM fills").fetchone()
+    db.close()
+    with open(expected / "trades.csv") as fh:
+        assert fills == (len(fh.readlines()) - 1,) * 2  # every fill journaled exactly once
