@@ -463,6 +463,16 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"no trading state in {config.system.state_dir} (never run live here)")
     else:
         print(f"trading state: {state.level.value} since {iso(state.since_ns)}: {state.reason}")
+    runs = sorted(config.system.state_dir.glob("runs/replay-*/trading_state.json"),
+                  key=lambda p: p.stat().st_mtime)
+    if runs:
+        try:
+            last = StateFile(runs[-1]).load()
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        if last is not None:
+            print(f"last replay {runs[-1].parent.name}: {last.level.value} since "
+                  f"{iso(last.since_ns)}: {last.reason}")
     if halt_path.exists():
         print(f"control file {halt_path} is present: a system running here halts")
     return EXIT_OK

@@ -206,3 +206,20 @@ def test_a_replay_killed_at_random_points_and_resumed_ends_the_same(real_slice, 
     db.close()
     with open(expected / "trades.csv") as fh:
         assert fills == (len(fh.readlines()) - 1,) * 2  # every fill journaled exactly once
+
+
+def test_a_restart_storm_halts_and_status_shows_why(real_slice, tmp_path):
+    conf = tmp_path / "storm.toml"
+    conf.write_text((REPO / "conf" / "default.toml").read_text()
+                    .replace('role = ""', 'role = "risk"').replace("at_batch = 0", "at_batch = 900")
+                    .replace("times = 1 ", "times = 99 ")
+                    .replace("restart_initial_s = 0.5", "restart_initial_s = 0.01")
+                    .replace("restart_max_s = 30.0", "restart_max_s = 0.05"))
+    result = cli("replay", "--config", str(conf), "--state-dir", str(tmp_path), "--no-progress",
+                 *map(str, real_slice))
+    assert result.returncode == 3, result.stderr
+    assert "restart budget spent: risk failed 6 times" in result.stdout
+    status = cli("status", "--state-dir", str(tmp_path)).stdout
+    assert "last replay replay-" in status
+    assert "HALTED" in status and "restart budget spent: risk failed 6 times" in status
+    assert "injected fault" in status
