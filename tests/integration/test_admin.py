@@ -77,7 +77,7 @@ def test_status_metrics_and_a_halt_that_overtakes_a_backlog(aligned_real, tmp_pa
         auth = {"Authorization": f"Bearer {endpoint.token}"}
 
         deadline = time.monotonic() + 30
-        while sum(system.rt.board.mailboxes.values()) < 800:  # ~a thousand batches waiting
+        while sum(system.rt.board.mailboxes.values()) < 500:  # hundreds of batches waiting
             assert time.monotonic() < deadline, "the strategy's mailbox never filled"
             time.sleep(0.05)
 
