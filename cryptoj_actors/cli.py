@@ -245,7 +245,7 @@ def _journal_summary(run: RunInfo, config: Config) -> str:
     from cryptoj_actors.execution.journal import Journal
     from cryptoj_actors.portfolio.recovery import rebuild_ledger
 
-    journal = Journal(run.journal_path, run.run_id)
+    journal = Journal(run.journal_path, run.ledger_id)
     try:
         count = len(journal.fills())
         ledger = rebuild_ledger(journal, config.starting_cash)

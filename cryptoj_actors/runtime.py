@@ -74,6 +74,9 @@ class StatusBoard:
     mailboxes: dict[str, int] = field(default_factory=dict)     # the health actor
 
 
+LIVE_LEDGER = "live-paper"
+
+
 @dataclass(slots=True)
 class RunInfo:
     """``mode`` is ``replay`` or ``live``; ``run_dir`` holds this run's files."""
@@ -86,6 +89,18 @@ class RunInfo:
     @property
     def journal_path(self) -> Path:
         return self.state_dir / "journal.sqlite3"
+
+    @property
+    def ledger_id(self) -> str:
+        """Whose orders and fills the journal rows belong to: a replay has its
+        own; every live (paper) start continues one account, so a restarted
+        system takes up its ledger where the last one left it."""
+        return self.run_id if self.mode == "replay" else LIVE_LEDGER
+
+    @property
+    def risk_state_file(self) -> Path:
+        """Live only: risk's day baseline, halt and cooldowns across restarts."""
+        return self.state_dir / "risk_state.json"
 
     @property
     def state_file(self) -> Path:

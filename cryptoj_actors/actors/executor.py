@@ -66,8 +66,13 @@ class ExecutorActor(RoleActor):
 
     def started(self) -> None:
         run = self.rt.run
-        self.journal = Journal(run.journal_path, run.run_id, mode=run.mode,
+        self.journal = Journal(run.journal_path, run.ledger_id, mode=run.mode,
                                description=str(run.run_dir), started_ns=time.time_ns())
+        if run.mode == "live":
+            # Orders a previous live start left open rest again (as the paper
+            # venue would still hold them); the journal has them already.
+            for order in self.journal.open_orders():
+                self.exchange.submit(order, time.time_ns())
 
     def stopping(self) -> None:
         if self.journal is not None:

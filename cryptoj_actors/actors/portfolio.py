@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from cryptoj_actors.actors.base import Handler, RoleActor
+from cryptoj_actors.execution.journal import Journal
 from cryptoj_actors.messages import (
     Bar,
     EndOfData,
@@ -31,6 +32,7 @@ from cryptoj_actors.messages import (
     Trade,
 )
 from cryptoj_actors.portfolio.ledger import Ledger, ReservationError
+from cryptoj_actors.portfolio.recovery import rebuild_ledger
 from cryptoj_actors.report.metrics import EquityPoint, TradeRecord
 from cryptoj_actors.runtime import Runtime
 
@@ -68,6 +70,25 @@ class PortfolioActor(RoleActor):
     def handlers(self) -> dict[type, Handler]:
         return {MarketBatch: self.on_batch, RiskDecisions: self.on_decisions, Fill: self.on_fill,
                 OrderUpdate: self.on_update, EndOfData: self.on_end}
+
+    def started(self) -> None:
+        run = self.rt.run
+        if run.mode != "live":
+            return  # a replay starts from its first batch, with a fresh ledger
+        journal = Journal(run.journal_path, run.ledger_id)
+        try:
+            self.ledger = rebuild_ledger(journal, self.ledger.starting_cash,
+                                         self.rt.config.risk.max_position_fraction)
+            self._reasons = {o.client_order_id: o.reason for o in journal.open_orders()}
+            fills = len(journal.fills())
+        finally:
+            journal.close()
+        if fills:
+            log.warning("portfolio: ledger restored from the journal (%d fills): cash %s, %s",
+                        fills, self.ledger.cash, ", ".join(
+                            f"{p.base_size} {p.product_id}" for p in self.ledger.snapshot(
+                                sender=self.role, ts_ns=0, seq=0).positions if p.base_size)
+                        or "flat")
 
     def on_batch(self, batch: MarketBatch) -> None:
         for event in batch.events:

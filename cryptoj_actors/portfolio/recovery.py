@@ -18,15 +18,17 @@ from cryptoj_actors.execution.journal import Journal
 from cryptoj_actors.portfolio.ledger import Ledger
 
 
-def rebuild_ledger(journal: Journal, starting_cash: Decimal) -> Ledger:
-    """The ledger of ``journal``'s run.
+def rebuild_ledger(journal: Journal, starting_cash: Decimal,
+                   max_position_fraction: Decimal | None = None) -> Ledger:
+    """The ledger of ``journal``'s run (``max_position_fraction`` as in
+    :class:`Ledger`).
 
     Raises:
         LedgerError: the journal's fills cannot be booked (a sell beyond the
             position: the journal is damaged), or an open order cannot be
             reserved.
     """
-    ledger = Ledger(starting_cash)
+    ledger = Ledger(starting_cash, max_position_fraction)
     open_orders = journal.open_orders()
     still_open = {o.client_order_id for o in open_orders}
     fills = journal.fills()

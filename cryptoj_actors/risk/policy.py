@@ -46,6 +46,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
+from typing import Any
 
 from cryptoj_actors.clock import NS_PER_SECOND, iso, utc_day
 from cryptoj_actors.config import ProductRules, RiskConfig
@@ -155,6 +156,48 @@ class RiskPolicy:
     def start_unwind(self, reason: str) -> None:
         """Unwind the whole book from the next batch on (an operator's order)."""
         self._unwind_requested = reason
+
+    # --- persistence (live) ---------------------------------------------------------
+
+    def saved_state(self) -> dict[str, object]:
+        """What must survive a restart of a live system, JSON-ready: the UTC day
+        and its start-of-day equity, the daily-loss state, the policy's own
+        halt, the equity peak and the stop-loss cooldowns (Decimals as text)."""
+        def level(s: TradingState | None) -> dict[str, object] | None:
+            return None if s is None else {"level": s.level.value, "reason": s.reason,
+                                           "since_ns": s.since_ns}
+        return {
+            "day": self._day,
+            "start_of_day_equity": None if self.start_of_day_equity is None
+            else str(self.start_of_day_equity),
+            "daily": level(self._daily), "halt": level(self._halt),
+            "equity_peak": None if self.equity_peak is None else str(self.equity_peak),
+            "cooldown_until": dict(self._cooldown_until),
+        }
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Take up a :meth:`saved_state` of an earlier start.
+
+        Raises:
+            ValueError: the state is malformed.
+        """
+        def level(raw: dict[str, Any] | None) -> TradingState | None:
+            if raw is None:
+                return None
+            return TradingState(sender=self._sender, ts_ns=int(raw["since_ns"]),
+                                level=TradingLevel(raw["level"]), reason=str(raw["reason"]),
+                                since_ns=int(raw["since_ns"]))
+        try:
+            self._day = None if state["day"] is None else int(state["day"])
+            sod = state["start_of_day_equity"]
+            self.start_of_day_equity = None if sod is None else Decimal(sod)
+            self._daily = level(state["daily"]) or self._daily
+            self._halt = level(state["halt"])
+            peak = state["equity_peak"]
+            self.equity_peak = None if peak is None else Decimal(peak)
+            self._cooldown_until = {str(k): int(v) for k, v in state["cooldown_until"].items()}
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            raise ValueError(f"not a risk state: {exc!r}") from None
 
     # --- the decision ------------------------------------------------------------
 
