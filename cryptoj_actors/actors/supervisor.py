@@ -267,12 +267,12 @@ class SupervisorActor(RoleActor):
             log.info("supervisor: resume: not halted")
             return
         state = self.emergency.resume(reason, time.time_ns())
-        self.rt.halt.clear()
         log.warning("supervisor: RESUME: %s", reason)
         self.history.append(state)
         self._persist()
         for role in ("risk", "executor", "feed"):
             self.send(role, state)
+        self.rt.halt.clear()  # last: the new state is on record and on its way
 
     def _impose(self, level: TradingLevel, reason: str) -> bool:
         state = self.emergency.impose(level, reason, time.time_ns())

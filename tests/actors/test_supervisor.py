@@ -231,7 +231,11 @@ def test_an_operator_resume_leaves_halted_and_tells_risk(tmp_path):
     sup.tell(OperatorCommand(sender="admin", ts_ns=0, command="resume", reason="all clear"))
     wait_for(lambda: not runtime.halt.is_set())
     assert StateFile(run.state_file).load().level is TradingLevel.ACTIVE
-    told = [m for m in runtime.directory.get("risk").proxy().messages().get(timeout=5)
-            if isinstance(m, TradingState)]
-    assert [(m.level, m.reason) for m in told] == [(TradingLevel.HALTED, "drill"),
+
+    def told() -> list[TradingState]:
+        return [m for m in runtime.directory.get("risk").proxy().messages().get(timeout=5)
+                if isinstance(m, TradingState)]
+
+    wait_for(lambda: len(told()) == 2)
+    assert [(m.level, m.reason) for m in told()] == [(TradingLevel.HALTED, "drill"),
                                                   (TradingLevel.ACTIVE, "all clear")]
