@@ -7,6 +7,8 @@ from datetime import datetime, timezone
 NS_PER_SECOND = 1_000_000_000
 NS_PER_HOUR = 3600 * NS_PER_SECOND
 NS_PER_DAY = 24 * NS_PER_HOUR
+#: One year of 365.25 days (crypto trades every day), exact in ns.
+YEAR_NS = 36525 * NS_PER_DAY // 100
 
 
 def iso(ts_ns: int) -> str:

@@ -20,11 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from cryptoj_actors.clock import NS_PER_DAY
-from cryptoj_actors.money import LEDGER_CONTEXT, ZERO
+from cryptoj_actors.clock import YEAR_NS
+from cryptoj_actors.money import LEDGER_CONTEXT
+from cryptoj_actors.report.running import RunningPerformance
 
-YEAR_NS = 36525 * NS_PER_DAY // 100
-"""One year of 365.25 days, in nanoseconds (exact: ``NS_PER_DAY`` is a multiple of 100)."""
 
 _NOISE = 1e-12
 """A dispersion below ``_NOISE`` times the largest absolute excess return (or 1)
@@ -168,7 +167,9 @@ def performance(
           downside deviation ``DD = sqrt(mean(min(0, x_t) ** 2))`` taken over
           ALL ``n`` periods (target = the risk-free rate); ``None`` if ``DD`` is 0.
         - A stdev or ``DD`` below ``1e-12`` times ``max(1, max |x_t|)`` is float
-          rounding noise and counts as 0.
+          rounding noise and counts as 0. Sums of returns and of their squares
+          are exact (:class:`~cryptoj_actors.report.running.ExactSum`); the
+          sample variance is ``(sum(x^2)/n - mean^2) * n/(n-1)``.
         - If an equity used as a denominator ``E_{t-1}`` is not positive, the
           returns are undefined: volatility, Sharpe and Sortino are ``None``.
         - Maximum drawdown ``= max_t (P_t - E_t) / P_t`` with the running peak
@@ -201,100 +202,56 @@ def performance(
     """
     if not points:
         raise ValueError("performance needs at least one equity point")
-    if not periods_per_year > 0:
-        raise ValueError(f"periods_per_year must be positive, got {periods_per_year}")
-    first, last = points[0], points[-1]
-    if first.equity <= 0:
-        raise ValueError(f"the first equity must be positive, got {first.equity}")
-    times = [p.time_ns for p in points]
-    if any(b < a for a, b in zip(times, times[1:])):
-        raise ValueError("equity points are not in time order")
-
-    # --- returns -----------------------------------------------------------
-    ratio = LEDGER_CONTEXT.divide(last.equity, first.equity)
-    total_return = float(LEDGER_CONTEXT.subtract(ratio, 1))
-    span_ns = last.time_ns - first.time_ns
-    years = span_ns / YEAR_NS
-    cagr = _cagr(float(ratio), years) if span_ns > 0 else None
-
-    # --- risk ----------------------------------------------------------------
-    equity = [float(p.equity) for p in points]
-    ppy = float(periods_per_year)
-    annualizer = math.sqrt(ppy)
-    rf_p = (1.0 + risk_free_rate) ** (1.0 / ppy) - 1.0
-    volatility = sharpe = sortino = None
-    if all(e > 0 for e in equity[:-1]):
-        returns = [b / a - 1.0 for a, b in zip(equity, equity[1:])]
-        n = len(returns)
-        if n >= 2:
-            sd_r = _sample_stdev(returns)
-            volatility = sd_r * annualizer
-        if n >= 1:
-            excess = [r - rf_p for r in returns]
-            mean_x = math.fsum(excess) / n
-            noise = _NOISE * max(1.0, max(abs(x) for x in excess))
-            if n >= 2:
-                sd_x = _sample_stdev(excess)
-                if sd_x > noise:
-                    sharpe = mean_x / sd_x * annualizer
-            downside = math.sqrt(math.fsum(x * x for x in excess if x < 0) / n)
-            if downside > noise:
-                sortino = mean_x / downside * annualizer
-
-    drawdowns = _drawdowns(equity)
-    trough = min(range(len(drawdowns)), key=drawdowns.__getitem__)
-    max_drawdown = -drawdowns[trough] if drawdowns[trough] < 0 else 0.0
-    peak_ns = trough_ns = None
-    if max_drawdown > 0:
-        trough_ns = times[trough]
-        peak_value = max(equity[: trough + 1])
-        peak = max(i for i in range(trough + 1) if equity[i] == peak_value)
-        peak_ns = times[peak]
-    calmar = cagr / max_drawdown if cagr is not None and max_drawdown > 0 else None
-
-    exposures = [float(p.gross_exposure) for p in points]
-
-    # --- trading ---------------------------------------------------------------
-    closing = [t for t in trades if _side(t.side) == "SELL"]
-    gross_profit = gross_loss = total_fees = ZERO
-    winning = 0
-    for t in closing:
-        if t.realized_pnl > 0:
-            winning += 1
-            gross_profit = LEDGER_CONTEXT.add(gross_profit, t.realized_pnl)
-        elif t.realized_pnl < 0:
-            gross_loss = LEDGER_CONTEXT.subtract(gross_loss, t.realized_pnl)
+    running = RunningPerformance(risk_free_rate=risk_free_rate,
+                                 periods_per_year=periods_per_year)
+    for p in points:
+        running.add_point(p.time_ns, p.equity, p.gross_exposure)
     for t in trades:
-        total_fees = LEDGER_CONTEXT.add(total_fees, t.fee)
+        running.add_trade(_side(t.side), t.realized_pnl, t.fee)
+    return snapshot(running)
 
+
+def snapshot(running: RunningPerformance) -> Performance:
+    """The :class:`Performance` of a :class:`RunningPerformance` as it stands.
+
+    Raises:
+        ValueError: no equity point yet.
+    """
+    if running.points == 0:
+        raise ValueError("performance needs at least one equity point")
+    span_ns = running.last_ns - running.first_ns
+    years = running.years
+    ratio = LEDGER_CONTEXT.divide(running.last_equity, running.first_equity)
+    cagr = _cagr(float(ratio), years) if span_ns > 0 else None
+    max_drawdown = running.max_drawdown
     return Performance(
-        start_ns=first.time_ns,
-        end_ns=last.time_ns,
-        number_of_points=len(points),
+        start_ns=running.first_ns,
+        end_ns=running.last_ns,
+        number_of_points=running.points,
         years=years,
-        periods_per_year=ppy,
-        risk_free_rate=float(risk_free_rate),
-        start_equity=first.equity,
-        end_equity=last.equity,
-        total_return=total_return,
+        periods_per_year=running.periods_per_year,
+        risk_free_rate=running.risk_free_rate,
+        start_equity=running.first_equity,
+        end_equity=running.last_equity,
+        total_return=running.total_return,
         cagr=cagr,
-        annualized_volatility=volatility,
-        sharpe=sharpe,
-        sortino=sortino,
+        annualized_volatility=running.annualized_volatility,
+        sharpe=running.sharpe,
+        sortino=running.sortino,
         max_drawdown=max_drawdown,
-        max_drawdown_peak_ns=peak_ns,
-        max_drawdown_trough_ns=trough_ns,
-        calmar=calmar,
-        avg_gross_exposure=math.fsum(exposures) / len(exposures),
-        max_gross_exposure=max(exposures),
-        number_of_trades=len(trades),
-        closing_trades=len(closing),
-        winning_trades=winning,
-        win_rate=winning / len(closing) if closing else None,
-        profit_factor=float(gross_profit / gross_loss) if gross_loss > 0 else None,
-        gross_profit=gross_profit,
-        gross_loss=gross_loss,
-        total_fees=total_fees,
+        max_drawdown_peak_ns=running.max_drawdown_peak_ns,
+        max_drawdown_trough_ns=running.max_drawdown_trough_ns,
+        calmar=cagr / max_drawdown if cagr is not None and max_drawdown > 0 else None,
+        avg_gross_exposure=running.avg_gross_exposure,
+        max_gross_exposure=running.max_gross_exposure,
+        number_of_trades=running.trades,
+        closing_trades=running.closing_trades,
+        winning_trades=running.winning_trades,
+        win_rate=running.win_rate,
+        profit_factor=running.profit_factor,
+        gross_profit=running.gross_profit,
+        gross_loss=running.gross_loss,
+        total_fees=running.total_fees,
     )
 
 
@@ -304,13 +261,6 @@ def performance(
 def _side(side: object) -> str:
     """``"BUY"``/``"SELL"`` from a plain string or a :class:`~cryptoj_actors.messages.Side`."""
     return str(getattr(side, "value", side))
-
-
-def _sample_stdev(values: list[float]) -> float:
-    """Sample standard deviation (ddof=1), two-pass with exactly rounded sums."""
-    n = len(values)
-    mean = math.fsum(values) / n
-    return math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
 
 
 def _cagr(ratio: float, years: float) -> float | None:
