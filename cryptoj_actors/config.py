@@ -146,10 +146,26 @@ class SupervisorConfig:
 
 @dataclass(frozen=True, slots=True)
 class HealthConfig:
+    """Health sampling and thresholds (see :mod:`cryptoj_actors.health.model`).
+
+    Seconds, MiB, messages and errors per minute. Every sample is also kept
+    in the run directory (``metrics.jsonl``), rotated at ``metrics_file_mb``
+    with ``metrics_files`` old files kept.
+    """
+
     interval_s: float = 1.0
     memory_critical_mb: int = 4096
+    available_memory_critical_mb: int = 256
     mailbox_degraded: int = 1_000
     mailbox_critical: int = 10_000
+    feed_lag_degraded_s: float = 2.0
+    feed_lag_critical_s: float = 10.0
+    latency_degraded_s: float = 0.5
+    latency_critical_s: float = 2.0
+    errors_degraded_per_min: float = 1.0
+    errors_critical_per_min: float = 10.0
+    metrics_file_mb: int = 10
+    metrics_files: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,17 +352,35 @@ def parse_config(data: Mapping[str, Any], source: str = "<inline>") -> Config:
                                          ds.liveness_timeout_s, _positive),
     )
 
-    h = reader.table(top.get("health", {}), "health", {
-        "interval_s", "memory_critical_mb", "mailbox_degraded", "mailbox_critical"})
     dh = HealthConfig()
+    h = reader.table(top.get("health", {}), "health", set(HealthConfig.__dataclass_fields__))
     health = HealthConfig(
         interval_s=reader.number(h, "health.interval_s", dh.interval_s, _positive),
         memory_critical_mb=reader.value(h, "health.memory_critical_mb", int,
                                         dh.memory_critical_mb, _positive),
+        available_memory_critical_mb=reader.value(h, "health.available_memory_critical_mb", int,
+                                                  dh.available_memory_critical_mb,
+                                                  _non_negative),
         mailbox_degraded=reader.value(h, "health.mailbox_degraded", int, dh.mailbox_degraded,
                                       _positive),
         mailbox_critical=reader.value(h, "health.mailbox_critical", int, dh.mailbox_critical,
                                       _positive),
+        feed_lag_degraded_s=reader.number(h, "health.feed_lag_degraded_s",
+                                          dh.feed_lag_degraded_s, _positive),
+        feed_lag_critical_s=reader.number(h, "health.feed_lag_critical_s",
+                                          dh.feed_lag_critical_s, _positive),
+        latency_degraded_s=reader.number(h, "health.latency_degraded_s",
+                                         dh.latency_degraded_s, _positive),
+        latency_critical_s=reader.number(h, "health.latency_critical_s",
+                                         dh.latency_critical_s, _positive),
+        errors_degraded_per_min=reader.number(h, "health.errors_degraded_per_min",
+                                              dh.errors_degraded_per_min, _positive),
+        errors_critical_per_min=reader.number(h, "health.errors_critical_per_min",
+                                              dh.errors_critical_per_min, _positive),
+        metrics_file_mb=reader.value(h, "health.metrics_file_mb", int, dh.metrics_file_mb,
+                                     _positive),
+        metrics_files=reader.value(h, "health.metrics_files", int, dh.metrics_files,
+                                   _positive),
     )
 
     ad = reader.table(top.get("admin", {}), "admin", {"http", "port", "token_file"})

@@ -406,10 +406,12 @@ class TradingState(Message):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HealthStatus(Message):
-    """Overall health with the checks that decided it (name -> detail)."""
+    """Overall health, each component's level (component, level), and the
+    failed checks that decided them (component, detail), worst first."""
 
     level: HealthLevel
     checks: tuple[tuple[str, str], ...] = ()
+    components: tuple[tuple[str, HealthLevel], ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptoj_actors.config import Config
+from cryptoj_actors.health.telemetry import Telemetry
 from cryptoj_actors.messages import HealthStatus, PortfolioSnapshot, TradingState
+from cryptoj_actors.report.metrics import Performance
 from cryptoj_actors.supervision.directory import Directory
 
 
@@ -72,6 +74,9 @@ class StatusBoard:
     generations: dict[str, int] = field(default_factory=dict)   # the supervisor
     health: HealthStatus | None = None             # the health actor, every sample
     mailboxes: dict[str, int] = field(default_factory=dict)     # the health actor
+    hung: tuple[str, ...] = ()                     # the supervisor's liveness pings
+    performance: Performance | None = None         # the portfolio, every few batches
+    resources: dict[str, float] = field(default_factory=dict)   # the health actor
 
 
 LIVE_LEDGER = "live-paper"
@@ -134,4 +139,5 @@ class Runtime:
     progress: Progress = field(default_factory=Progress)
     outcome: Outcome = field(default_factory=Outcome)
     board: StatusBoard = field(default_factory=StatusBoard)
+    telemetry: Telemetry = field(default_factory=Telemetry)
     faults_fired: int = 0  # injected faults so far (drills), across restarts

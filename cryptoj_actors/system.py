@@ -31,6 +31,7 @@ from cryptoj_actors.ids import OrderIds
 from cryptoj_actors.marketdata.source import MarketSource
 from cryptoj_actors.messages import OrderDenied, TradingState
 from cryptoj_actors.portfolio.ledger import Ledger
+from cryptoj_actors.report.metrics import periods_per_year
 from cryptoj_actors.risk.policy import RiskPolicy
 from cryptoj_actors.runtime import RunInfo, Runtime
 from cryptoj_actors.strategy.base import Strategy, load_strategy
@@ -67,7 +68,9 @@ class TradingSystem:
                  strategy: Strategy | None = None) -> None:
         self.rt = Runtime(config=config, run=run)
         self.source = source
-        self.products = tuple(source().products)
+        first = source()
+        self.products = tuple(first.products)
+        self.periods_per_year = periods_per_year(first.period_ns)
         self._strategy = strategy
         self.supervisor: pykka.ActorRef[Any] | None = None
 
@@ -95,7 +98,8 @@ class TradingSystem:
 
         def portfolio(rt: Runtime, gen: int) -> pykka.ActorRef[Any]:
             ledger = Ledger(cfg.starting_cash, cfg.risk.max_position_fraction)
-            return PortfolioActor.start(rt, gen, ledger=ledger, products=products)
+            return PortfolioActor.start(rt, gen, ledger=ledger, products=products,
+                                        periods_per_year=self.periods_per_year)
 
         def executor(rt: Runtime, gen: int) -> pykka.ActorRef[Any]:
             return ExecutorActor.start(rt, gen, exchange=PaperExchange(cfg.paper, cfg.rules))

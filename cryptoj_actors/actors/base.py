@@ -113,6 +113,7 @@ class RoleActor(pykka.ThreadingActor):
         if handler is None:
             name = type(message).__name__
             self.unhandled[name] += 1
+            self.rt.telemetry.errors[self.role] += 1
             if self.unhandled[name] == 1:
                 log.warning("%s: ignoring unexpected message %s", self.role, name)
             return None
@@ -144,6 +145,7 @@ class RoleActor(pykka.ThreadingActor):
     def _report_down(self, exc: BaseException | None) -> None:
         error = f"{type(exc).__name__}: {exc}" if exc else "unknown error"
         log.error("%s failed: %s", self.role, error)
+        self.rt.telemetry.errors[self.role] += 1
         self.send("supervisor", ChildDown(sender=self.role, ts_ns=time.time_ns(),
                                           role=self.role, error=error,
                                           generation=self.generation))

@@ -59,6 +59,8 @@ class ExecutorActor(RoleActor):
         self._end: EndOfData | None = None
         self._credit_every = max(1, runtime.config.feed.credit_window // 2)
         self.reexecuted = 0  # orders and fills found already journaled (a re-execution)
+        self._received_ns: dict[int, int] = {}  # batch seq -> when the feed cut it (wall, ns)
+        self._sent_ns: dict[str, int] = {}  # client order id -> when it was sent (wall, ns)
 
     def handlers(self) -> dict[type, Handler]:
         return {MarketBatch: self.on_batch, OrderBatch: self.on_orders, EndOfData: self.on_end,
@@ -82,6 +84,7 @@ class ExecutorActor(RoleActor):
 
     def on_batch(self, batch: MarketBatch) -> None:
         self._waiting[batch.seq] = batch
+        self._received_ns[batch.seq] = batch.received_ns
         self._drain()
 
     def on_orders(self, batch: OrderBatch) -> None:
@@ -89,6 +92,7 @@ class ExecutorActor(RoleActor):
         if batch.seq != self.orders_through + 1:
             raise RuntimeError(f"orders of batch {batch.seq} arrived after those of "
                                f"{self.orders_through}: the decision order is broken")
+        cut_ns = self._received_ns.pop(batch.seq, 0)
         for order in batch.orders:
             if not self.journal.record_order(order):
                 self.reexecuted += 1  # a restarted replay deciding it again: same order
@@ -99,6 +103,10 @@ class ExecutorActor(RoleActor):
                                      detail=f"system halted: {self.rt.halt.reason}")
             else:
                 update = self.exchange.submit(order, batch.ts_ns)
+                now = time.time_ns()
+                self._sent_ns[order.client_order_id] = now
+                if cut_ns:
+                    self.rt.telemetry.tick_to_order.record((now - cut_ns) / 1e9)
             self._emit(update)
         self.orders_through = batch.seq
         self.rt.progress.settled = batch.seq
@@ -140,5 +148,9 @@ class ExecutorActor(RoleActor):
         else:
             self.journal.update_order(event.client_order_id, event.status, event.filled_base,
                                       event.ts_ns, event.detail)
+            if event.status.is_terminal:
+                sent = self._sent_ns.pop(event.client_order_id, None)
+                if sent is not None:
+                    self.rt.telemetry.order_round_trip.record((time.time_ns() - sent) / 1e9)
         self.send("portfolio", event)
 

@@ -44,7 +44,7 @@ class FeedActor(RoleActor):
         # Only now: the credits that answer the first batches are addressed
         # to the role "feed", which must already lead here.
         self.rt.progress.total = self.source.total_batches
-        self.source.start(self._notify)
+        self.source.start(self._notify, self.rt.telemetry)
         if self.source.total_batches == 0:  # live: batches are cut on a clock
             self.every(self.rt.config.feed.batch_interval_s, "batch")
         self.pump()

@@ -34,9 +34,15 @@ from cryptoj_actors.messages import (
 from cryptoj_actors.portfolio.ledger import Ledger, ReservationError
 from cryptoj_actors.portfolio.recovery import rebuild_ledger
 from cryptoj_actors.report.metrics import EquityPoint, TradeRecord
+from cryptoj_actors.report.metrics import snapshot as performance_snapshot
+from cryptoj_actors.report.running import RunningPerformance
 from cryptoj_actors.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+#: The running performance is published for the status view every this many
+#: batches (and at the end): often enough to watch, rarely enough to be free.
+PUBLISH_EVERY = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +61,13 @@ class PortfolioActor(RoleActor):
     role = "portfolio"
 
     def __init__(self, runtime: Runtime, generation: int = 0, *, ledger: Ledger,
-                 products: tuple[str, ...]) -> None:
+                 products: tuple[str, ...], periods_per_year: float = 8766.0) -> None:
         super().__init__(runtime, generation)
         self.ledger = ledger
         self.products = products
+        self.performance = RunningPerformance(
+            risk_free_rate=runtime.config.report.risk_free_rate,
+            periods_per_year=periods_per_year)
         self.equity: list[EquityPoint] = []
         self.trades: list[TradeRecord] = []
         self.denials: list[OrderDenied] = []
@@ -99,7 +108,11 @@ class PortfolioActor(RoleActor):
         self._seq, self._ts_ns = batch.seq, batch.ts_ns
         snapshot = self.ledger.snapshot(sender=self.role, ts_ns=batch.ts_ns, seq=batch.seq)
         self.rt.board.snapshot = snapshot
-        self.equity.append(self._point(snapshot))
+        point = self._point(snapshot)
+        self.equity.append(point)
+        self.performance.add_point(point.time_ns, point.equity, point.gross_exposure)
+        if batch.seq % PUBLISH_EVERY == 0:
+            self.rt.board.performance = performance_snapshot(self.performance)
         self.send("risk", MarkedBatch(sender=self.role, ts_ns=batch.ts_ns, batch=batch,
                                       snapshot=snapshot))
 
@@ -123,6 +136,7 @@ class PortfolioActor(RoleActor):
 
     def on_fill(self, fill: Fill) -> None:
         result = self.ledger.apply_fill(fill)
+        self.performance.add_trade(fill.side.value, result.realized_pnl, fill.fee)
         self.trades.append(TradeRecord(
             time_ns=fill.ts_ns, product_id=fill.product_id, side=fill.side.value,
             base_size=fill.base_size, price=fill.price, fee=fill.fee,
@@ -140,6 +154,8 @@ class PortfolioActor(RoleActor):
 
     def on_end(self, end: EndOfData) -> None:
         self.ledger.check_invariants()
+        if self.performance.points:
+            self.rt.board.performance = performance_snapshot(self.performance)
         self.send("supervisor", end)
 
     def results(self) -> PortfolioResults:

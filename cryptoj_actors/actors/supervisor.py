@@ -182,12 +182,14 @@ class SupervisorActor(RoleActor):
             return
         now = time.monotonic()
         timeout = self.rt.config.supervisor.liveness_timeout_s
+        hung = []
         for role, (future, sent) in list(self._pings.items()):
             try:
                 future.get(timeout=0)
             except pykka.Timeout:
                 if now - sent < timeout:
                     continue
+                hung.append(role)
                 del self._pings[role]
                 reason = f"{role} hung: no answer to a liveness ping in {timeout:g} s"
                 if self.specs[role].significant:
@@ -198,6 +200,7 @@ class SupervisorActor(RoleActor):
             except Exception:  # noqa: BLE001 - it died; its ChildDown tells the rest
                 pass
             del self._pings[role]
+        self.rt.board.hung = tuple(hung)
         for role in self.order:
             ref = self.rt.directory.get(role)
             if role not in self._pings and role not in self._restarting and ref is not None \

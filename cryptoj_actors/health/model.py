@@ -1,65 +1,124 @@
-"""The health model: turns samples of the running system into a level.
+"""The health model: turns samples of the running system into levels, per
+component and overall.
 
-Plain and synchronous; the health actor samples (process memory and CPU with
-psutil, mailbox depths, dead letters) and asks :meth:`HealthModel.assess`.
+Plain and synchronous; the health actor samples the system on a timer and
+asks :meth:`HealthModel.assess`. Rates are measured between two samples.
 
-Levels: ``CRITICAL`` when resident memory exceeds ``memory_critical_mb`` or a
-mailbox holds more than ``mailbox_critical`` messages, or a role that should
-run is down; ``DEGRADED`` when a mailbox holds more than ``mailbox_degraded``
-or dead letters appeared since the last sample; ``OK`` otherwise.
+Checks (thresholds in ``[health]``), each giving its component a level:
+
+| component | ``DEGRADED`` when | ``CRITICAL`` when |
+| --- | --- | --- |
+| ``feed`` | lag over ``feed_lag_degraded_s`` | lag over ``feed_lag_critical_s`` |
+| ``executor`` | tick-to-order over ``latency_degraded_s`` | over ``latency_critical_s`` |
+| ``actor:<role>`` | mailbox over ``mailbox_degraded``; errors over ``errors_degraded_per_min`` | mailbox over ``mailbox_critical``; errors over ``errors_critical_per_min``; down; hung |
+| ``process`` | | resident memory over ``memory_critical_mb`` |
+| ``machine`` | | available memory under ``available_memory_critical_mb`` |
+| ``directory`` | new dead letters | |
+
+The overall level is the worst component's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptoj_actors.config import HealthConfig
 from cryptoj_actors.messages import HealthLevel
 
+_RANK = {HealthLevel.OK: 0, HealthLevel.DEGRADED: 1, HealthLevel.CRITICAL: 2}
+
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """One look at the system.
+    """One look at the system, taken ``elapsed_s`` seconds after the last.
 
-    ``rss_mb``: resident memory in MiB; ``cpu_percent``: process CPU since the
-    last sample (100 = one core); ``mailboxes``: role -> queued messages, for
-    roles that are alive; ``down``: roles expected but not alive;
-    ``dead_letters``: total so far.
+    Memory in MiB; ``cpu_percent`` of the process since the last sample (100
+    = one core); ``mailboxes``: role -> queued messages of live actors;
+    ``down``: roles not alive; ``hung``: roles that did not answer a liveness
+    ping in time; ``dead_letters``, ``errors`` (role -> count), and the
+    latency sums are running totals; ``feed_lag_s`` is the latest lag.
     """
 
+    elapsed_s: float
     rss_mb: float
     cpu_percent: float
+    available_mb: float
     mailboxes: Mapping[str, int]
-    down: tuple[str, ...]
-    dead_letters: int
+    down: tuple[str, ...] = ()
+    hung: tuple[str, ...] = ()
+    dead_letters: int = 0
+    errors: Mapping[str, int] = field(default_factory=dict)
+    feed_lag_s: float | None = None
+    tick_to_order_count: int = 0
+    tick_to_order_total_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """The overall level, the level of each component, and the failed checks
+    as (component, detail) pairs, worst first."""
+
+    level: HealthLevel
+    components: Mapping[str, HealthLevel]
+    checks: tuple[tuple[str, str], ...]
 
 
 class HealthModel:
     def __init__(self, config: HealthConfig) -> None:
         self.config = config
-        self._dead_letters = 0
+        self._last: Sample | None = None
 
-    def assess(self, sample: Sample) -> tuple[HealthLevel, tuple[tuple[str, str], ...]]:
-        """The level and the checks that set it, as (name, detail) pairs."""
+    def assess(self, sample: Sample) -> Assessment:
         cfg = self.config
-        critical: list[tuple[str, str]] = []
-        degraded: list[tuple[str, str]] = []
-        if sample.rss_mb > cfg.memory_critical_mb:
-            critical.append(("memory", f"{sample.rss_mb:.0f} MiB > {cfg.memory_critical_mb} MiB"))
-        for role in sample.down:
-            critical.append((f"actor:{role}", "down"))
+        found: list[tuple[HealthLevel, str, str]] = []
+
+        def check(component: str, value: float | None, degraded: float | None,
+                  critical: float | None, what: str) -> None:
+            if value is None:
+                return
+            if critical is not None and value > critical:
+                found.append((HealthLevel.CRITICAL, component, f"{what} {value:g} > {critical:g}"))
+            elif degraded is not None and value > degraded:
+                found.append((HealthLevel.DEGRADED, component, f"{what} {value:g} > {degraded:g}"))
+
+        check("process", round(sample.rss_mb), None, cfg.memory_critical_mb, "memory MiB")
+        if sample.available_mb < cfg.available_memory_critical_mb:
+            found.append((HealthLevel.CRITICAL, "machine",
+                          f"available memory {sample.available_mb:.0f} MiB < "
+                          f"{cfg.available_memory_critical_mb} MiB"))
+        check("feed", sample.feed_lag_s, cfg.feed_lag_degraded_s, cfg.feed_lag_critical_s,
+              "lag s")
+        last = self._last
+        if last is not None:
+            orders = sample.tick_to_order_count - last.tick_to_order_count
+            if orders:
+                mean = (sample.tick_to_order_total_s - last.tick_to_order_total_s) / orders
+                check("executor", round(mean, 6), cfg.latency_degraded_s, cfg.latency_critical_s,
+                      "tick-to-order s")
+            per_min = 60.0 / sample.elapsed_s if sample.elapsed_s > 0 else 0.0
+            for role, count in sorted(sample.errors.items()):
+                rate = (count - last.errors.get(role, 0)) * per_min
+                check(f"actor:{role}", round(rate, 1), cfg.errors_degraded_per_min,
+                      cfg.errors_critical_per_min, "errors/min")
+            new_dead = sample.dead_letters - last.dead_letters
+            if new_dead > 0:
+                found.append((HealthLevel.DEGRADED, "directory",
+                              f"{new_dead} dead letters since the last sample"))
         for role, depth in sorted(sample.mailboxes.items()):
-            if depth > cfg.mailbox_critical:
-                critical.append((f"mailbox:{role}", f"{depth} > {cfg.mailbox_critical}"))
-            elif depth > cfg.mailbox_degraded:
-                degraded.append((f"mailbox:{role}", f"{depth} > {cfg.mailbox_degraded}"))
-        new_dead = sample.dead_letters - self._dead_letters
-        self._dead_letters = sample.dead_letters
-        if new_dead > 0:
-            degraded.append(("dead_letters", f"{new_dead} since the last sample"))
-        if critical:
-            return HealthLevel.CRITICAL, tuple(critical + degraded)
-        if degraded:
-            return HealthLevel.DEGRADED, tuple(degraded)
-        return HealthLevel.OK, ()
+            check(f"actor:{role}", depth, cfg.mailbox_degraded, cfg.mailbox_critical, "mailbox")
+        for role in sample.down:
+            found.append((HealthLevel.CRITICAL, f"actor:{role}", "down"))
+        for role in sample.hung:
+            found.append((HealthLevel.CRITICAL, f"actor:{role}", "hung (no answer to a ping)"))
+        self._last = sample
+
+        components: dict[str, HealthLevel] = {f"actor:{r}": HealthLevel.OK
+                                              for r in sample.mailboxes}
+        for level, component, _ in found:
+            if _RANK[level] > _RANK[components.get(component, HealthLevel.OK)]:
+                components[component] = level
+        overall = max(components.values(), key=_RANK.__getitem__, default=HealthLevel.OK)
+        found.sort(key=lambda f: -_RANK[f[0]])
+        return Assessment(overall, components,
+                          tuple((component, detail) for _, component, detail in found))

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ import websocket
 
 from cryptoj_actors.clock import NS_PER_SECOND, from_datetime
 from cryptoj_actors.config import FeedConfig
+from cryptoj_actors.health.telemetry import Telemetry
 from cryptoj_actors.messages import Bar, MarketBatch, MarketEvent, Side, Trade
 from cryptoj_actors.money import ZERO, to_decimal
 
@@ -135,7 +137,9 @@ class CoinbaseTradesSource:
     def __init__(self, config: FeedConfig, rng: random.Random | None = None) -> None:
         self.config = config
         self.products = config.products
+        self.period_ns = int(config.batch_interval_s * NS_PER_SECOND)
         self.errors: Counter[str] = Counter()
+        self._telemetry = Telemetry()
         self._rng = rng or random.Random()
         self._notify: Callable[[object], None] | None = None
         self._stop = threading.Event()
@@ -152,8 +156,9 @@ class CoinbaseTradesSource:
         interval = config.bar_interval_s * NS_PER_SECOND
         self._cutters = {p: _BarCutter(p, interval) for p in self.products}
 
-    def start(self, notify: Callable[[object], None]) -> None:
+    def start(self, notify: Callable[[object], None], telemetry: Telemetry) -> None:
         self._notify = notify
+        self._telemetry = telemetry
         self._thread = threading.Thread(target=self._run, name="coinbase-ws", daemon=True)
         self._thread.start()
 
@@ -228,14 +233,20 @@ class CoinbaseTradesSource:
             ws.send(orjson.dumps(message).decode())
 
     def _on_message(self, ws: websocket.WebSocket, raw: str | bytes) -> None:
+        received_ns = time.time_ns()
         try:
             channel, trades = parse_frame(raw)
         except ValueError as exc:
             kind = str(exc).split(":")[0]
             self.errors[kind] += 1
+            self._telemetry.errors["feed.input"] += 1
             if self.errors[kind] == 1:
                 log.warning("feed: skipped a bad frame (%s)", exc)
             return
+        self._telemetry.feed_messages[channel or "unknown"] += 1
+        if trades:
+            self._telemetry.feed_lag.record(
+                max(0, received_ns - max(t.time_ns for t in trades)) / NS_PER_SECOND)
         if trades and self._notify is not None:
             self._notify(LiveTrades(trades))
 

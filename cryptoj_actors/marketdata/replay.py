@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from cryptoj_actors.health.telemetry import Telemetry
 from cryptoj_actors.marketdata.bars_csv import AlignedBars
 from cryptoj_actors.messages import MarketBatch
 
@@ -18,16 +19,18 @@ class BarReplaySource:
 
     def __init__(self, aligned: AlignedBars) -> None:
         self.aligned = aligned
+        self._telemetry = Telemetry()
         self.products = aligned.products
         self.total_batches = len(aligned.slices)
+        self.period_ns = aligned.interval_ns
         self._next = 0
 
     @property
     def exhausted(self) -> bool:
         return self._next >= self.total_batches
 
-    def start(self, notify: Callable[[object], None]) -> None:
-        pass
+    def start(self, notify: Callable[[object], None], telemetry: Telemetry) -> None:
+        self._telemetry = telemetry
 
     def stop(self) -> None:
         pass
@@ -40,5 +43,6 @@ class BarReplaySource:
             return None
         start_ns, bars = self.aligned.slices[self._next]
         self._next += 1
+        self._telemetry.feed_messages["bars"] += len(bars)
         return MarketBatch(sender="feed", ts_ns=start_ns + self.aligned.interval_ns, seq=seq,
                            events=bars, received_ns=now_ns)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from cryptoj_actors.health.telemetry import Telemetry
 from cryptoj_actors.messages import MarketBatch
 
 
@@ -19,9 +20,11 @@ class MarketSource(Protocol):
     products: tuple[str, ...]
     total_batches: int  # 0 when unknown (live)
     exhausted: bool
+    period_ns: int  # the time one batch covers: the bar interval, or the live batch interval
 
-    def start(self, notify: Callable[[object], None]) -> None:
-        """Begin (a live source connects; ``notify`` tells the feed actor)."""
+    def start(self, notify: Callable[[object], None], telemetry: Telemetry) -> None:
+        """Begin (a live source connects; ``notify`` tells the feed actor, and
+        it counts messages, lag and bad input into ``telemetry``)."""
 
     def stop(self) -> None:
         """Release connections and threads; idempotent."""

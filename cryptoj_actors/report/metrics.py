@@ -24,7 +24,6 @@ from cryptoj_actors.clock import YEAR_NS
 from cryptoj_actors.money import LEDGER_CONTEXT
 from cryptoj_actors.report.running import RunningPerformance
 
-
 _NOISE = 1e-12
 """A dispersion below ``_NOISE`` times the largest absolute excess return (or 1)
 is float rounding noise, not risk: it counts as zero. Returns that are equal

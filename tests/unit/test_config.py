@@ -67,7 +67,8 @@ def test_defaults():
     assert config.strategy.name == "trend_risk_parity"
     assert dict(config.strategy.params) == {}
     assert config.supervisor == SupervisorConfig(0.5, 30.0, 60.0, 5, 60.0, 5.0)
-    assert config.health == HealthConfig(1.0, 4096, 1_000, 10_000)
+    assert config.health == HealthConfig(interval_s=1.0, memory_critical_mb=4096,
+                                         mailbox_degraded=1_000, mailbox_critical=10_000)
     assert config.report == ReportConfig(0.0)
     assert dict(config.products) == {}
 
@@ -195,7 +196,8 @@ def test_a_full_file(tmp_path):
     assert config.supervisor == SupervisorConfig(
         restart_initial_s=1.0, restart_max_s=2.5, restart_reset_s=3.0, max_restarts=0,
         restart_window_s=4.0, shutdown_timeout_s=0.1)
-    assert config.health == HealthConfig(0.5, 100, 5, 50)
+    assert config.health == HealthConfig(interval_s=0.5, memory_critical_mb=100,
+                                         mailbox_degraded=5, mailbox_critical=50)
     assert config.report == ReportConfig(-0.01)
     assert dict(config.products) == {"SOL-EUR": ProductRules(D("0.001"), D("0.0001"), D("0"),
                                                              D("0.3"))}

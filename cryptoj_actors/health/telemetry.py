@@ -1,0 +1,56 @@
+"""Counters and latencies the actors record as they work, for health, the
+status view and ``/metrics``.
+
+Each statistic has one writer (the actor that measures it) and cheap O(1)
+updates; readers (the health actor, the view, a scrape) only read. Times are
+seconds (floats: these are statistics, not money).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+class Latency:
+    """Count, sum, maximum and last of a duration, in seconds."""
+
+    __slots__ = ("count", "total", "max", "last")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total = 0.0
+        self.max = 0.0
+        self.last: float | None = None
+
+    def record(self, seconds: float) -> None:
+        self.count += 1
+        self.total += seconds
+        self.last = seconds
+        if seconds > self.max:
+            self.max = seconds
+
+    @property
+    def mean(self) -> float | None:
+        return self.total / self.count if self.count else None
+
+
+@dataclass(slots=True)
+class Telemetry:
+    """What the actors measure.
+
+    * ``feed_messages``: channel -> messages received (the feed: for a replay
+      the channel is ``bars``; live, the websocket channel names).
+    * ``feed_lag``: local receive time minus the exchange's timestamp (live).
+    * ``tick_to_order``: from the feed cutting a market batch to the executor
+      sending an order decided on it.
+    * ``order_round_trip``: from sending an order to its end at the venue
+      (filled, expired, cancelled or rejected).
+    * ``errors``: role -> failures, unexpected messages and bad input.
+    """
+
+    feed_messages: Counter[str] = field(default_factory=Counter)
+    feed_lag: Latency = field(default_factory=Latency)
+    tick_to_order: Latency = field(default_factory=Latency)
+    order_round_trip: Latency = field(default_factory=Latency)
+    errors: Counter[str] = field(default_factory=Counter)
