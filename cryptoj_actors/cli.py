@@ -79,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", parents=[common], help="trade live market data (paper by default)")
     run.add_argument("--feed-url", help="websocket URL instead of [feed] url")
+    run.add_argument("--no-ui", action="store_true",
+                     help="no live view: a status line every [ui] log_interval_s instead")
     run.set_defaults(func=cmd_run)
 
     replay = sub.add_parser("replay", parents=[common],
@@ -91,7 +93,8 @@ def _parser() -> argparse.ArgumentParser:
                              "files, config and run id, re-executed against its journal")
     replay.add_argument("--credit-window", type=int, default=None,
                         help="market batches in flight (default: [feed] replay_credit_window)")
-    replay.add_argument("--no-progress", action="store_true", help="no progress display")
+    replay.add_argument("--no-ui", "--no-progress", dest="no_ui", action="store_true",
+                        help="no live view: a status line every [ui] log_interval_s instead")
     replay.set_defaults(func=cmd_replay)
 
     halt = sub.add_parser("halt", parents=[common],
@@ -101,7 +104,9 @@ def _parser() -> argparse.ArgumentParser:
                       help="also close every position gradually, largest first")
     halt.set_defaults(func=cmd_halt)
 
-    status = sub.add_parser("status", parents=[common], help="show the persisted trading state")
+    status = sub.add_parser("status", parents=[common],
+                            help="show a running system (or the persisted trading state)")
+    status.add_argument("--json", action="store_true", help="the raw status document")
     status.set_defaults(func=cmd_status)
 
     resume = sub.add_parser("resume", parents=[common],
@@ -109,7 +114,8 @@ def _parser() -> argparse.ArgumentParser:
     resume.add_argument("--reason", default="", help="why (kept with the trading state)")
     resume.set_defaults(func=cmd_resume)
 
-    parser.set_defaults(func=cmd_run, config=None, state_dir=None, verbose=False, feed_url=None)
+    parser.set_defaults(func=cmd_run, config=None, state_dir=None, verbose=False, feed_url=None,
+                        no_ui=False)
     return parser
 
 
@@ -130,7 +136,7 @@ def _logging(config: Config, verbose: bool, log_file: Path | None) -> None:
     root = logging.getLogger()
     root.handlers.clear()
     root.setLevel(logging.DEBUG)
-    console = logging.StreamHandler(sys.stderr)
+    console = _StderrHandler()
     console.setLevel(logging.INFO if verbose else logging.WARNING)
     console.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
     root.addHandler(console)
@@ -141,6 +147,19 @@ def _logging(config: Config, verbose: bool, log_file: Path | None) -> None:
         to_file.setFormatter(logging.Formatter(
             "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"))
         root.addHandler(to_file)
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time, so that log lines
+    go above the live view (which redirects it) instead of through it."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        pass
 
 
 def _run_info(config: Config, mode: str) -> RunInfo:
@@ -296,7 +315,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     system.start()
     interrupted = False
     try:
-        _show_progress(system, not args.no_progress)
+        _watch(system, not args.no_ui)
     except KeyboardInterrupt:
         interrupted = True
         print("interrupted: stopping the system", file=sys.stderr)
@@ -327,34 +346,32 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return EXIT_OK if all(checks[name] for name in LEDGER_CHECKS) else EXIT_CHECK_FAILED
 
 
-def _show_progress(system: TradingSystem, show: bool) -> None:
-    """Wait for the run to end, showing progress on a terminal (a line every
-    10 % otherwise)."""
+def _watch(system: TradingSystem, show_ui: bool) -> None:
+    """Show the system until its run ends (a live run: until Ctrl-C): the
+    live view in a terminal, otherwise one status line every
+    ``[ui] log_interval_s``."""
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
+    from rich.live import Live
 
-    progress = system.rt.progress
+    from cryptoj_actors.admin.status import status_document
+    from cryptoj_actors.ui.view import Refresher, one_line
+
+    cfg = system.rt.config.ui
     console = Console(stderr=True)
-    if show and console.is_terminal:
-        with Progress(TextColumn("replay"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("bars"), TimeRemainingColumn(), console=console,
-                      transient=True) as bar:
-            task = bar.add_task("replay", total=None)
+
+    def document() -> dict[str, object]:
+        return status_document(system.rt)
+
+    if show_ui and console.is_terminal:
+        with Live(Refresher(document), console=console, refresh_per_second=cfg.refresh_per_second):
             while not system.wait(0.1):
-                bar.update(task, completed=progress.settled, total=progress.total or None)
+                pass
         return
-    step = max(1, progress.total // 10)
-    shown = 0
-    while not system.wait(0.5):
-        if show and progress.settled // step > shown:
-            shown = progress.settled // step
-            print(f"replay: {progress.settled}/{progress.total} bars", file=sys.stderr)
+    next_line = time.monotonic() + cfg.log_interval_s
+    while not system.wait(0.2):
+        if time.monotonic() >= next_line:
+            print(one_line(document()), file=sys.stderr)
+            next_line += cfg.log_interval_s
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -385,8 +402,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, on_term)
     try:
         system.start()
-        while True:  # a live system runs, halted or not, until the operator stops it
-            time.sleep(1.0)
+        _watch(system, not args.no_ui)  # a live system runs, halted or not, until Ctrl-C
     except KeyboardInterrupt:
         log.info("stopping: actors in reverse start order")
     finally:
@@ -455,7 +471,13 @@ def cmd_status(args: argparse.Namespace) -> int:
         except requests.RequestException as exc:
             raise UsageError(f"the running system at {endpoint.url} did not answer: {exc}") \
                 from None
-        print(json.dumps(doc, indent=2))
+        if args.json:
+            print(json.dumps(doc, indent=2))
+        else:
+            from rich.console import Console
+
+            from cryptoj_actors.ui.view import render
+            Console().print(render(doc))
         return EXIT_OK
     _, state = _live_state(config)
     halt_path = control_file(config.system.state_dir)

@@ -181,6 +181,18 @@ class AdminConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class UiConfig:
+    """The live status view: redraws per second in a terminal; without one
+    (or with ``--no-ui``), one status line every ``log_interval_s`` seconds.
+    ``live_metrics``: keep the performance metrics up to date during the run
+    (the report computes them at the end either way)."""
+
+    refresh_per_second: float = 2.0
+    log_interval_s: float = 10.0
+    live_metrics: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class FaultsConfig:
     """Fault injection for drills: the actor ``role`` raises
     :class:`~cryptoj_actors.actors.base.InjectedFault` on the first message it
@@ -211,6 +223,7 @@ class Config:
     supervisor: SupervisorConfig = SupervisorConfig()
     health: HealthConfig = HealthConfig()
     admin: AdminConfig = AdminConfig()
+    ui: UiConfig = UiConfig()
     faults: FaultsConfig = FaultsConfig()
     report: ReportConfig = ReportConfig()
     products: Mapping[str, ProductRules] = field(default_factory=dict)
@@ -250,7 +263,7 @@ def parse_config(data: Mapping[str, Any], source: str = "<inline>") -> Config:
     """Validate an already-parsed TOML document; see :func:`load_config`."""
     reader = _Reader(source)
     top = reader.table(data, "", {"system", "feed", "portfolio", "paper", "risk", "strategy",
-                                  "supervisor", "health", "admin", "faults", "report",
+                                  "supervisor", "health", "admin", "ui", "faults", "report",
                                   "products"})
 
     s = reader.table(top.get("system", {}), "system", {"state_dir", "mode", "log_level"})
@@ -391,6 +404,14 @@ def parse_config(data: Mapping[str, Any], source: str = "<inline>") -> Config:
         token_file=reader.value(ad, "admin.token_file", str, da.token_file, _non_empty),
     )
 
+    u = reader.table(top.get("ui", {}), "ui", {"refresh_per_second", "log_interval_s",
+                                                "live_metrics"})
+    ui = UiConfig(
+        refresh_per_second=reader.number(u, "ui.refresh_per_second", 2.0, _positive),
+        log_interval_s=reader.number(u, "ui.log_interval_s", 10.0, _positive),
+        live_metrics=reader.value(u, "ui.live_metrics", bool, True),
+    )
+
     fa = reader.table(top.get("faults", {}), "faults", {"role", "at_batch", "times"})
     faults = FaultsConfig(
         role=reader.value(fa, "faults.role", str, "", _one_of("", "feed", "strategy", "risk",
@@ -428,7 +449,7 @@ def parse_config(data: Mapping[str, Any], source: str = "<inline>") -> Config:
 
     return Config(system=system, feed=feed, starting_cash=starting_cash, paper=paper, risk=risk,
                   strategy=strategy, supervisor=supervisor, health=health, admin=admin,
-                  faults=faults, report=report, products=products, source=source)
+                  ui=ui, faults=faults, report=report, products=products, source=source)
 
 
 # --- validation helpers -----------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 from cryptoj_actors.config import Config
@@ -69,6 +70,7 @@ class StatusBoard:
     """
 
     snapshot: PortfolioSnapshot | None = None      # the portfolio, every batch
+    day_start_equity: Decimal | None = None        # the portfolio, at each UTC day
     trading_state: TradingState | None = None      # the supervisor, on every change
     restarts: dict[str, int] = field(default_factory=dict)      # the supervisor
     generations: dict[str, int] = field(default_factory=dict)   # the supervisor

@@ -9,15 +9,21 @@ hour), and the process's peak resident memory.
 
     python scripts/bench.py                 # windows 1 and 16, 3 runs each
     python scripts/bench.py --windows 16 --runs 5 FILE...
+    python scripts/bench.py --observe        # the cost of watching: view and live metrics
 
 Figures are medians over the runs; the state directory is a fresh temporary
-folder per run, so the journal starts empty every time.
+folder per run, so the journal starts empty every time. By default the runs
+have no status view, as with ``replay --no-ui`` in a pipe. ``--observe``
+instead compares, at the replay's default window, runs with the live status
+view (rendered at its configured rate into a virtual terminal) and the live
+performance metrics, against runs with neither; runs alternate, A B A B.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import resource
 import statistics
 import sys
@@ -27,13 +33,16 @@ from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
+from rich.live import Live
 from rich.table import Table
 
+from cryptoj_actors.admin.status import status_document
 from cryptoj_actors.config import DEFAULT_CONFIG_PATH, load_config
 from cryptoj_actors.marketdata.bars_csv import align, load_bars
 from cryptoj_actors.marketdata.replay import BarReplaySource
 from cryptoj_actors.runtime import RunInfo
 from cryptoj_actors.system import TradingSystem
+from cryptoj_actors.ui.view import Refresher
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "coinbase_hourly_cdd"
@@ -46,6 +55,8 @@ def main() -> int:
     parser.add_argument("--windows", default="1,16",
                         help="credit windows to measure, comma-separated (default 1,16)")
     parser.add_argument("--runs", type=int, default=3, help="runs per window (median shown)")
+    parser.add_argument("--observe", action="store_true",
+                        help="measure the status view and live metrics against none")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     missing = [f for f in args.files if not f.is_file()]
@@ -60,6 +71,9 @@ def main() -> int:
     batches = len(aligned.slices)
     bars = sum(len(bars) for _, bars in aligned.slices)
     config = load_config(REPO / DEFAULT_CONFIG_PATH)
+
+    if args.observe:
+        return _observe(config, aligned, args.runs, bars, batches)
 
     table = Table(title=f"Replay of {', '.join(aligned.products)}: {bars:,} bars, "
                         f"{batches:,} batches; files loaded in {load_s:.2f} s; "
@@ -83,17 +97,54 @@ def main() -> int:
     return 0
 
 
-def _replay(config, aligned, window: int) -> tuple[float, int, object]:
+def _observe(config, aligned, runs: int, bars: int, batches: int) -> int:
+    window = config.feed.replay_credit_window
+    times: dict[bool, list[float]] = {False: [], True: []}
+    cpu: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(runs):
+        for watched in (False, True):
+            cpu_before = time.process_time()
+            times[watched].append(_replay(config, aligned, window, watched=watched)[0])
+            cpu[watched].append(time.process_time() - cpu_before)
+    table = Table(title=f"The cost of watching a replay ({bars:,} bars, {batches:,} batches, "
+                        f"window {window}, median of {runs} runs each, alternating)")
+    for column in ("run", "replay s", "min s", "max s", "bars/s", "CPU s"):
+        table.add_column(column, justify="right")
+    for watched, label in ((False, "no view, no live metrics"),
+                           (True, "live view + live metrics")):
+        median = statistics.median(times[watched])
+        table.add_row(label, f"{median:.2f}", f"{min(times[watched]):.2f}",
+                      f"{max(times[watched]):.2f}", f"{bars / median:,.0f}",
+                      f"{statistics.median(cpu[watched]):.2f}")
+    console = Console(width=120)
+    console.print(table)
+    cost = statistics.median(times[True]) / statistics.median(times[False]) - 1
+    best = min(times[True]) / min(times[False]) - 1
+    cpu_cost = statistics.median(cpu[True]) / statistics.median(cpu[False]) - 1
+    console.print(f"cost of the view and live metrics: {cost:+.1%} of replay time (median), "
+                  f"{best:+.1%} (best runs), {cpu_cost:+.1%} of CPU time (median)")
+    return 0
+
+
+def _replay(config, aligned, window: int, watched: bool = False) -> tuple[float, int, object]:
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp)
         cfg = replace(config.with_state_dir(state),
-                      feed=replace(config.feed, credit_window=window))
+                      feed=replace(config.feed, credit_window=window),
+                      ui=replace(config.ui, live_metrics=watched))
         run = RunInfo(run_id="bench", mode="replay", state_dir=state,
                       run_dir=state / "runs" / "bench")
         system = TradingSystem(cfg, run, lambda: BarReplaySource(aligned))
         started = time.perf_counter()
         system.start()
-        system.wait()
+        if watched:
+            with open(os.devnull, "w") as sink:
+                screen = Console(file=sink, force_terminal=True, width=140, height=60)
+                with Live(Refresher(lambda: status_document(system.rt)), console=screen,
+                          refresh_per_second=cfg.ui.refresh_per_second):
+                    system.wait()
+        else:
+            system.wait()
         elapsed = time.perf_counter() - started
         results = system.results()
         system.stop()

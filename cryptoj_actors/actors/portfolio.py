@@ -12,11 +12,13 @@ order's reservation released.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 
 from cryptoj_actors.actors.base import Handler, RoleActor
+from cryptoj_actors.clock import utc_day
 from cryptoj_actors.execution.journal import Journal
 from cryptoj_actors.messages import (
     Bar,
@@ -40,9 +42,10 @@ from cryptoj_actors.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-#: The running performance is published for the status view every this many
-#: batches (and at the end): often enough to watch, rarely enough to be free.
-PUBLISH_EVERY = 16
+#: The running performance is published for the status view at most this
+#: often (seconds; and at the end): fresh enough to watch, rarely enough to be
+#: free. Display only: when it is published changes no result.
+PUBLISH_INTERVAL_S = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +70,7 @@ class PortfolioActor(RoleActor):
         self.products = products
         self.performance = RunningPerformance(
             risk_free_rate=runtime.config.report.risk_free_rate,
-            periods_per_year=periods_per_year)
+            periods_per_year=periods_per_year) if runtime.config.ui.live_metrics else None
         self.equity: list[EquityPoint] = []
         self.trades: list[TradeRecord] = []
         self.denials: list[OrderDenied] = []
@@ -75,6 +78,8 @@ class PortfolioActor(RoleActor):
         self._reasons: dict[str, str] = {}
         self._seq = 0
         self._ts_ns = 0
+        self._day: int | None = None
+        self._published = 0.0
 
     def handlers(self) -> dict[type, Handler]:
         return {MarketBatch: self.on_batch, RiskDecisions: self.on_decisions, Fill: self.on_fill,
@@ -107,12 +112,20 @@ class PortfolioActor(RoleActor):
                 self.ledger.mark(event.product_id, event.price)
         self._seq, self._ts_ns = batch.seq, batch.ts_ns
         snapshot = self.ledger.snapshot(sender=self.role, ts_ns=batch.ts_ns, seq=batch.seq)
-        self.rt.board.snapshot = snapshot
+        board = self.rt.board
+        day = utc_day(batch.ts_ns)
+        if day != self._day:  # today's PnL counts from the equity at the day's start
+            self._day = day
+            board.day_start_equity = self.equity[-1].equity if self.equity else snapshot.equity
+        board.snapshot = snapshot
         point = self._point(snapshot)
         self.equity.append(point)
-        self.performance.add_point(point.time_ns, point.equity, point.gross_exposure)
-        if batch.seq % PUBLISH_EVERY == 0:
-            self.rt.board.performance = performance_snapshot(self.performance)
+        if self.performance is not None:
+            self.performance.add_point(point.time_ns, point.equity, point.gross_exposure)
+            now = time.monotonic()
+            if now - self._published >= PUBLISH_INTERVAL_S:
+                self._published = now
+                board.performance = performance_snapshot(self.performance)
         self.send("risk", MarkedBatch(sender=self.role, ts_ns=batch.ts_ns, batch=batch,
                                       snapshot=snapshot))
 
@@ -136,7 +149,8 @@ class PortfolioActor(RoleActor):
 
     def on_fill(self, fill: Fill) -> None:
         result = self.ledger.apply_fill(fill)
-        self.performance.add_trade(fill.side.value, result.realized_pnl, fill.fee)
+        if self.performance is not None:
+            self.performance.add_trade(fill.side.value, result.realized_pnl, fill.fee)
         self.trades.append(TradeRecord(
             time_ns=fill.ts_ns, product_id=fill.product_id, side=fill.side.value,
             base_size=fill.base_size, price=fill.price, fee=fill.fee,
@@ -154,7 +168,7 @@ class PortfolioActor(RoleActor):
 
     def on_end(self, end: EndOfData) -> None:
         self.ledger.check_invariants()
-        if self.performance.points:
+        if self.performance is not None and self.performance.points:
             self.rt.board.performance = performance_snapshot(self.performance)
         self.send("supervisor", end)
 

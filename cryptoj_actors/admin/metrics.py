@@ -11,12 +11,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
 from prometheus_client.registry import Collector
 
 from cryptoj_actors.runtime import Runtime
 
 LEVELS = {"ACTIVE": 0, "REDUCING": 1, "HALTED": 2}
+HEALTH = {"OK": 0, "DEGRADED": 1, "CRITICAL": 2}
 
 
 class SystemCollector(Collector):
@@ -73,6 +79,75 @@ class SystemCollector(Collector):
         for role, count in sorted(rt.directory.dead_letters.items()):
             dead.add_metric([role], count)
         yield dead
+        yield from self._telemetry()
+        yield from self._health()
+        yield from self._performance()
+
+    def _telemetry(self) -> Iterator[Metric]:
+        tm = self.rt.telemetry
+        messages = CounterMetricFamily("cryptoj_feed_messages", "Market data messages received",
+                                       labels=["channel"])
+        for channel, count in sorted(tm.feed_messages.items()):
+            messages.add_metric([channel], count)
+        yield messages
+        if tm.feed_lag.last is not None:
+            lag = GaugeMetricFamily("cryptoj_feed_lag_seconds",
+                                    "Local receive time minus the exchange's timestamp")
+            lag.add_metric([], tm.feed_lag.last)
+            yield lag
+        for name, stat, doc in (
+            ("cryptoj_tick_to_order_seconds", tm.tick_to_order,
+             "From a market batch being cut to an order decided on it being sent"),
+            ("cryptoj_order_round_trip_seconds", tm.order_round_trip,
+             "From an order being sent to its end at the venue"),
+        ):
+            summary = SummaryMetricFamily(name, doc, count_value=stat.count, sum_value=stat.total)
+            yield summary
+        errors = CounterMetricFamily("cryptoj_actor_errors",
+                                     "Failures, unexpected messages and bad input", labels=["role"])
+        for role, count in sorted(tm.errors.items()):
+            errors.add_metric([role], count)
+        yield errors
+
+    def _health(self) -> Iterator[Metric]:
+        board = self.rt.board
+        if board.health is not None:
+            level = GaugeMetricFamily("cryptoj_health_level",
+                                      "Health: 0 OK, 1 DEGRADED, 2 CRITICAL",
+                                      labels=["component"])
+            level.add_metric(["overall"], HEALTH[board.health.level.value])
+            for component, value in board.health.components:
+                level.add_metric([component], HEALTH[value.value])
+            yield level
+        resources = board.resources
+        if resources:
+            for name, key, scale, doc in (
+                ("cryptoj_process_resident_memory_bytes", "rss_mb", 2**20,
+                 "Resident memory of the process"),
+                ("cryptoj_process_cpu_usage_ratio", "cpu_percent", 0.01,
+                 "CPU used by the process since the last sample (1 = one core)"),
+                ("cryptoj_machine_available_memory_bytes", "available_mb", 2**20,
+                 "Memory available on the machine"),
+            ):
+                gauge = GaugeMetricFamily(name, doc)
+                gauge.add_metric([], resources[key] * scale)
+                yield gauge
+
+    def _performance(self) -> Iterator[Metric]:
+        perf = self.rt.board.performance
+        if perf is None:
+            return
+        for name, value, doc in (
+            ("cryptoj_total_return_ratio", perf.total_return, "Total return (fraction)"),
+            ("cryptoj_sharpe_ratio", perf.sharpe, "Annualized Sharpe ratio"),
+            ("cryptoj_sortino_ratio", perf.sortino, "Annualized Sortino ratio"),
+            ("cryptoj_max_drawdown_ratio", perf.max_drawdown, "Maximum drawdown (fraction)"),
+            ("cryptoj_win_rate_ratio", perf.win_rate, "Winning closing trades (fraction)"),
+        ):
+            if value is not None:
+                gauge = GaugeMetricFamily(name, doc)
+                gauge.add_metric([], value)
+                yield gauge
 
 
 def metrics_registry(rt: Runtime) -> CollectorRegistry:

@@ -1,47 +1,74 @@
-"""The status document (``GET /status``, ``python -m cryptoj_actors status``):
-built from what the actors have published, never by asking them."""
+"""The status document (``GET /status``, the live view, ``status``): built
+from what the actors have published, never by asking them."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from cryptoj_actors.clock import iso
+from cryptoj_actors.health.telemetry import Latency
+from cryptoj_actors.report.files import performance_dict
 from cryptoj_actors.runtime import Runtime
 
 
+def _latency(stat: Latency) -> dict[str, Any]:
+    return {"count": stat.count, "mean_s": stat.mean, "max_s": stat.max if stat.count else None}
+
+
 def status_document(rt: Runtime) -> dict[str, Any]:
-    """JSON-ready status: trading state and reason, the halt switch, equity and
-    PnL (quote currency, as exact decimal strings), positions, and per actor
-    whether it is alive, its generation, restarts and mailbox depth."""
+    """JSON-ready status.
+
+    Keys: ``run`` (id, mode), ``trading_state`` (level, reason, since),
+    ``halt``, ``health`` (level, components, failed checks), ``progress``,
+    ``actors`` (alive, generation, restarts, mailbox), ``dead_letters``,
+    ``errors``, ``feed`` (messages per channel, latest lag in seconds),
+    ``latency`` (tick-to-order and order round trip, seconds),
+    ``resources``, and once the portfolio has marked: ``portfolio`` (equity,
+    cash, PnL, fees and today's PnL in quote currency as exact decimal text;
+    positions with open orders) and ``performance`` (the running metrics).
+    """
     board = rt.board
     state = board.trading_state
     snap = board.snapshot
-    roles = rt.directory.roles()
+    tm = rt.telemetry
+    health = board.health
     doc: dict[str, Any] = {
         "run": {"run_id": rt.run.run_id, "mode": rt.run.mode},
         "trading_state": None if state is None else {
             "level": state.level.value, "reason": state.reason, "since": iso(state.since_ns)},
         "halt": {"set": rt.halt.is_set(), "reason": rt.halt.reason,
                  "unwinding": rt.halt.unwinding},
-        "health": None if board.health is None else {
-            "level": board.health.level.value,
-            "checks": {name: detail for name, detail in board.health.checks}},
+        "health": None if health is None else {
+            "level": health.level.value,
+            "components": {name: level.value for name, level in health.components},
+            "checks": [f"{name}: {detail}" for name, detail in health.checks]},
         "progress": {"batches_settled": rt.progress.settled, "batches_total": rt.progress.total},
         "actors": {
             role: {"alive": ref.is_alive(), "generation": board.generations.get(role, 0),
                    "restarts": board.restarts.get(role, 0),
                    "mailbox": board.mailboxes.get(role)}
-            for role, ref in sorted(roles.items())},
+            for role, ref in sorted(rt.directory.roles().items())},
         "dead_letters": dict(rt.directory.dead_letters),
+        "errors": dict(tm.errors),
+        "feed": {"messages": dict(tm.feed_messages), "lag_s": tm.feed_lag.last},
+        "latency": {"tick_to_order": _latency(tm.tick_to_order),
+                    "order_round_trip": _latency(tm.order_round_trip)},
+        "resources": dict(board.resources),
     }
     if snap is not None:
+        today = None if board.day_start_equity is None else snap.equity - board.day_start_equity
         doc["portfolio"] = {
             "as_of": iso(snap.ts_ns), "equity": str(snap.equity), "cash": str(snap.cash),
             "realized_pnl": str(snap.realized_pnl), "unrealized_pnl": str(snap.unrealized_pnl),
-            "fees": str(snap.fees),
+            "fees": str(snap.fees), "today_pnl": None if today is None else str(today),
             "positions": [{"product_id": p.product_id, "base_size": str(p.base_size),
                            "avg_entry_price": str(p.avg_entry_price),
                            "mark_price": str(p.mark_price), "notional": str(p.notional),
-                           "unrealized_pnl": str(p.unrealized_pnl)}
-                          for p in snap.positions if p.base_size]}
+                           "unrealized_pnl": str(p.unrealized_pnl),
+                           "open_buy_quote": str(p.reserved_quote),
+                           "open_sell_base": str(p.reserved_base)}
+                          for p in snap.positions
+                          if p.base_size or p.reserved_quote or p.reserved_base]}
+    if board.performance is not None:
+        doc["performance"] = performance_dict(board.performance)
     return doc

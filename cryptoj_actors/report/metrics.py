@@ -167,8 +167,9 @@ def performance(
           ALL ``n`` periods (target = the risk-free rate); ``None`` if ``DD`` is 0.
         - A stdev or ``DD`` below ``1e-12`` times ``max(1, max |x_t|)`` is float
           rounding noise and counts as 0. Sums of returns and of their squares
-          are exact (:class:`~cryptoj_actors.report.running.ExactSum`); the
-          sample variance is ``(sum(x^2)/n - mean^2) * n/(n-1)``.
+          are taken with :func:`math.fsum` in blocks of 1024 (see
+          :mod:`cryptoj_actors.report.running`); the sample variance is
+          ``(sum(x^2)/n - mean^2) * n/(n-1)``.
         - If an equity used as a denominator ``E_{t-1}`` is not positive, the
           returns are undefined: volatility, Sharpe and Sortino are ``None``.
         - Maximum drawdown ``= max_t (P_t - E_t) / P_t`` with the running peak

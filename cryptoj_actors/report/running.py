@@ -6,8 +6,9 @@ O(1) per update: the live status view shows it during a run, and the report
 is the same object fed the whole run at once, so the figures a run shows at
 its end and the figures of its report are the same numbers, not just close.
 
-Float sums are kept exactly (Shewchuk's algorithm, the one behind
-:func:`math.fsum`), so the order of accumulation never changes a result.
+Per point it only appends a return and compares a drawdown (about a
+microsecond); the sums behind the ratios are taken when asked, blockwise with
+:func:`math.fsum`, so they do not depend on when or how often they are asked.
 """
 
 from __future__ import annotations
@@ -18,34 +19,8 @@ from decimal import Decimal
 from cryptoj_actors.clock import YEAR_NS
 from cryptoj_actors.money import LEDGER_CONTEXT, ZERO
 
-
-class ExactSum:
-    """A running float sum without rounding error: ``value`` is the exact sum
-    rounded once (Shewchuk 1997, "Adaptive precision floating-point
-    arithmetic", as in the ``msum`` recipe of Python's ``math.fsum``)."""
-
-    __slots__ = ("_partials",)
-
-    def __init__(self) -> None:
-        self._partials: list[float] = []
-
-    def add(self, x: float) -> None:
-        i = 0
-        partials = self._partials
-        for y in partials:
-            if abs(x) < abs(y):
-                x, y = y, x
-            hi = x + y
-            lo = y - (hi - x)
-            if lo:
-                partials[i] = lo
-                i += 1
-            x = hi
-        partials[i:] = [x]
-
-    @property
-    def value(self) -> float:
-        return math.fsum(self._partials)
+#: Returns per block of the running sums (see :meth:`RunningPerformance._moments`).
+BLOCK = 1024
 
 
 class RunningPerformance:
@@ -72,17 +47,16 @@ class RunningPerformance:
         self.first_equity = self.last_equity = ZERO
         self._last_float = 0.0
         self._returns_defined = True
-        self._n = 0
-        self._sum_r, self._sum_r2 = ExactSum(), ExactSum()
-        self._sum_x, self._sum_x2, self._sum_down2 = ExactSum(), ExactSum(), ExactSum()
-        self._max_abs_x = 0.0
+        self._returns: list[float] = []
         self._peak = 0.0
         self._peak_ns = 0
         self.max_drawdown = 0.0
         self.max_drawdown_peak_ns: int | None = None
         self.max_drawdown_trough_ns: int | None = None
-        self._exposure_sum = ExactSum()
+        self._exposures: list[float] = []
         self.max_gross_exposure = 0.0
+        self._sums: tuple[int, tuple[float, ...]] | None = None
+        self._blocks: list[tuple[float, ...]] = []
         self.trades = 0
         self.closing_trades = 0
         self.winning_trades = 0
@@ -102,16 +76,7 @@ class RunningPerformance:
             if time_ns < self.last_ns:
                 raise ValueError("equity points are not in time order")
             if self._last_float > 0 and self._returns_defined:
-                r = e / self._last_float - 1.0
-                x = r - self.rf_p
-                self._n += 1
-                self._sum_r.add(r)
-                self._sum_r2.add(r * r)
-                self._sum_x.add(x)
-                self._sum_x2.add(x * x)
-                if x < 0:
-                    self._sum_down2.add(x * x)
-                self._max_abs_x = max(self._max_abs_x, abs(x))
+                self._returns.append(e / self._last_float - 1.0)
             else:
                 self._returns_defined = False
             if e >= self._peak:
@@ -123,8 +88,9 @@ class RunningPerformance:
         self.points += 1
         self.last_ns, self.last_equity, self._last_float = time_ns, equity, e
         g = float(gross_exposure)
-        self._exposure_sum.add(g)
-        self.max_gross_exposure = g if self.points == 1 else max(self.max_gross_exposure, g)
+        self._exposures.append(g)
+        if self.points == 1 or g > self.max_gross_exposure:
+            self.max_gross_exposure = g
 
     def add_trade(self, side: str, realized_pnl: Decimal, fee: Decimal) -> None:
         """One fill: its side (``BUY``/``SELL``), realized PnL before fee, fee (quote)."""
@@ -150,37 +116,67 @@ class RunningPerformance:
     def years(self) -> float:
         return (self.last_ns - self.first_ns) / YEAR_NS
 
-    def _stdev(self, total: ExactSum, squares: ExactSum) -> float:
-        n = self._n
-        mean = total.value / n
-        return math.sqrt(max(0.0, squares.value / n - mean * mean) * n / (n - 1))
+    def _moments(self) -> tuple[float, ...]:
+        """Sums of r, r^2, x, x^2, min(0, x)^2 and the largest |x| (x = r - rf
+        per period), cached until the next point.
+
+        Returns are summed in blocks of :data:`BLOCK` (each block's sums
+        taken once, exactly rounded, when it fills), then the block sums and
+        the open block's: asking costs O(n / BLOCK + BLOCK), not O(n), and the
+        result depends only on the returns, never on when it was asked.
+        """
+        n = len(self._returns)
+        if self._sums is not None and self._sums[0] == n:
+            return self._sums[1]
+        while (len(self._blocks) + 1) * BLOCK <= n:
+            start = len(self._blocks) * BLOCK
+            self._blocks.append(self._block_moments(self._returns[start:start + BLOCK]))
+        rows = [*self._blocks, self._block_moments(self._returns[len(self._blocks) * BLOCK:])]
+        moments = (*(math.fsum(row[i] for row in rows) for i in range(5)),
+                   max(row[5] for row in rows))
+        self._sums = (n, moments)
+        return moments
+
+    def _block_moments(self, returns: list[float]) -> tuple[float, ...]:
+        excess = [r - self.rf_p for r in returns]
+        return (math.fsum(returns), math.fsum(r * r for r in returns), math.fsum(excess),
+                math.fsum(x * x for x in excess), math.fsum(x * x for x in excess if x < 0),
+                max(map(abs, excess), default=0.0))
+
+    @staticmethod
+    def _stdev(n: int, total: float, squares: float) -> float:
+        mean = total / n
+        return math.sqrt(max(0.0, squares / n - mean * mean) * n / (n - 1))
 
     @property
     def annualized_volatility(self) -> float | None:
-        if not self._returns_defined or self._n < 2:
+        n = len(self._returns)
+        if not self._returns_defined or n < 2:
             return None
-        return self._stdev(self._sum_r, self._sum_r2) * math.sqrt(self.periods_per_year)
-
-    def _noise(self) -> float:
-        return 1e-12 * max(1.0, self._max_abs_x)
+        sum_r, sum_r2, *_ = self._moments()
+        return self._stdev(n, sum_r, sum_r2) * math.sqrt(self.periods_per_year)
 
     @property
     def sharpe(self) -> float | None:
-        if not self._returns_defined or self._n < 2:
+        n = len(self._returns)
+        if not self._returns_defined or n < 2:
             return None
-        sd = self._stdev(self._sum_x, self._sum_x2)
-        if sd <= self._noise():
+        _, _, sum_x, sum_x2, _, max_abs_x = self._moments()
+        sd = self._stdev(n, sum_x, sum_x2)
+        if sd <= _noise(max_abs_x):
             return None
-        return self._sum_x.value / self._n / sd * math.sqrt(self.periods_per_year)
+        return sum_x / n / sd * math.sqrt(self.periods_per_year)
 
     @property
     def sortino(self) -> float | None:
-        if not self._returns_defined or self._n < 1:
+        n = len(self._returns)
+        if not self._returns_defined or n < 1:
             return None
-        downside = math.sqrt(self._sum_down2.value / self._n)
-        if downside <= self._noise():
+        _, _, sum_x, _, sum_down2, max_abs_x = self._moments()
+        downside = math.sqrt(sum_down2 / n)
+        if downside <= _noise(max_abs_x):
             return None
-        return self._sum_x.value / self._n / downside * math.sqrt(self.periods_per_year)
+        return sum_x / n / downside * math.sqrt(self.periods_per_year)
 
     @property
     def win_rate(self) -> float | None:
@@ -192,4 +188,9 @@ class RunningPerformance:
 
     @property
     def avg_gross_exposure(self) -> float:
-        return self._exposure_sum.value / self.points if self.points else 0.0
+        return math.fsum(self._exposures) / self.points if self.points else 0.0
+
+
+def _noise(max_abs_x: float) -> float:
+    """A dispersion this small is float rounding noise, not risk."""
+    return 1e-12 * max(1.0, max_abs_x)

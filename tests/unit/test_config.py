@@ -240,7 +240,7 @@ KNOWN_RISK = ("daily_loss_limit, max_drawdown, max_orders, max_position_fraction
               "order_rate_window_s, position_trim_fraction, stop_loss, stop_loss_cooldown_s, "
               "unwind_max_attempts, unwind_on_drawdown, unwind_slice_fraction")
 KNOWN_TOP = ("admin, faults, feed, health, paper, portfolio, products, report, risk, "
-             "strategy, supervisor, system")
+             "strategy, supervisor, system, ui")
 
 
 BAD = [
@@ -460,7 +460,8 @@ def test_default_toml_mentions_every_key():
     with open(DEFAULT_TOML, "rb") as fh:
         data = tomllib.load(fh)
     assert set(data) == {"system", "feed", "portfolio", "paper", "risk", "strategy",
-                         "supervisor", "health", "admin", "faults", "report", "products"}
+                         "supervisor", "health", "admin", "ui", "faults", "report",
+                         "products"}
     assert set(data["admin"]) == set(AdminConfig.__dataclass_fields__)
     assert set(data["risk"]) == set(RiskConfig.__dataclass_fields__)
     assert set(data["feed"]) == set(FeedConfig.__dataclass_fields__)
