@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections import Counter
@@ -230,3 +231,16 @@ def test_the_ledger_rebuilt_from_the_journal_equals_the_live_one(crash_run):
     assert {p.product_id: (p.base_size, p.cost_basis) for p in rebuilt.positions if p.base_size} \
         == {p.product_id: (p.base_size, p.cost_basis) for p in snap.positions if p.base_size}
     ledger.check_invariants()
+
+
+def test_the_live_metrics_at_the_end_are_the_reports(crash_window, tmp_path):
+    from cryptoj_actors.report.metrics import performance, periods_per_year
+
+    system, results = replay(crash_window, tmp_path)
+    pf = results.portfolio
+    expected = performance(pf.equity, pf.trades, risk_free_rate=0.0,
+                           periods_per_year=periods_per_year(crash_window.interval_ns))
+    assert system.rt.board.performance == expected
+    samples = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert samples and all(json.loads(line)["level"] in ("OK", "DEGRADED", "CRITICAL")
+                           for line in samples)

@@ -97,6 +97,13 @@ def test_status_metrics_and_a_halt_that_overtakes_a_backlog(aligned_real, tmp_pa
         families = {f.name: f for f in text_string_to_metric_families(metrics)}
         assert families["cryptoj_trading_level"].samples[0].value == 0
         assert "cryptoj_equity_quote" in families and "cryptoj_actor_up" in families
+        bars = [x for x in families["cryptoj_feed_messages"].samples
+                if x.labels == {"channel": "bars"}]
+        assert bars and bars[0].value > 0
+        assert families["cryptoj_tick_to_order_seconds"].type == "summary"
+        assert {x.labels["component"] for x in families["cryptoj_health_level"].samples} >= {
+            "overall", "actor:strategy"}
+        assert "cryptoj_process_resident_memory_bytes" in families
 
         posted = time.monotonic()
         answer = requests.post(endpoint.url + "/halt", headers=auth,
