@@ -97,6 +97,13 @@ def _parser() -> argparse.ArgumentParser:
                         help="no live view: a status line every [ui] log_interval_s instead")
     replay.set_defaults(func=cmd_replay)
 
+    report = sub.add_parser("report", parents=[common],
+                            help="render a finished run: breakdowns, monthly returns, figures")
+    report.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    report.add_argument("--html", action="store_true",
+                        help="also write report.html, one self-contained page")
+    report.set_defaults(func=cmd_report)
+
     halt = sub.add_parser("halt", parents=[common],
                           help="halt a running system through the control file")
     halt.add_argument("--reason", default="", help="why (kept with the trading state)")
@@ -412,6 +419,25 @@ def cmd_run(args: argparse.Namespace) -> int:
         log.warning("stopped cleanly, HALTED: %s", system.rt.halt.reason)
         return EXIT_HALTED
     log.info("stopped cleanly")
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from cryptoj_actors.report.run_dir import RunDirError, render_run
+
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=140)  # a file or a pipe: room for the wide tables
+    try:
+        written = render_run(args.run_dir, console, write_html=args.html)
+    except RunDirError as exc:
+        raise UsageError(str(exc)) from None
+    except (OSError, KeyError, ValueError) as exc:
+        raise UsageError(f"{args.run_dir}: cannot read the run: {exc}") from None
+    for path in written:
+        print(f"wrote {path}")
     return EXIT_OK
 
 

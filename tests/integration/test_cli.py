@@ -223,3 +223,27 @@ def test_a_restart_storm_halts_and_status_shows_why(real_slice, tmp_path):
     assert "last replay replay-" in status
     assert "HALTED" in status and "restart budget spent: risk failed 6 times" in status
     assert "injected fault" in status
+
+
+def test_report_renders_a_finished_run_with_figures_and_one_html_page(real_slice, tmp_path):
+    assert cli("replay", "--state-dir", str(tmp_path), "--no-ui",
+               *map(str, real_slice)).returncode == 0
+    run = run_dir_of(tmp_path)
+    result = cli("report", str(run), "--html")
+    assert result.returncode == 0, result.stderr
+    for heading in ("Run report", "By product", "By exit reason", "Monthly returns"):
+        assert heading in result.stdout
+    assert "stop-loss" in result.stdout and "signal" in result.stdout
+    for name in ("positions.png", "monthly_returns.png"):
+        assert (run / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = (run / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 3 and "<h2>By exit reason</h2>" in page
+    assert "http://" not in page and "https://" not in page.replace(
+        "https://www.CryptoDataDownload.com", "")  # self-contained
+
+
+def test_report_of_an_unfinished_run_says_what_is_missing(tmp_path):
+    (tmp_path / "runs" / "r").mkdir(parents=True)
+    result = cli("report", str(tmp_path / "runs" / "r"))
+    assert result.returncode == 2
+    assert "no report.json, trades.csv, equity.csv" in result.stderr
