@@ -93,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
                              "files, config and run id, re-executed against its journal")
     replay.add_argument("--credit-window", type=int, default=None,
                         help="market batches in flight (default: [feed] replay_credit_window)")
-    replay.add_argument("--no-ui", "--no-progress", dest="no_ui", action="store_true",
+    replay.add_argument("--no-ui", dest="no_ui", action="store_true",
                         help="no live view: a status line every [ui] log_interval_s instead")
     replay.set_defaults(func=cmd_replay)
 

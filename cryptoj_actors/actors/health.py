@@ -55,6 +55,9 @@ class HealthActor(RoleActor):
         self._metrics.addHandler(self._handler)
         self.every(cfg.interval_s, "sample")
 
+    def registered(self) -> None:
+        self.on_tick(None)  # a first assessment right away, not one interval late
+
     def stopping(self) -> None:
         if self._metrics is not None and self._handler is not None:
             self._metrics.removeHandler(self._handler)
@@ -80,7 +83,7 @@ class HealthActor(RoleActor):
                       tick_to_order_count=tm.tick_to_order.count,
                       tick_to_order_total_s=tm.tick_to_order.total)
 
-    def on_tick(self, tick: Tick) -> None:
+    def on_tick(self, tick: Tick | None) -> None:
         sample = self.sample()
         found = self.model.assess(sample)
         status = HealthStatus(sender=self.role, ts_ns=time.time_ns(), level=found.level,

@@ -151,8 +151,8 @@ def _feed_line(doc: dict[str, Any], rates: dict[str, float] | None) -> Text:
 
 def one_line(doc: dict[str, Any]) -> str:
     """The status in one log line (no terminal, or ``--no-ui``)."""
-    state = (doc.get("trading_state") or {}).get("level", "?")
-    health = (doc.get("health") or {}).get("level", "?")
+    state = (doc.get("trading_state") or {}).get("level", "n/a")
+    health = (doc.get("health") or {}).get("level", "n/a")
     progress = doc["progress"]
     share = (f" {progress['batches_settled']:,}/{progress['batches_total']:,} batches"
              if progress["batches_total"] else "")

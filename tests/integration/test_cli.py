@@ -49,7 +49,7 @@ def run_dir_of(state: Path) -> Path:
 
 
 def test_replay_on_a_slice_of_real_data_writes_the_report(real_slice, tmp_path):
-    result = cli("replay", "--state-dir", str(tmp_path), "--no-progress",
+    result = cli("replay", "--state-dir", str(tmp_path), "--no-ui",
                  *map(str, real_slice))
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
@@ -79,7 +79,7 @@ def test_two_replays_of_the_whole_window_are_byte_identical(cdd_files, tmp_path)
     runs = []
     for name in ("first", "second"):
         state = tmp_path / name
-        result = cli("replay", "--state-dir", str(state), "--no-progress", *map(str, cdd_files))
+        result = cli("replay", "--state-dir", str(state), "--no-ui", *map(str, cdd_files))
         assert result.returncode == 0, result.stderr
         runs.append(run_dir_of(state))
     for name in ("report.json", "trades.csv", "equity.csv"):
@@ -170,13 +170,13 @@ def running(state: Path, pid: int) -> bool:
 
 def test_a_replay_killed_at_random_points_and_resumed_ends_the_same(real_slice, tmp_path):
     reference = tmp_path / "reference"
-    assert cli("replay", "--state-dir", str(reference), "--no-progress",
+    assert cli("replay", "--state-dir", str(reference), "--no-ui",
                *map(str, real_slice)).returncode == 0
     expected = run_dir_of(reference)
 
     state = tmp_path / "killed"
     command = [sys.executable, "-m", "cryptoj_actors", "replay", "--state-dir", str(state),
-               "--no-progress", *map(str, real_slice)]
+               "--no-ui", *map(str, real_slice)]
     rng = random.Random(7)
     kills = 0
     while True:
@@ -194,7 +194,7 @@ def test_a_replay_killed_at_random_points_and_resumed_ends_the_same(real_slice, 
         proc.wait(timeout=10)
         proc.stderr.close()
         kills += 1
-        command = [sys.executable, "-m", "cryptoj_actors", "replay", "--no-progress",
+        command = [sys.executable, "-m", "cryptoj_actors", "replay", "--no-ui",
                    "--resume", str(run_dir_of(state))]
     resumed = run_dir_of(state)
     assert kills >= 1
@@ -215,7 +215,7 @@ def test_a_restart_storm_halts_and_status_shows_why(real_slice, tmp_path):
                     .replace("times = 1 ", "times = 99 ")
                     .replace("restart_initial_s = 0.5", "restart_initial_s = 0.01")
                     .replace("restart_max_s = 30.0", "restart_max_s = 0.05"))
-    result = cli("replay", "--config", str(conf), "--state-dir", str(tmp_path), "--no-progress",
+    result = cli("replay", "--config", str(conf), "--state-dir", str(tmp_path), "--no-ui",
                  *map(str, real_slice))
     assert result.returncode == 3, result.stderr
     assert "restart budget spent: risk failed 6 times" in result.stdout
