@@ -18,11 +18,12 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import requests
 
@@ -41,6 +42,7 @@ from cryptoj_actors.config import (
 from cryptoj_actors.marketdata.bars_csv import AlignedBars, DataError, align, load_bars
 from cryptoj_actors.marketdata.replay import BarReplaySource
 from cryptoj_actors.messages import TradingLevel, TradingState
+from cryptoj_actors.results import RunResults
 from cryptoj_actors.runtime import RunInfo
 from cryptoj_actors.supervision.emergency import EmergencyState, StateFile, write_atomic
 from cryptoj_actors.system import TradingSystem
@@ -294,8 +296,23 @@ def _sha256(path: Path) -> str:
 # --- commands -------------------------------------------------------------------------
 
 
+def _report_writer(run: RunInfo, config: Config, interval_ns: int, products: Sequence[str],
+                   inputs: list[dict[str, object]]
+                   ) -> Callable[[RunResults], tuple[dict[str, Any], list[Path]]]:
+    """Builds and writes this run's report from results (at the end, or on
+    the admin interface's ``POST /report`` while it runs)."""
+    from cryptoj_actors.report.build import build_report, write_run
+
+    def write(results: RunResults) -> tuple[dict[str, Any], list[Path]]:
+        report = build_report(results=results, config=config, interval_ns=interval_ns,
+                              products=products, inputs=inputs)
+        return report, write_run(run.run_dir, report, results)
+
+    return write
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
-    from cryptoj_actors.report.build import LEDGER_CHECKS, build_report, write_run
+    from cryptoj_actors.report.build import LEDGER_CHECKS
     from cryptoj_actors.report.table import print_report
 
     manifest = _resume_manifest(args) if args.resume else None
@@ -318,6 +335,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
               "first batch against the journal", file=sys.stderr)
     _logging(config, args.verbose, run.run_dir / "run.log")
     system = TradingSystem(config, run, lambda: BarReplaySource(aligned))
+    system.rt.write_report = _report_writer(run, config, aligned.interval_ns, aligned.products,
+                                            inputs)
     started = time.perf_counter()
     system.start()
     interrupted = False
@@ -335,9 +354,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"error: the run produced no results ({results.status}: {results.reason})",
               file=sys.stderr)
         return EXIT_HALTED
-    report = build_report(results=results, config=config, interval_ns=aligned.interval_ns,
-                          products=aligned.products, inputs=inputs)
-    paths = write_run(run.run_dir, report, results)
+    report, paths = system.rt.write_report(results)
     print_report(report)
     bars = len(results.portfolio.equity)
     print(f"{bars} bars in {elapsed:.2f} s ({bars / elapsed:,.0f} bars/s); "
@@ -402,6 +419,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     system = TradingSystem(config, run, lambda: CoinbaseTradesSource(config.feed))
+    period_ns = int(config.feed.batch_interval_s * 1_000_000_000)
+    system.rt.write_report = _report_writer(run, config, period_ns, config.feed.products, [])
 
     def on_term(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
@@ -430,6 +449,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     console = Console()
     if not console.is_terminal:
         console = Console(width=140)  # a file or a pipe: room for the wide tables
+    if args.state_dir is None:  # a run directory lives in <state dir>/runs/
+        args.state_dir = args.run_dir.resolve().parent.parent
+    config = _config(args)
+    endpoint = _endpoint(config)
+    if endpoint is not None and endpoint.run_id == args.run_dir.name:
+        try:  # a running run: have it write its files as they stand now
+            call(endpoint, "POST", "/report")
+        except requests.RequestException as exc:
+            raise UsageError(f"the running system at {endpoint.url} did not answer: {exc}") \
+                from None
+        console.print(f"run {endpoint.run_id} is running: its report as of now")
     try:
         written = render_run(args.run_dir, console, write_html=args.html)
     except RunDirError as exc:

@@ -9,9 +9,11 @@ messages.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from cryptoj_actors.config import Config
 from cryptoj_actors.health.telemetry import Telemetry
@@ -142,4 +144,8 @@ class Runtime:
     outcome: Outcome = field(default_factory=Outcome)
     board: StatusBoard = field(default_factory=StatusBoard)
     telemetry: Telemetry = field(default_factory=Telemetry)
+    #: Builds and writes the run's report files from results as they stand,
+    #: answering (report, files); set by the command that knows the inputs.
+    #: The admin interface uses it to report on a running run.
+    write_report: Callable[[Any], tuple[dict[str, Any], list[Path]]] | None = None
     faults_fired: int = 0  # injected faults so far (drills), across restarts

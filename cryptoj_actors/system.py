@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pykka
@@ -21,7 +20,7 @@ from cryptoj_actors.actors.admin import AdminActor
 from cryptoj_actors.actors.executor import ExecutorActor
 from cryptoj_actors.actors.feed import FeedActor
 from cryptoj_actors.actors.health import HealthActor
-from cryptoj_actors.actors.portfolio import PortfolioActor, PortfolioResults
+from cryptoj_actors.actors.portfolio import PortfolioActor
 from cryptoj_actors.actors.risk import RiskActor
 from cryptoj_actors.actors.strategy import StrategyActor
 from cryptoj_actors.actors.supervisor import SupervisorActor
@@ -29,9 +28,9 @@ from cryptoj_actors.config import Config
 from cryptoj_actors.execution.paper import PaperExchange
 from cryptoj_actors.ids import OrderIds
 from cryptoj_actors.marketdata.source import MarketSource
-from cryptoj_actors.messages import OrderDenied, TradingState
 from cryptoj_actors.portfolio.ledger import Ledger
 from cryptoj_actors.report.metrics import periods_per_year
+from cryptoj_actors.results import RunResults, collect_results
 from cryptoj_actors.risk.policy import RiskPolicy
 from cryptoj_actors.runtime import RunInfo, Runtime
 from cryptoj_actors.strategy.base import Strategy, load_strategy
@@ -39,18 +38,6 @@ from cryptoj_actors.supervision.restart import RestartType
 from cryptoj_actors.supervision.specs import START_ORDER, ChildSpec
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class RunResults:
-    """What a finished (or halted) run leaves for the report."""
-
-    portfolio: PortfolioResults
-    risk_denials: tuple[OrderDenied, ...]
-    risk_state_changes: tuple[TradingState, ...]
-    status: str
-    reason: str
-    dead_letters: dict[str, int]
 
 
 class TradingSystem:
@@ -150,19 +137,9 @@ class TradingSystem:
         return self.rt.outcome.done.wait(timeout)
 
     def results(self, timeout: float = 10.0) -> RunResults:
-        """Collect the results from the actors (they must still be running).
-
-        ``portfolio`` is None when the portfolio is down or does not answer
-        within ``timeout`` seconds (a hung actor)."""
-        portfolio = self._ask("portfolio", "results", timeout)
-        risk_summary = self._ask("risk", "summary", timeout) or {}
-        outcome = self.rt.outcome
-        return RunResults(portfolio=portfolio,
-                          risk_denials=tuple(risk_summary.get("denials", ())),
-                          risk_state_changes=tuple(risk_summary.get("state_changes", ())),
-                          status=outcome.status if outcome.done.is_set() else "stopped",
-                          reason=outcome.reason,
-                          dead_letters=dict(self.rt.directory.dead_letters))
+        """Collect the results from the actors (they must still be running)."""
+        return collect_results(self.rt, timeout,
+                               "stopped" if not self.rt.outcome.done.is_set() else None)
 
     def stop(self) -> None:
         """Stop every actor in reverse start order, then the supervisor.
@@ -182,12 +159,3 @@ class TradingSystem:
             log.error("stop: the supervisor did not finish the shutdown: %r", exc)
         self.supervisor = None
 
-    def _ask(self, role: str, method: str, timeout: float) -> Any:
-        ref = self.rt.directory.get(role)
-        if ref is None or not ref.is_alive():
-            return None
-        try:
-            return getattr(ref.proxy(), method)().get(timeout=timeout)
-        except (pykka.ActorDeadError, pykka.Timeout):
-            log.error("results: %s did not answer within %.0f s", role, timeout)
-            return None

@@ -23,6 +23,7 @@ from cryptoj_actors.admin.client import ENDPOINT_FILE
 from cryptoj_actors.admin.http import AdminServer
 from cryptoj_actors.admin.token import load_or_create_token
 from cryptoj_actors.messages import OperatorCommand, Tick
+from cryptoj_actors.results import collect_results
 from cryptoj_actors.runtime import Runtime
 from cryptoj_actors.supervision.emergency import write_atomic
 
@@ -61,7 +62,7 @@ class AdminActor(RoleActor):
             state_dir = self.rt.run.state_dir
             token = load_or_create_token(state_dir / cfg.token_file)
             self.server = AdminServer(self.rt, cfg.port, token, on_halt=self.halt_now,
-                                      on_resume=self.resume_now)
+                                      on_resume=self.resume_now, on_report=self.report_now)
             self.server.start()
             write_atomic(endpoint_file(state_dir), json.dumps(
                 {"url": self.server.url, "pid": os.getpid(), "run_id": self.rt.run.run_id}))
@@ -93,6 +94,21 @@ class AdminActor(RoleActor):
         self.send("supervisor", OperatorCommand(sender=self.role, ts_ns=time.time_ns(),
                                                 command="halt", reason=reason, source=source,
                                                 unwind=unwind))
+
+    def report_now(self) -> list[str]:
+        """Write the run's report files as the run stands (HTTP thread).
+
+        Raises:
+            RuntimeError: this run cannot report (no report writer, or the
+                portfolio does not answer).
+        """
+        if self.rt.write_report is None:
+            raise RuntimeError("this run has no report writer")
+        results = collect_results(self.rt)
+        if results.portfolio is None or not results.portfolio.equity:
+            raise RuntimeError("the portfolio has nothing to report yet")
+        _, files = self.rt.write_report(results)
+        return [str(path) for path in files]
 
     def resume_now(self, reason: str) -> None:
         self.send("supervisor", OperatorCommand(sender=self.role, ts_ns=time.time_ns(),

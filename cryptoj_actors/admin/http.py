@@ -6,6 +6,7 @@
 | ``GET /metrics`` | Prometheus text exposition |
 | ``POST /halt`` | halt now; JSON body ``{"reason": "...", "unwind": true}`` optional |
 | ``POST /resume`` | lift a halt |
+| ``POST /report`` | write the run's report files as they stand now (JSON: the files) |
 
 Every request needs ``Authorization: Bearer <token>``; without the right one
 the answer is 401 and the attempt is logged (with the client address, never
@@ -33,9 +34,10 @@ log = logging.getLogger(__name__)
 LOOPBACK = "127.0.0.1"
 MAX_BODY_BYTES = 4096
 
-#: ``on_halt(reason, unwind)`` and ``on_resume(reason)``.
+#: ``on_halt(reason, unwind)``, ``on_resume(reason)``, ``on_report()`` -> files.
 HaltHook = Callable[[str, bool], None]
 ResumeHook = Callable[[str], None]
+ReportHook = Callable[[], list[str]]
 
 
 class AdminServer:
@@ -52,7 +54,7 @@ class AdminServer:
     """
 
     def __init__(self, rt: Runtime, port: int, token: str, on_halt: HaltHook,
-                 on_resume: ResumeHook) -> None:
+                 on_resume: ResumeHook, on_report: ReportHook) -> None:
         registry = metrics_registry(rt)
 
         class Handler(_Handler):
@@ -60,6 +62,7 @@ class AdminServer:
 
         Handler.rt, Handler.token, Handler.registry = rt, token, registry
         Handler.on_halt, Handler.on_resume = staticmethod(on_halt), staticmethod(on_resume)
+        Handler.on_report = staticmethod(on_report)
         self._server = ThreadingHTTPServer((LOOPBACK, port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever,
@@ -84,6 +87,7 @@ class _Handler(BaseHTTPRequestHandler):
     registry: Any
     on_halt: HaltHook
     on_resume: ResumeHook
+    on_report: ReportHook
     server_version = "cryptoj-admin"
 
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
@@ -113,6 +117,13 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.path == "/resume":
             self.on_resume(reason)
             self._reply(HTTPStatus.ACCEPTED, {"resuming": True, "reason": reason})
+        elif self.path == "/report":
+            try:
+                files = self.on_report()
+            except RuntimeError as exc:
+                self._error(HTTPStatus.SERVICE_UNAVAILABLE, str(exc))
+                return
+            self._reply(HTTPStatus.OK, {"files": files})
         else:
             self._error(HTTPStatus.NOT_FOUND, f"no such action: {self.path}")
 

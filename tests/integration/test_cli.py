@@ -247,3 +247,31 @@ def test_report_of_an_unfinished_run_says_what_is_missing(tmp_path):
     result = cli("report", str(tmp_path / "runs" / "r"))
     assert result.returncode == 2
     assert "no report.json, trades.csv, equity.csv" in result.stderr
+
+
+def test_report_of_a_running_run_is_as_of_now(real_slice, tmp_path):
+    conf = tmp_path / "slow.toml"
+    conf.write_text((REPO / "conf" / "default.toml").read_text().replace(
+        'name = "trend_risk_parity"', 'name = "tests.integration.test_admin:SlowTrend"'))
+    state = tmp_path / "state"
+    proc = subprocess.Popen([sys.executable, "-m", "cryptoj_actors", "replay", "--config",
+                             str(conf), "--state-dir", str(state), "--no-ui",
+                             *map(str, real_slice)], cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not running(state, proc.pid):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        time.sleep(1.0)  # some hours traded
+        run = run_dir_of(state)
+        result = cli("report", str(run))
+        assert result.returncode == 0, result.stderr
+        assert f"run {run.name} is running: its report as of now" in result.stdout
+        report = json.loads((run / "report.json").read_text())
+        assert report["run"]["status"] == "running"
+        assert 0 < report["run"]["bars"] < 2000
+        assert proc.poll() is None  # still running
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
