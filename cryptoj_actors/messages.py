@@ -154,7 +154,40 @@ class Trade:
     trade_id: str
 
 
-MarketEvent = Bar | Trade
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ticker:
+    """Last trade price and best bid and ask of one product (quote per base),
+    from Coinbase's ``ticker`` channel."""
+
+    product_id: str
+    time_ns: int
+    price: Decimal
+    best_bid: Decimal
+    best_ask: Decimal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BookUpdate:
+    """A product's level2 book as it stands at the end of a time slice: the
+    best ``bids`` (high to low) and ``asks`` (low to high) as (price, size)
+    in quote per base and base units. ``valid`` is false between a sequence
+    gap or a crossed book and the next snapshot: no price comes from it then.
+    """
+
+    product_id: str
+    time_ns: int
+    bids: tuple[tuple[Decimal, Decimal], ...]
+    asks: tuple[tuple[Decimal, Decimal], ...]
+    valid: bool = True
+
+    @property
+    def mid(self) -> Decimal | None:
+        if not (self.valid and self.bids and self.asks):
+            return None
+        return (self.bids[0][0] + self.asks[0][0]) / 2
+
+
+MarketEvent = Bar | Trade | Ticker | BookUpdate
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -165,11 +198,14 @@ class MarketBatch(Message):
     feed's credit window (DESIGN.md section 9) and every join downstream key
     on. ``ts_ns`` is the instant the batch became known (a bar batch: the bars'
     close); ``received_ns`` the local wall clock when the feed built it.
+    ``unreliable`` names the products whose data is stale or whose book is
+    invalid right now: risk lets nothing add exposure to them.
     """
 
     seq: int
     events: tuple[MarketEvent, ...]
     received_ns: int = 0
+    unreliable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

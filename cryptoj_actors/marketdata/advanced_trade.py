@@ -1,0 +1,223 @@
+"""Parsing Coinbase Advanced Trade websocket frames (market data channels).
+
+Source: Coinbase Advanced Trade WebSocket docs, "Channels" and "WebSocket
+overview". Every frame is a JSON object with ``channel``, ``timestamp``
+(RFC 3339, nanosecond digits), ``sequence_num`` (one counter per connection,
+across all channels) and ``events``; ``client_id`` may be absent (recorded
+production frames have none). Channels and what they carry:
+
+* ``l2_data`` (subscribed as ``level2``): ``events[].type`` ``snapshot`` or
+  ``update``, ``product_id``, ``updates[]`` with ``side`` (``bid``/``offer``),
+  ``price_level``, ``new_quantity`` (absolute), ``event_time``;
+* ``market_trades``: ``events[].trades[]`` with ``trade_id``, ``product_id``,
+  ``price``, ``size``, ``side``, ``time``;
+* ``ticker``: ``events[].tickers[]`` with ``product_id``, ``price``,
+  ``best_bid``, ``best_ask``;
+* ``candles``: ``events[].candles[]`` with ``start`` (Unix seconds),
+  ``open``, ``high``, ``low``, ``close``, ``volume``, ``product_id``
+  (five-minute candles);
+* ``heartbeats``: ``events[].heartbeat_counter`` (+1 per second);
+* ``subscriptions`` and ``status``: acknowledgements and product status.
+
+Malformed input raises :class:`FrameError` with a ``kind`` to count it by.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from cryptoj_actors.clock import NS_PER_SECOND, from_datetime
+from cryptoj_actors.messages import Bar, Side, Ticker, Trade
+from cryptoj_actors.money import to_decimal
+
+KNOWN_CHANNELS = frozenset({"l2_data", "market_trades", "ticker", "candles", "heartbeats",
+                            "subscriptions", "status"})
+CANDLE_NS = 300 * NS_PER_SECOND
+
+
+class FrameError(ValueError):
+    """A frame that cannot be used; ``kind`` names the defect for counting:
+    ``not_json``, ``not_object``, ``missing_field``, ``bad_value``,
+    ``bad_shape``, ``unknown_channel``."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    channel: str
+    sequence_num: int | None
+    timestamp_ns: int
+    events: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class BookEvent:
+    """One ``l2_data`` event: a ``snapshot`` or an ``update`` of a product's
+    book; ``changes`` are (side, price, new absolute size)."""
+
+    kind: str
+    product_id: str
+    changes: list[tuple[str, Decimal, Decimal]]
+    time_ns: int
+
+
+def parse_time(text: str) -> int:
+    """RFC 3339 time with up to nanosecond digits -> ns since the epoch.
+
+    Raises:
+        FrameError: not such a time.
+    """
+    try:
+        head, _, frac = text.rstrip("Z").partition(".")
+        base = from_datetime(datetime.fromisoformat(head))
+    except (ValueError, AttributeError):
+        raise FrameError("bad_value", f"not a time: {text!r}") from None
+    return base + int((frac + "000000000")[:9]) if frac else base
+
+
+def parse_frame(raw: bytes | str) -> Frame:
+    """The envelope of one frame.
+
+    Raises:
+        FrameError: not JSON, not an object, a missing or malformed envelope
+            field, or a channel this client does not know.
+    """
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise FrameError("not_json", str(exc)) from None
+    if not isinstance(data, dict):
+        raise FrameError("not_object", "the frame is not a JSON object")
+    channel = data.get("channel")
+    if channel not in KNOWN_CHANNELS:
+        if data.get("type") == "error":
+            raise FrameError("error", str(data.get("message", data)))
+        raise FrameError("unknown_channel", f"channel {channel!r}")
+    seq = data.get("sequence_num")
+    if seq is not None and (not isinstance(seq, int) or isinstance(seq, bool) or seq < 0):
+        raise FrameError("bad_value", f"sequence_num {seq!r}")
+    events = data.get("events")
+    if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+        raise FrameError("bad_shape", "events is not a list of objects")
+    stamp = data.get("timestamp")
+    return Frame(channel=channel, sequence_num=seq,
+                 timestamp_ns=parse_time(stamp) if isinstance(stamp, str) else 0,
+                 events=events)
+
+
+def _items(event: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    items = event.get(key) or []
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise FrameError("bad_shape", f"{key} is not a list of objects")
+    return items
+
+
+def _field(item: dict[str, Any], key: str) -> Any:
+    try:
+        return item[key]
+    except KeyError:
+        raise FrameError("missing_field", f"no {key}") from None
+
+
+def _decimal(item: dict[str, Any], key: str) -> Decimal:
+    value = _field(item, key)
+    try:
+        return to_decimal(value, key)
+    except ValueError as exc:
+        raise FrameError("bad_value", str(exc)) from None
+
+
+def book_events(frame: Frame) -> list[BookEvent]:
+    """The book events of an ``l2_data`` frame.
+
+    Raises:
+        FrameError: a malformed event or change (a non-numeric or negative
+            size, a non-positive price, an unknown side).
+    """
+    out = []
+    for event in frame.events:
+        kind = event.get("type")
+        if kind not in ("snapshot", "update"):
+            raise FrameError("bad_value", f"l2_data event type {kind!r}")
+        product_id = str(_field(event, "product_id"))
+        changes = []
+        newest = frame.timestamp_ns
+        for u in _items(event, "updates"):
+            side = _field(u, "side")
+            if side not in ("bid", "offer"):
+                raise FrameError("bad_value", f"side {side!r}")
+            price, size = _decimal(u, "price_level"), _decimal(u, "new_quantity")
+            if price <= 0 or size < 0:
+                raise FrameError("bad_value", f"level {price} x {size}")
+            changes.append((side, price, size))
+        out.append(BookEvent(kind, product_id, changes, newest))
+    return out
+
+
+def trades(frame: Frame) -> list[Trade]:
+    """The trades of a ``market_trades`` frame, oldest first."""
+    out = []
+    for event in frame.events:
+        for t in _items(event, "trades"):
+            price, size = _decimal(t, "price"), _decimal(t, "size")
+            if price <= 0 or size <= 0:
+                raise FrameError("bad_value", f"trade {t.get('trade_id')} {price} x {size}")
+            try:
+                side = Side(_field(t, "side"))
+            except ValueError:
+                raise FrameError("bad_value", f"trade side {t.get('side')!r}") from None
+            out.append(Trade(product_id=str(_field(t, "product_id")),
+                             time_ns=parse_time(str(_field(t, "time"))), price=price, size=size,
+                             side=side, trade_id=str(_field(t, "trade_id"))))
+    out.sort(key=lambda t: t.time_ns)
+    return out
+
+
+def tickers(frame: Frame) -> list[Ticker]:
+    """The tickers of a ``ticker`` frame (stamped with the frame's time)."""
+    out = []
+    for event in frame.events:
+        for t in _items(event, "tickers"):
+            price, bid, ask = _decimal(t, "price"), _decimal(t, "best_bid"), _decimal(t, "best_ask")
+            if min(price, bid, ask) <= 0:
+                raise FrameError("bad_value", f"ticker {t.get('product_id')} non-positive price")
+            out.append(Ticker(product_id=str(_field(t, "product_id")), time_ns=frame.timestamp_ns,
+                              price=price, best_bid=bid, best_ask=ask))
+    return out
+
+
+def candles(frame: Frame) -> list[Bar]:
+    """The five-minute candles of a ``candles`` frame, as bars."""
+    out = []
+    for event in frame.events:
+        for c in _items(event, "candles"):
+            try:
+                start = int(_field(c, "start")) * NS_PER_SECOND
+            except (TypeError, ValueError):
+                raise FrameError("bad_value", f"candle start {c.get('start')!r}") from None
+            o, h, lo, cl = (_decimal(c, k) for k in ("open", "high", "low", "close"))
+            volume = _decimal(c, "volume")
+            if min(o, h, lo, cl) <= 0 or volume < 0 or h < max(o, cl) or lo > min(o, cl):
+                raise FrameError("bad_value", f"candle {c.get('product_id')} at {start}")
+            out.append(Bar(product_id=str(_field(c, "product_id")), start_ns=start,
+                           interval_ns=CANDLE_NS, open=o, high=h, low=lo, close=cl,
+                           volume=volume))
+    return out
+
+
+def heartbeat_counter(frame: Frame) -> int | None:
+    """The ``heartbeat_counter`` of a ``heartbeats`` frame."""
+    for event in frame.events:
+        counter = event.get("heartbeat_counter")
+        if isinstance(counter, int) and not isinstance(counter, bool):
+            return counter
+        raise FrameError("bad_value", f"heartbeat_counter {counter!r}")
+    return None
