@@ -26,11 +26,13 @@ from cryptoj_actors.messages import (
     Fill,
     MarkedBatch,
     MarketBatch,
+    MarketEvent,
     OrderBatch,
     OrderDenied,
     OrderUpdate,
     PortfolioSnapshot,
     RiskDecisions,
+    Ticker,
     Trade,
 )
 from cryptoj_actors.portfolio.ledger import Ledger, ReservationError
@@ -58,6 +60,16 @@ class PortfolioResults:
     denials: tuple[OrderDenied, ...]  # refused at reservation (risk keeps its own)
     order_status: dict[str, int]
     starting_cash: Decimal
+
+
+def _mark_price(event: MarketEvent) -> Decimal | None:
+    """What a market event says a product is worth (quote per base): a bar's
+    close, a trade's or ticker's price, a valid book's mid."""
+    if isinstance(event, Bar):
+        return event.close
+    if isinstance(event, (Trade, Ticker)):
+        return event.price
+    return event.mid
 
 
 class PortfolioActor(RoleActor):
@@ -106,10 +118,9 @@ class PortfolioActor(RoleActor):
 
     def on_batch(self, batch: MarketBatch) -> None:
         for event in batch.events:
-            if isinstance(event, Bar):
-                self.ledger.mark(event.product_id, event.close)
-            elif isinstance(event, Trade):
-                self.ledger.mark(event.product_id, event.price)
+            price = _mark_price(event)
+            if price is not None:
+                self.ledger.mark(event.product_id, price)
         self._seq, self._ts_ns = batch.seq, batch.ts_ns
         snapshot = self.ledger.snapshot(sender=self.role, ts_ns=batch.ts_ns, seq=batch.seq)
         board = self.rt.board

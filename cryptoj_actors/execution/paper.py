@@ -30,7 +30,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from cryptoj_actors.config import PaperConfig, ProductRules
 from cryptoj_actors.messages import (
-    Bar,
+    BookUpdate,
     Fill,
     Liquidity,
     MarketBatch,
@@ -39,6 +39,7 @@ from cryptoj_actors.messages import (
     OrderType,
     OrderUpdate,
     Side,
+    Ticker,
     Trade,
 )
 from cryptoj_actors.money import BPS, LEDGER_CONTEXT, ONE, ZERO, floor_to_increment, round_quote
@@ -60,11 +61,15 @@ PaperEvent = Fill | OrderUpdate
 
 @dataclass(frozen=True, slots=True)
 class _Offer:
-    """Where a market order can fill: price (quote per base), time, base volume."""
+    """Where market orders can fill: for each side, the levels a taker walks,
+    best first, as (price before slippage, base size shown, or None when the
+    data shows no size); ``slipped`` when the price is a reference (a bar's
+    open, a trade, a ticker) rather than a resting order in a book."""
 
-    price: Decimal
     time_ns: int
-    volume: Decimal
+    buy: tuple[tuple[Decimal, Decimal | None], ...]
+    sell: tuple[tuple[Decimal, Decimal | None], ...]
+    slipped: bool = True
 
 
 class PaperExchange:
@@ -133,61 +138,98 @@ class PaperExchange:
         return ""
 
     def _offers(self, batch: MarketBatch) -> dict[str, _Offer]:
-        """Per product, what the batch offers a market order: its first trade
-        (live) or else its first bar's open, and the volume it shows."""
-        bars: dict[str, Bar] = {}
-        trades: dict[str, list[Trade]] = {}
-        for event in batch.events:
-            if isinstance(event, Trade):
-                trades.setdefault(event.product_id, []).append(event)
-            else:
-                bars.setdefault(event.product_id, event)
+        """Per product, what the batch offers a market order, the most precise
+        data first: a valid level2 book (walked level by level), a ticker (its
+        best ask or bid), the batch's trades (the first one's price), a bar
+        (its open). Trades and bars cap the size at ``max_volume_participation``
+        of the volume they show."""
         share = self.config.max_volume_participation
-        offers = {p: _Offer(b.open, b.start_ns, b.volume * share) for p, b in bars.items()}
+        offers: dict[str, _Offer] = {}
+        rank: dict[str, int] = {}
+        trades: dict[str, list[Trade]] = {}
+
+        def offer(product_id: str, level: int, made: _Offer) -> None:
+            if level < rank.get(product_id, 99):
+                rank[product_id], offers[product_id] = level, made
+
+        for event in batch.events:
+            product_id = event.product_id
+            if isinstance(event, BookUpdate):
+                if event.valid and event.bids and event.asks:
+                    offer(product_id, 0, _Offer(event.time_ns, event.asks, event.bids, False))
+            elif isinstance(event, Ticker):
+                offer(product_id, 1, _Offer(event.time_ns, ((event.best_ask, None),),
+                                            ((event.best_bid, None),)))
+            elif isinstance(event, Trade):
+                trades.setdefault(product_id, []).append(event)
+            elif product_id not in rank:
+                level = ((event.open, event.volume * share),)
+                offer(product_id, 3, _Offer(event.start_ns, level, level))
         for product_id, seen in trades.items():
             first = min(seen, key=lambda t: t.time_ns)
-            offers[product_id] = _Offer(first.price, first.time_ns,
-                                        sum(t.size for t in seen) * share)
+            level = ((first.price, sum(t.size for t in seen) * share),)
+            offer(product_id, 2, _Offer(first.time_ns, level, level))
         return offers
 
     def _match(self, order: Order, offer: _Offer, ts_ns: int,
                events: list[PaperEvent]) -> None:
+        """Walk the offer's levels for ``order``: one fill per level taken.
+
+        A buy spends at most its quote size, fee included; a sell at most its
+        base size. What is left when the levels run out expires (IOC).
+        """
         rules = self._rules(order.product_id)
         buy = order.side is Side.BUY
-        reference, fill_time = offer.price, offer.time_ns
-        cap = floor_to_increment(offer.volume, rules.base_increment)
-        price = self._slipped(reference, buy, rules.quote_increment)
         taker = self.config.taker_fee_rate
-        if buy:
-            assert order.quote_size is not None
-            wanted = floor_to_increment(
-                LEDGER_CONTEXT.divide(LEDGER_CONTEXT.divide(order.quote_size, ONE + taker), price),
-                rules.base_increment)
-            while wanted > 0 and wanted * price + round_quote(wanted * price * taker) > \
-                    order.quote_size:
-                wanted -= rules.base_increment  # the fee's rounding must not overspend
-        else:
-            assert order.base_size is not None
-            wanted = order.base_size
-        size = min(wanted, cap)
-        if size <= 0:
-            detail = (f"the market data shows too little volume ({offer.volume} base units "
-                      "within the participation limit)" if wanted > 0
+        budget = order.quote_size if buy else order.base_size
+        assert budget is not None
+        fills: list[tuple[Decimal, Decimal]] = []  # (base size, price)
+        for reference, shown in offer.buy if buy else offer.sell:
+            price = self._slipped(reference, buy, rules.quote_increment) if offer.slipped \
+                else reference
+            cap = None if shown is None else floor_to_increment(shown, rules.base_increment)
+            size = self._affordable(budget, price, rules.base_increment) if buy else budget
+            if cap is not None:
+                size = min(size, cap)
+            if size <= 0:
+                break
+            fills.append((size, price))
+            budget -= size * price + round_quote(size * price * taker) if buy else size
+            if cap is None or size < cap:
+                break  # the order is done (or the level had more than it needed)
+        if not fills:
+            detail = ("the market data shows too little volume (within the participation "
+                      "limit)" if order.side is Side.SELL or self._affordable(
+                          budget, price, rules.base_increment) > 0
                       else "quote size buys less than one base increment")
             events.append(self._update(order, OrderStatus.EXPIRED, ts_ns, ZERO, detail))
             return
-        fee = round_quote(size * price * taker)
-        events.append(Fill(
-            sender=self._sender, ts_ns=fill_time, fill_id=f"{order.client_order_id}-fill",
-            client_order_id=order.client_order_id, product_id=order.product_id,
-            side=order.side, base_size=size, price=price, fee=fee,
-            liquidity=Liquidity.TAKER, final=True))
-        if size == wanted:
-            events.append(self._update(order, OrderStatus.FILLED, ts_ns, size))
+        filled = ZERO
+        for n, (size, price) in enumerate(fills, start=1):
+            filled += size
+            events.append(Fill(
+                sender=self._sender, ts_ns=offer.time_ns,
+                fill_id=f"{order.client_order_id}-fill" + (f"{n}" if n > 1 else ""),
+                client_order_id=order.client_order_id, product_id=order.product_id,
+                side=order.side, base_size=size, price=price,
+                fee=round_quote(size * price * taker), liquidity=Liquidity.TAKER,
+                final=n == len(fills)))
+        done = self._affordable(budget, price, rules.base_increment) <= 0 if buy else budget <= 0
+        if done:
+            events.append(self._update(order, OrderStatus.FILLED, ts_ns, filled))
         else:
             events.append(self._update(
-                order, OrderStatus.EXPIRED, ts_ns, size,
-                "immediate-or-cancel remainder: volume participation limit reached"))
+                order, OrderStatus.EXPIRED, ts_ns, filled,
+                "immediate-or-cancel remainder: no more liquidity in the market data"))
+
+    def _affordable(self, quote: Decimal, price: Decimal, increment: Decimal) -> Decimal:
+        """The most base units ``quote`` buys at ``price``, taker fee included."""
+        taker = self.config.taker_fee_rate
+        size = floor_to_increment(
+            LEDGER_CONTEXT.divide(LEDGER_CONTEXT.divide(quote, ONE + taker), price), increment)
+        while size > 0 and size * price + round_quote(size * price * taker) > quote:
+            size -= increment  # the fee's rounding must not overspend
+        return size
 
     def _slipped(self, reference: Decimal, buy: bool, tick: Decimal) -> Decimal:
         if buy:

@@ -30,6 +30,9 @@ Rules (defaults from the design notes, all in ``[risk]`` of the config):
   ``order_rate_window_s`` of market time. Exits (stop-loss, trims, unwind
   slices) are never refused for rate: they are counted, and they use the
   budget first.
+* **Stale data**: a product the feed marks unreliable (no fresh frame, or an
+  invalid book after a sequence gap) takes no new exposure until fresh data
+  comes: buys are refused (``STALE_DATA``), sells pass.
 * **Drawdown**: when equity falls ``max_drawdown`` (20 %) below its peak,
   trading is ``HALTED`` until an operator resumes it, and with
   ``unwind_on_drawdown`` the book is unwound gradually
@@ -80,6 +83,7 @@ class DenyReason(str, enum.Enum):
     ORDER_RATE = "ORDER_RATE"
     INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
     NO_MARK = "NO_MARK"
+    STALE_DATA = "STALE_DATA"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +107,7 @@ class _Work:
     states: list[TradingState] = field(default_factory=list)
     exited: set[str] = field(default_factory=set)
     spent_quote: Decimal = ZERO
+    unreliable: frozenset[str] = frozenset()
 
 
 class RiskPolicy:
@@ -206,7 +211,8 @@ class RiskPolicy:
 
         ``marked.snapshot`` must be the ledger marked on ``marked.batch``.
         """
-        w = _Work(seq=marked.batch.seq, ts_ns=marked.batch.ts_ns, snapshot=marked.snapshot)
+        w = _Work(seq=marked.batch.seq, ts_ns=marked.batch.ts_ns, snapshot=marked.snapshot,
+                  unreliable=frozenset(marked.batch.unreliable))
         self._roll_day(w)
         self._check_daily_loss(w)
         self._check_drawdown(w)
@@ -369,6 +375,9 @@ class RiskPolicy:
             return None
         if level is TradingLevel.REDUCING:
             return self._deny(w, order, DenyReason.TRADING_REDUCING, self.state.reason)
+        if order.product_id in w.unreliable:
+            return self._deny(w, order, DenyReason.STALE_DATA,
+                              f"{order.product_id}: market data stale or book invalid")
         until = self._cooldown_until.get(order.product_id, 0)
         if w.ts_ns < until:
             return self._deny(w, order, DenyReason.STOP_LOSS_COOLDOWN,

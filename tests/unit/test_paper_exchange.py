@@ -248,7 +248,7 @@ def test_volume_participation_cap_gives_partial_fill_then_expired():
     assert f.final is True
     assert u.status is OrderStatus.EXPIRED
     assert u.filled_base == D("0.01234567")
-    assert u.detail == "immediate-or-cancel remainder: volume participation limit reached"
+    assert u.detail == "immediate-or-cancel remainder: no more liquidity in the market data"
     assert fe.base_size == D("0.5") and fe.side is Side.BUY
     assert ue.status is OrderStatus.EXPIRED and ue.filled_base == D("0.5")
     assert ex.open_orders == 0
@@ -260,8 +260,8 @@ def test_zero_volume_bar_expires_the_order_without_fill():
     events = ex.on_market(batch(2, bar(n=2, volume="0")))
     assert events == [OrderUpdate(sender="executor", ts_ns=T0 + 2 * HOUR, client_order_id="b1",
                                   product_id=BTC, status=OrderStatus.EXPIRED, filled_base=D(0),
-                                  detail="the market data shows too little volume (0.00 base units "
-                                         "within the participation limit)")]
+                                  detail="the market data shows too little volume (within the "
+                                         "participation limit)")]
     assert ex.open_orders == 0
 
 
@@ -394,3 +394,41 @@ def test_sender_is_stamped_on_every_message():
 def test_assumptions_are_listed():
     assert len(ASSUMPTIONS) == 5
     assert all(isinstance(a, str) and a for a in ASSUMPTIONS)
+
+
+def book(n: int, asks, bids, valid: bool = True) -> MarketBatch:
+    from cryptoj_actors.messages import BookUpdate
+    update = BookUpdate(product_id=BTC, time_ns=T0 + n * HOUR,
+                        asks=tuple((D(p), D(s)) for p, s in asks),
+                        bids=tuple((D(p), D(s)) for p, s in bids), valid=valid)
+    return MarketBatch(sender="feed", ts_ns=T0 + n * HOUR, seq=n, events=(update,))
+
+
+def test_a_market_buy_walks_the_book_level_by_level_within_its_quote():
+    ex = exchange()
+    ex.submit(mbuy("b1", quote="3000"), 0)
+    events = ex.on_market(book(2, asks=[("1000", "1"), ("1001", "1"), ("1005", "5")],
+                               bids=[("999", "1")]))
+    fills = [e for e in events if isinstance(e, Fill)]
+    assert [(f.price, f.fill_id) for f in fills] == [
+        (D("1000"), "b1-fill"), (D("1001"), "b1-fill2"), (D("1005"), "b1-fill3")]
+    assert [f.final for f in fills] == [False, False, True]
+    spent = sum(f.base_size * f.price + f.fee for f in fills)
+    assert spent <= D("3000") and fills[0].base_size == D("1")  # the best level taken whole
+    assert events[-1].status is OrderStatus.FILLED
+
+
+def test_a_market_sell_bigger_than_the_book_takes_it_all_and_expires_the_rest():
+    ex = exchange()
+    ex.submit(msell("s1", base="3"), 0)
+    events = ex.on_market(book(2, asks=[("1001", "1")], bids=[("1000", "1"), ("999", "0.5")]))
+    fills = [e for e in events if isinstance(e, Fill)]
+    assert [(f.base_size, f.price) for f in fills] == [(D("1"), D("1000")), (D("0.5"), D("999"))]
+    assert (events[-1].status, events[-1].filled_base) == (OrderStatus.EXPIRED, D("1.5"))
+
+
+def test_an_invalid_book_offers_nothing():
+    ex = exchange()
+    ex.submit(msell("s1", base="1"), 0)
+    assert ex.on_market(book(2, asks=[], bids=[], valid=False)) == []
+    assert ex.open_orders == 1

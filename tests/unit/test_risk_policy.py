@@ -692,5 +692,14 @@ def test_two_policies_decide_identically():
 def test_deny_reason_codes():
     assert {r.value for r in DenyReason} == {
         "TRADING_HALTED", "TRADING_REDUCING", "POSITION_LIMIT", "STOP_LOSS_COOLDOWN",
-        "MIN_SIZE", "MIN_NOTIONAL", "ORDER_RATE", "INSUFFICIENT_FUNDS", "NO_MARK"}
+        "MIN_SIZE", "MIN_NOTIONAL", "ORDER_RATE", "INSUFFICIENT_FUNDS", "NO_MARK", "STALE_DATA"}
+
+
+def test_unreliable_data_refuses_new_exposure_but_lets_positions_be_sold():
+    book = Book().buy(BTC, "0.01", "50000").mark(ETH, "3000")
+    marked = book.marked()
+    stale = replace(marked, batch=replace(marked.batch, unreliable=(ETH, BTC)))
+    decision = policy().decide(stale, [intent(ETH, "0.05"), intent(BTC, "0")])
+    assert codes(decision) == [(ETH, "BUY", "STALE_DATA")]
+    assert [(o.product_id, o.side) for o in decision.approved] == [(BTC, Side.SELL)]
 
