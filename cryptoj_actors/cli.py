@@ -399,7 +399,7 @@ def _watch(system: TradingSystem, show_ui: bool) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from cryptoj_actors.marketdata.coinbase_ws import CoinbaseTradesSource
+    from cryptoj_actors.marketdata.coinbase_ws import CoinbaseFeedSource
 
     config = _config(args)
     if args.feed_url:
@@ -418,7 +418,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         StateFile(run.state_file).load()
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    system = TradingSystem(config, run, lambda: CoinbaseTradesSource(config.feed))
+    system = TradingSystem(config, run, lambda: CoinbaseFeedSource(config.feed))
     period_ns = int(config.feed.batch_interval_s * 1_000_000_000)
     system.rt.write_report = _report_writer(run, config, period_ns, config.feed.products, [])
 

@@ -67,16 +67,28 @@ class FeedConfig:
     freshest data); ``replay_credit_window``: the same in replay, where a
     larger window lets the strategy run ahead without changing any result
     (DESIGN.md section 9; a test holds the reports equal).
+
+    Live connection: ``channels`` subscribed (``heartbeats`` always);
+    reconnect backoff ``reconnect_initial_s`` doubling to ``reconnect_max_s``
+    with full jitter, reset after ``reconnect_reset_s`` connected; the feed is
+    reported down after ``circuit_breaker_failures`` failures in a row; data
+    older than ``stale_after_s`` forces a reconnect; ``book_depth`` levels a
+    side go into each batch.
     """
 
     url: str = "wss://advanced-trade-ws.coinbase.com"
     products: tuple[str, ...] = ("BTC-USD", "ETH-USD", "LTC-USD")
+    channels: tuple[str, ...] = ("level2", "market_trades", "ticker", "heartbeats")
     batch_interval_s: float = 1.0
     bar_interval_s: int = 3600
     credit_window: int = 1
     replay_credit_window: int = 16
     reconnect_initial_s: float = 0.25
     reconnect_max_s: float = 30.0
+    reconnect_reset_s: float = 60.0
+    circuit_breaker_failures: int = 5
+    stale_after_s: float = 5.0
+    book_depth: int = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,12 +287,14 @@ def parse_config(data: Mapping[str, Any], source: str = "<inline>") -> Config:
     )
 
     f = reader.table(top.get("feed", {}), "feed", {
-        "url", "products", "batch_interval_s", "bar_interval_s", "credit_window",
-        "replay_credit_window", "reconnect_initial_s", "reconnect_max_s"})
+        "url", "products", "channels", "batch_interval_s", "bar_interval_s", "credit_window",
+        "replay_credit_window", "reconnect_initial_s", "reconnect_max_s", "reconnect_reset_s",
+        "circuit_breaker_failures", "stale_after_s", "book_depth"})
     d = FeedConfig()
     feed = FeedConfig(
         url=reader.value(f, "feed.url", str, d.url, _ws_url),
         products=tuple(reader.value(f, "feed.products", list, list(d.products), _products)),
+        channels=tuple(reader.value(f, "feed.channels", list, list(d.channels), _channels)),
         batch_interval_s=reader.number(f, "feed.batch_interval_s", d.batch_interval_s, _positive),
         bar_interval_s=reader.value(f, "feed.bar_interval_s", int, d.bar_interval_s, _positive),
         credit_window=reader.value(f, "feed.credit_window", int, d.credit_window, _window),
@@ -289,6 +303,12 @@ def parse_config(data: Mapping[str, Any], source: str = "<inline>") -> Config:
         reconnect_initial_s=reader.number(f, "feed.reconnect_initial_s", d.reconnect_initial_s,
                                           _positive),
         reconnect_max_s=reader.number(f, "feed.reconnect_max_s", d.reconnect_max_s, _positive),
+        reconnect_reset_s=reader.number(f, "feed.reconnect_reset_s", d.reconnect_reset_s,
+                                        _positive),
+        circuit_breaker_failures=reader.value(f, "feed.circuit_breaker_failures", int,
+                                              d.circuit_breaker_failures, _positive),
+        stale_after_s=reader.number(f, "feed.stale_after_s", d.stale_after_s, _positive),
+        book_depth=reader.value(f, "feed.book_depth", int, d.book_depth, _positive),
     )
 
     pf = reader.table(top.get("portfolio", {}), "portfolio", {"starting_cash"})
@@ -546,6 +566,16 @@ def _rate(v: Any) -> str | None:
 
 
 MAX_CREDIT_WINDOW = 1024
+CHANNELS = ("level2", "market_trades", "ticker", "candles", "heartbeats", "status")
+
+
+def _channels(v: list[Any]) -> str | None:
+    unknown = [c for c in v if c not in CHANNELS]
+    if unknown:
+        return f"unknown channel {unknown[0]!r} (known: {', '.join(CHANNELS)})"
+    if "heartbeats" not in v:
+        return "must include heartbeats (the connection's liveness and sequence check)"
+    return None
 
 
 def _port(v: int) -> str | None:

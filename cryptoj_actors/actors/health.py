@@ -80,6 +80,7 @@ class HealthActor(RoleActor):
                       mailboxes=mailboxes, down=tuple(sorted(down)), hung=self.rt.board.hung,
                       dead_letters=sum(self.rt.directory.dead_letters.values()),
                       errors=dict(tm.errors), feed_lag_s=tm.feed_lag.last,
+                      feed_state=tm.feed_state,
                       tick_to_order_count=tm.tick_to_order.count,
                       tick_to_order_total_s=tm.tick_to_order.total)
 

@@ -8,7 +8,7 @@ Checks (thresholds in ``[health]``), each giving its component a level:
 
 | component | ``DEGRADED`` when | ``CRITICAL`` when |
 | --- | --- | --- |
-| ``feed`` | lag over ``feed_lag_degraded_s`` | lag over ``feed_lag_critical_s`` |
+| ``feed`` | lag over ``feed_lag_degraded_s``; stale | lag over ``feed_lag_critical_s``; down |
 | ``executor`` | tick-to-order over ``latency_degraded_s`` | over ``latency_critical_s`` |
 | ``actor:<role>`` | mailbox over ``mailbox_degraded``; errors over ``errors_degraded_per_min`` | mailbox over ``mailbox_critical``; errors over ``errors_critical_per_min``; down; hung |
 | ``process`` | | resident memory over ``memory_critical_mb`` |
@@ -50,6 +50,7 @@ class Sample:
     dead_letters: int = 0
     errors: Mapping[str, int] = field(default_factory=dict)
     feed_lag_s: float | None = None
+    feed_state: str = "n/a"
     tick_to_order_count: int = 0
     tick_to_order_total_s: float = 0.0
 
@@ -89,6 +90,10 @@ class HealthModel:
                           f"{cfg.available_memory_critical_mb} MiB"))
         check("feed", sample.feed_lag_s, cfg.feed_lag_degraded_s, cfg.feed_lag_critical_s,
               "lag s")
+        if sample.feed_state == "down":
+            found.append((HealthLevel.CRITICAL, "feed", "down: the connection keeps failing"))
+        elif sample.feed_state == "stale":
+            found.append((HealthLevel.DEGRADED, "feed", "stale: no data, reconnecting"))
         last = self._last
         if last is not None:
             orders = sample.tick_to_order_count - last.tick_to_order_count

@@ -47,6 +47,9 @@ class Telemetry:
     * ``order_round_trip``: from sending an order to its end at the venue
       (filled, expired, cancelled or rejected).
     * ``errors``: role -> failures, unexpected messages and bad input.
+    * ``feed_state``: the live connection: ``connecting``, ``up``, ``stale``
+      (no data: reconnecting) or ``down`` (the circuit breaker: too many
+      failures in a row); ``n/a`` in a replay.
     """
 
     feed_messages: Counter[str] = field(default_factory=Counter)
@@ -54,3 +57,4 @@ class Telemetry:
     tick_to_order: Latency = field(default_factory=Latency)
     order_round_trip: Latency = field(default_factory=Latency)
     errors: Counter[str] = field(default_factory=Counter)
+    feed_state: str = "n/a"

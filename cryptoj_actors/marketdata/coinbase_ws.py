@@ -1,23 +1,19 @@
-"""Live market data from the Coinbase Advanced Trade websocket (public channels).
+"""Live market data from the Coinbase Advanced Trade websocket.
 
-Connects to ``[feed] url`` (``wss://advanced-trade-ws.coinbase.com``) with
-websocket-client, sends one subscribe message per channel (``market_trades``
-and ``heartbeats``) as soon as the socket opens (Coinbase closes a connection
-that has not subscribed within 5 seconds), and turns ``market_trades`` events
-into :class:`~cryptoj_actors.messages.Trade` events. Each market batch holds
-the trades since the previous one, plus the bars of ``bar_interval_s`` that
-closed meanwhile, cut from those trades on the exchange's clock (with their
-real volume), so the strategy sees the same kind of data as in replay.
+The socket lives in its own thread (websocket-client); each frame goes,
+with its local receive time, through the feed actor's mailbox to a
+:class:`~cryptoj_actors.marketdata.live_market.LiveMarket`, which only the
+feed actor touches. The connection:
 
-When the network cannot be reached, or the connection drops, it says so in
-one log line and reconnects with exponential backoff and full jitter
-(``reconnect_initial_s`` doubling to ``reconnect_max_s``). A frame it cannot
-parse is counted, logged once per kind, and skipped.
-
-Message shapes: Coinbase Advanced Trade WebSocket docs, "Channels"
-(market_trades: ``events[].trades[]`` with ``product_id``, ``trade_id``,
-``price``, ``size``, ``side``, ``time``; envelope ``channel``, ``timestamp``,
-``sequence_num``; ``client_id`` may be absent).
+* subscribes every configured channel, one message each, as soon as it opens
+  (Coinbase closes a connection that has not subscribed within 5 seconds),
+  always including ``heartbeats``;
+* on a sequence gap, resubscribes by reconnecting (fresh snapshots);
+* reconnects when the data goes stale (no frame for ``stale_after_s``);
+* reconnects after any drop with exponential backoff and full jitter
+  (``reconnect_initial_s`` doubling to ``reconnect_max_s``; the count resets
+  once a connection has lasted ``reconnect_reset_s``), and reports the feed
+  ``down`` to health after ``circuit_breaker_failures`` failures in a row.
 """
 
 from __future__ import annotations
@@ -26,109 +22,49 @@ import logging
 import random
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
 
 import orjson
 import websocket
 
-from cryptoj_actors.clock import NS_PER_SECOND, from_datetime
+from cryptoj_actors.clock import NS_PER_SECOND
 from cryptoj_actors.config import FeedConfig
 from cryptoj_actors.health.telemetry import Telemetry
-from cryptoj_actors.messages import Bar, MarketBatch, MarketEvent, Side, Trade
-from cryptoj_actors.money import ZERO, to_decimal
+from cryptoj_actors.marketdata.live_market import LiveMarket, Verdict
+from cryptoj_actors.messages import MarketBatch
 
 log = logging.getLogger(__name__)
 
-CHANNELS = ("market_trades", "heartbeats")
-
 
 @dataclass(frozen=True, slots=True)
-class LiveTrades:
-    """Trades parsed from one frame, handed from the socket thread to the feed."""
+class RawFrame:
+    """One frame as received, handed from the socket thread to the feed actor."""
 
-    trades: tuple[Trade, ...]
-
-
-def parse_time(text: str) -> int:
-    """Coinbase's RFC 3339 time (nanosecond digits allowed) -> ns since the epoch."""
-    head, _, frac = text.rstrip("Z").partition(".")
-    base = from_datetime(datetime.fromisoformat(head))
-    return base + int((frac + "000000000")[:9]) if frac else base
+    text: str | bytes
+    received_ns: int
+    connection: int
 
 
-def parse_frame(raw: bytes | str) -> tuple[str, tuple[Trade, ...]]:
-    """Parse one frame: its channel and the trades it carries.
+class Backoff:
+    """Exponential backoff with full jitter (AWS architecture blog, "Exponential
+    Backoff And Jitter"): the n-th wait is uniform in ``[0, min(cap, base * 2**n)]``."""
 
-    Raises:
-        ValueError: ``"<kind>: <detail>"``, kind one of ``not JSON``,
-            ``not an object``, ``bad shape``, ``missing field``, ``bad value``.
-    """
-    try:
-        frame = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise ValueError(f"not JSON: {exc}") from None
-    if not isinstance(frame, dict):
-        raise ValueError("not an object: the frame is not a JSON object")
-    channel = str(frame.get("channel", ""))
-    if channel != "market_trades":
-        return channel, ()
-    trades = []
-    try:
-        raw_trades = [t for event in frame.get("events") or () for t in event.get("trades") or ()]
-    except (AttributeError, TypeError):
-        raise ValueError("bad shape: events[].trades[] is not a list of objects") from None
-    for t in raw_trades:
-        try:
-            trade = Trade(product_id=str(t["product_id"]), time_ns=parse_time(str(t["time"])),
-                          price=to_decimal(t["price"], "price"),
-                          size=to_decimal(t["size"], "size"), side=Side(t["side"]),
-                          trade_id=str(t["trade_id"]))
-        except KeyError as exc:
-            raise ValueError(f"missing field: a trade has no {exc.args[0]}") from None
-        except (TypeError, AttributeError):
-            raise ValueError("bad shape: a trade is not an object") from None
-        except ValueError as exc:
-            raise ValueError(f"bad value: {exc}") from None
-        if trade.price <= 0 or trade.size <= 0:
-            raise ValueError(f"bad value: trade {trade.trade_id} has a non-positive "
-                             "price or size")
-        trades.append(trade)
-    return channel, tuple(trades)
+    def __init__(self, base_s: float, cap_s: float, rng: random.Random | None = None) -> None:
+        self.base_s, self.cap_s = base_s, cap_s
+        self.failures = 0
+        self._rng = rng or random.Random()
+
+    def next_delay(self) -> float:
+        ceiling = min(self.cap_s, self.base_s * 2 ** min(self.failures, 30))
+        self.failures += 1
+        return self._rng.uniform(0, ceiling)
+
+    def reset(self) -> None:
+        self.failures = 0
 
 
-class _BarCutter:
-    """Cuts one product's trades into OHLCV bars aligned on ``interval_ns``.
-
-    Trades reach it in time order and once each (the source drops repeats).
-    """
-
-    def __init__(self, product_id: str, interval_ns: int) -> None:
-        self.product_id = product_id
-        self.interval_ns = interval_ns
-        self.start_ns: int | None = None
-        self.prices: list[Decimal] = []
-        self.volume = ZERO
-
-    def add(self, trade: Trade) -> Bar | None:
-        start = trade.time_ns - trade.time_ns % self.interval_ns
-        closed = None
-        if self.start_ns is not None and start > self.start_ns and self.prices:
-            closed = Bar(product_id=self.product_id, start_ns=self.start_ns,
-                         interval_ns=self.interval_ns, open=self.prices[0],
-                         high=max(self.prices), low=min(self.prices), close=self.prices[-1],
-                         volume=self.volume)
-            self.prices, self.volume = [], ZERO
-        self.start_ns = start
-        self.prices.append(trade.price)
-        self.volume += trade.size
-        return closed
-
-
-class CoinbaseTradesSource:
+class CoinbaseFeedSource:
     """A :class:`~cryptoj_actors.marketdata.source.MarketSource` on the live websocket."""
 
     total_batches = 0
@@ -138,117 +74,110 @@ class CoinbaseTradesSource:
         self.config = config
         self.products = config.products
         self.period_ns = int(config.batch_interval_s * NS_PER_SECOND)
-        self.errors: Counter[str] = Counter()
-        self._telemetry = Telemetry()
-        self._rng = rng or random.Random()
+        self.market = LiveMarket(config.products, config.bar_interval_s * NS_PER_SECOND,
+                                 int(config.stale_after_s * NS_PER_SECOND), config.book_depth)
+        self.backoff = Backoff(config.reconnect_initial_s, config.reconnect_max_s, rng)
+        self.connection = 0  # counts connections opened; frames of older ones are dropped
+        self.connected_since: float | None = None
         self._notify: Callable[[object], None] | None = None
+        self._telemetry = Telemetry()
         self._stop = threading.Event()
         self._ws: websocket.WebSocketApp | None = None
         self._thread: threading.Thread | None = None
-        self._connected = False
-        self._trades: list[Trade] = []
-        self._closed_bars: list[Bar] = []
-        # Per product: the newest trade time seen and the ids seen at that
-        # time. Every (re)subscription opens with a snapshot of recent trades
-        # already delivered; they must not count twice.
-        self._newest: dict[str, tuple[int, set[str]]] = {}
-        self._last_ts_ns = 0
-        interval = config.bar_interval_s * NS_PER_SECOND
-        self._cutters = {p: _BarCutter(p, interval) for p in self.products}
+        self._seen_connection = 0  # the newest connection whose frames reached the market
+
+    # --- the feed actor's side ------------------------------------------------------
 
     def start(self, notify: Callable[[object], None], telemetry: Telemetry) -> None:
         self._notify = notify
         self._telemetry = telemetry
+        telemetry.feed_state = "connecting"
         self._thread = threading.Thread(target=self._run, name="coinbase-ws", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        if self._ws is not None:
-            self._ws.close()
+        ws = self._ws
+        if ws is not None:
+            ws.close()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
 
     def absorb(self, message: object) -> None:
-        if not isinstance(message, LiveTrades):
+        if not isinstance(message, RawFrame):
             raise TypeError(f"unexpected live input {type(message).__name__}")
-        for trade in sorted(message.trades, key=lambda t: t.time_ns):
-            cutter = self._cutters.get(trade.product_id)
-            if cutter is None or not self._is_new(trade):
-                continue
-            bar = cutter.add(trade)
-            if bar is not None:
-                self._closed_bars.append(bar)
-            self._trades.append(trade)
-
-    def _is_new(self, trade: Trade) -> bool:
-        newest, ids = self._newest.get(trade.product_id, (-1, set()))
-        if trade.time_ns < newest or (trade.time_ns == newest and trade.trade_id in ids):
-            return False
-        if trade.time_ns > newest:
-            ids = set()
-        ids.add(trade.trade_id)
-        self._newest[trade.product_id] = (trade.time_ns, ids)
-        return True
+        if message.connection < self._seen_connection:
+            return  # a frame of a connection already given up
+        if message.connection > self._seen_connection:
+            # A new connection numbers its frames from 0 and sends fresh snapshots.
+            self._seen_connection = message.connection
+            self.market.reset_connection("new connection")
+        verdict = self.market.on_frame(message.text, message.received_ns)
+        channel = "invalid" if verdict is Verdict.INVALID else "frames"
+        self._telemetry.feed_messages[channel] += 1
+        if verdict is Verdict.INVALID:
+            self._telemetry.errors["feed.input"] += 1
+        elif verdict is Verdict.RESYNC:
+            self.reconnect("sequence gap: resubscribing for fresh snapshots")
 
     def next_batch(self, seq: int, now_ns: int) -> MarketBatch | None:
-        if not self._trades and not self._closed_bars:
-            return None
-        events: list[MarketEvent] = [*self._closed_bars, *self._trades]
-        # Batch time never goes backwards, even if a product's clock lags.
-        ts = max(self._last_ts_ns, *(e.time_ns if isinstance(e, Trade) else e.end_ns
-                                     for e in events))
-        self._last_ts_ns = ts
-        self._closed_bars, self._trades = [], []
-        return MarketBatch(sender="feed", ts_ns=ts, seq=seq, events=tuple(events),
-                           received_ns=now_ns)
+        since = self.connected_since
+        if since is not None and time.monotonic() - since > self.config.stale_after_s \
+                and self.market.stale(now_ns):
+            self._telemetry.feed_state = "stale"
+            self.reconnect(f"no data for {self.config.stale_after_s:g} s")
+        batch = self.market.next_batch(seq, now_ns)
+        if batch is not None:
+            lag = max(0, now_ns - batch.ts_ns) / NS_PER_SECOND
+            self._telemetry.feed_lag.record(lag)
+        return batch
 
-    # --- the socket thread -------------------------------------------------------------
+    def reconnect(self, reason: str) -> None:
+        """Drop the connection (the socket thread opens a new one)."""
+        log.warning("feed: reconnecting: %s", reason)
+        self.market.reset_connection(reason)
+        self.connected_since = None
+        ws = self._ws
+        if ws is not None:
+            ws.close()
+
+    # --- the socket thread ----------------------------------------------------------
 
     def _run(self) -> None:
-        failures = 0
+        cfg = self.config
         while not self._stop.is_set():
-            self._connected = False
+            self.connection += 1
+            connection = self.connection
             self._ws = websocket.WebSocketApp(
-                self.config.url, on_open=self._on_open, on_message=self._on_message,
+                cfg.url, on_open=lambda ws: self._on_open(ws, connection),
+                on_message=lambda ws, raw: self._on_message(raw, connection),
                 on_error=self._on_error)
             self._ws.run_forever(ping_interval=20, ping_timeout=10)
             if self._stop.is_set():
                 break
-            failures = 0 if self._connected else failures + 1
-            ceiling = min(self.config.reconnect_max_s,
-                          self.config.reconnect_initial_s * 2 ** min(failures, 30))
-            delay = self._rng.uniform(0, ceiling)
-            log.warning("feed: disconnected from %s; reconnecting in %.2f s", self.config.url,
-                        delay)
+            since = self.connected_since
+            if since is not None and time.monotonic() - since >= cfg.reconnect_reset_s:
+                self.backoff.reset()
+            self.connected_since = None
+            if self.backoff.failures + 1 >= cfg.circuit_breaker_failures:
+                self._telemetry.feed_state = "down"
+            delay = self.backoff.next_delay()
+            log.warning("feed: disconnected from %s; reconnecting in %.2f s", cfg.url, delay)
             self._stop.wait(delay)
 
-    def _on_open(self, ws: websocket.WebSocket) -> None:
-        self._connected = True
+    def _on_open(self, ws: websocket.WebSocket, connection: int) -> None:
+        self.connected_since = time.monotonic()
+        self._telemetry.feed_state = "up"
         log.info("feed: connected to %s", self.config.url)
-        for channel in CHANNELS:
-            message = {"type": "subscribe", "channel": channel}
+        for channel in self.config.channels:
+            message: dict[str, object] = {"type": "subscribe", "channel": channel}
             if channel != "heartbeats":
                 message["product_ids"] = list(self.products)
             ws.send(orjson.dumps(message).decode())
 
-    def _on_message(self, ws: websocket.WebSocket, raw: str | bytes) -> None:
-        received_ns = time.time_ns()
-        try:
-            channel, trades = parse_frame(raw)
-        except ValueError as exc:
-            kind = str(exc).split(":")[0]
-            self.errors[kind] += 1
-            self._telemetry.errors["feed.input"] += 1
-            if self.errors[kind] == 1:
-                log.warning("feed: skipped a bad frame (%s)", exc)
-            return
-        self._telemetry.feed_messages[channel or "unknown"] += 1
-        if trades:
-            self._telemetry.feed_lag.record(
-                max(0, received_ns - max(t.time_ns for t in trades)) / NS_PER_SECOND)
-        if trades and self._notify is not None:
-            self._notify(LiveTrades(trades))
+    def _on_message(self, raw: str | bytes, connection: int) -> None:
+        if self._notify is not None:
+            self._notify(RawFrame(raw, time.time_ns(), connection))
 
     def _on_error(self, ws: websocket.WebSocket, error: Exception) -> None:
         log.warning("feed: cannot reach %s: %s", self.config.url, error)

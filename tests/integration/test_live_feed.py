@@ -1,10 +1,17 @@
-"""The live path against a real websocket server on 127.0.0.1 that speaks
-Coinbase's protocol and replays real recorded frames."""
+"""The live path against the Coinbase-protocol replay server on 127.0.0.1,
+serving real recorded Advanced Trade frames: the feed, its books, and the
+fault drills (a dropped connection, a sequence gap, malformed frames, a
+stall, the server down at start)."""
 
 from __future__ import annotations
 
-import asyncio
+import importlib.util
 import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import replace
@@ -12,119 +19,204 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import websockets
 
 from cryptoj_actors.config import Config, FeedConfig
-from cryptoj_actors.marketdata.coinbase_ws import CoinbaseTradesSource, LiveTrades, parse_frame
-from cryptoj_actors.messages import Trade
-from cryptoj_actors.runtime import RunInfo
+from cryptoj_actors.marketdata import advanced_trade as at
+from cryptoj_actors.marketdata.coinbase_ws import CoinbaseFeedSource
+from cryptoj_actors.marketdata.orderbook import OrderBook
+from cryptoj_actors.messages import Bar, MarketBatch, OrderIntent
+from cryptoj_actors.runtime import LIVE_LEDGER, RunInfo
 from cryptoj_actors.system import TradingSystem
+from tests.conftest import REPO
+
+PRODUCTS = ("BTC-USD", "ETH-USD")
+_spec = importlib.util.spec_from_file_location("replay_server",
+                                               REPO / "scripts" / "replay_server.py")
+replay_server = importlib.util.module_from_spec(_spec)
+sys.modules["replay_server"] = replay_server  # dataclasses look their module up there
+_spec.loader.exec_module(replay_server)
 
 
-class CaptureServer:
-    """Waits for subscribe messages, then sends every recorded frame."""
-
-    def __init__(self, frames: list[str]) -> None:
-        self.frames = frames
-        self.subscriptions: list[dict] = []
-        self.port = 0
-        self._ready = threading.Event()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> CaptureServer:
-        self._thread.start()
-        assert self._ready.wait(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._loop.call_soon_threadsafe(self._stop.set_result, None)
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._stop = self._loop.create_future()
-        self._loop.run_until_complete(self._serve())
-
-    async def _serve(self) -> None:
-        async with websockets.serve(self._handle, "127.0.0.1", 0) as server:
-            self.port = server.sockets[0].getsockname()[1]
-            self._ready.set()
-            await self._stop
-
-    async def _handle(self, ws) -> None:
-        deadline = asyncio.get_running_loop().time() + 5  # Coinbase's subscribe rule
-        while len(self.subscriptions) < 2:
-            remaining = deadline - asyncio.get_running_loop().time()
-            message = await asyncio.wait_for(ws.recv(), timeout=max(remaining, 0.01))
-            self.subscriptions.append(json.loads(message))
-        for frame in self.frames:
-            await ws.send(frame)
-        await ws.wait_closed()
+@pytest.fixture(scope="module")
+def capture(advanced_ws_capture: Path):
+    return replay_server.Capture.read(advanced_ws_capture)
 
 
-def test_live_system_trades_on_recorded_coinbase_frames(advanced_ws_capture: Path, tmp_path):
-    frames = [line.split("\t", 1)[1].rstrip("\n")
-              for line in advanced_ws_capture.read_text().splitlines()]
-    latest: dict[str, tuple[int, Decimal]] = {}
-    for frame in frames:
-        for trade in parse_frame(frame)[1]:
-            if trade.time_ns >= latest.get(trade.product_id, (0, None))[0]:
-                latest[trade.product_id] = (trade.time_ns, trade.price)
+def direct_books(capture) -> dict[str, OrderBook]:
+    books = {p: OrderBook(p) for p in PRODUCTS}
+    for _, frame in capture.frames:
+        parsed = at.parse_frame(json.dumps(frame))
+        if parsed.channel == "l2_data":
+            for e in at.book_events(parsed):
+                getattr(books[e.product_id], f"apply_{e.kind}")(e.changes, e.time_ns)
+    return books
 
-    with CaptureServer(frames) as server:
-        feed = replace(FeedConfig(), url=f"ws://127.0.0.1:{server.port}",
-                       products=("BTC-USD", "ETH-USD"), batch_interval_s=0.05,
-                       bar_interval_s=1)
-        config = replace(Config(), feed=feed).with_state_dir(tmp_path)
-        run = RunInfo(run_id="live", mode="live", state_dir=tmp_path, run_dir=tmp_path / "run")
-        system = TradingSystem(config, run, lambda: CoinbaseTradesSource(feed))
-        system.start()
+
+def live_system(tmp_path: Path, port: int, **feed) -> TradingSystem:
+    feed_config = replace(FeedConfig(), url=f"ws://127.0.0.1:{port}", products=PRODUCTS,
+                          batch_interval_s=0.05, bar_interval_s=1, reconnect_initial_s=0.05,
+                          reconnect_max_s=0.2, **feed)
+    config = replace(Config(), feed=feed_config).with_state_dir(tmp_path)
+    run = RunInfo(run_id="live", mode="live", state_dir=tmp_path, run_dir=tmp_path / "run")
+    system = TradingSystem(config, run, lambda: CoinbaseFeedSource(feed_config))
+    system.start()
+    return system
+
+
+def source_of(system: TradingSystem) -> CoinbaseFeedSource:
+    return system.rt.directory.get("feed").proxy().source.get(timeout=5)
+
+
+def wait_until(condition, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "not reached in time"
+        time.sleep(0.05)
+
+
+def books_match(source: CoinbaseFeedSource, expected: dict[str, OrderBook]) -> bool:
+    books = source.market.books
+    return all(books[p].valid and dict(books[p].bids) == dict(expected[p].bids)
+               and dict(books[p].asks) == dict(expected[p].asks) for p in PRODUCTS)
+
+
+def test_the_feed_through_the_server_builds_the_same_books_as_the_file(capture, tmp_path):
+    expected = direct_books(capture)
+    with replay_server.Running(replay_server.ReplayServer(capture)) as server:
+        system = live_system(tmp_path, server.port)
         try:
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline:
-                marks = {p.product_id: p.mark_price
-                         for p in system.results().portfolio.snapshot.positions}
-                if marks == {p: price for p, (_, price) in latest.items()}:
-                    break
-                time.sleep(0.05)
-            results = system.results()
+            source = source_of(system)
+            wait_until(lambda: books_match(source, expected))
+            assert source.market.counts == {}
+        finally:
+            system.stop()
+    subscribed = [(m["channel"], m.get("product_ids")) for m in server.subscriptions]
+    assert subscribed == [("level2", list(PRODUCTS)), ("market_trades", list(PRODUCTS)),
+                          ("ticker", list(PRODUCTS)), ("heartbeats", None)]
+
+
+@pytest.mark.parametrize("faults, check", [
+    (dict(drop_after=60), "reconnected"),
+    (dict(skip_seq=100), "gap"),
+    (dict(malformed=0.05), "malformed"),
+])
+def test_fault_drills_end_with_valid_books(capture, tmp_path, faults, check):
+    expected = direct_books(capture)
+    server = replay_server.ReplayServer(capture, faults=replay_server.Faults(**faults))
+    with replay_server.Running(server):
+        system = live_system(tmp_path, server.port)
+        try:
+            source = source_of(system)
+            if check == "malformed":  # junk between real frames: counted, skipped
+                wait_until(lambda: books_match(source, expected))
+                assert sum(source.market.counts.values()) > 0
+                assert source.market.counts.get("gap", 0) == 0
+            else:  # frames lost: the feed reconnects and rebuilds from fresh snapshots
+                wait_until(lambda: server.connections >= 2)
+                wait_until(lambda: all(b.valid for b in source.market.books.values()))
+                if check == "gap":
+                    assert source.market.counts["gap"] >= 1
+            assert system.rt.telemetry.errors.get("feed.input", 0) == \
+                sum(v for k, v in source.market.counts.items()
+                    if k not in ("gap", "sequence_repeat", "crossed_book"))
         finally:
             system.stop()
 
-    assert [s["channel"] for s in server.subscriptions] == ["market_trades", "heartbeats"]
-    assert server.subscriptions[0] == {"type": "subscribe", "channel": "market_trades",
-                                       "product_ids": ["BTC-USD", "ETH-USD"]}
-    marks = {p.product_id: p.mark_price for p in results.portfolio.snapshot.positions}
-    assert marks == {p: price for p, (_, price) in latest.items()}
-    assert results.portfolio.equity, "no market batch reached the portfolio"
-    assert results.dead_letters == {}
-    assert not system.rt.halt.is_set()
+
+def test_a_stall_makes_the_data_unreliable_and_forces_a_reconnect(capture, tmp_path):
+    server = replay_server.ReplayServer(capture,
+                                        faults=replay_server.Faults(stall_after=120))
+    with replay_server.Running(server):
+        system = live_system(tmp_path, server.port, stale_after_s=1.0)
+        try:
+            source = source_of(system)
+            wait_until(lambda: source.market.counts == {} and source.market.last_seq == 119)
+            wait_until(lambda: source.market.unreliable(time.time_ns()) == PRODUCTS, timeout=5)
+            wait_until(lambda: server.connections >= 2, timeout=10)  # reconnected by itself
+        finally:
+            system.stop()
 
 
-@pytest.mark.parametrize("bad", ["{", "[]", '{"channel":"market_trades","events":[{"trades":'
-                                 '[{"product_id":"BTC-USD","price":"x"}]}]}'])
-def test_bad_frames_are_counted_and_skipped(bad):
-    source = CoinbaseTradesSource(FeedConfig(products=("BTC-USD",)))
-    received: list[object] = []
-    source._notify = received.append
-    source._on_message(None, bad)
-    source._on_message(None, bad)
-    assert received == [] and sum(source.errors.values()) == 2
+def test_the_server_down_at_start_is_retried_until_it_comes(capture, tmp_path):
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    system = live_system(tmp_path, port)
+    try:
+        time.sleep(1.0)  # several refused connections, each with backoff
+        source = source_of(system)
+        assert source.backoff.failures >= 2 and not any(b.valid for b in
+                                                        source.market.books.values())
+        server = replay_server.ReplayServer(capture, port=port)
+        with replay_server.Running(server):
+            wait_until(lambda: all(b.valid for b in source.market.books.values()))
+    finally:
+        system.stop()
 
 
-def test_a_resubscription_snapshot_does_not_count_trades_twice(advanced_ws_capture: Path):
-    source = CoinbaseTradesSource(FeedConfig(products=("BTC-USD", "ETH-USD"), bar_interval_s=1))
-    frames = [line.split("\t", 1)[1] for line in advanced_ws_capture.read_text().splitlines()]
-    unique = {(t.product_id, t.trade_id) for f in frames for t in parse_frame(f)[1]}
-    batches = []
-    for seq, delivery in enumerate((frames, frames), start=1):  # a reconnect replays it all
-        for frame in delivery:
-            trades = parse_frame(frame)[1]
-            if trades:
-                source.absorb(LiveTrades(trades))
-        batches.append(source.next_batch(seq, 0))
-    first, again = batches
-    seen = [(e.product_id, e.trade_id) for e in first.events if isinstance(e, Trade)]
-    assert sorted(seen) == sorted(unique)  # every trade once ...
-    assert again is None  # ... and the replayed snapshot brings nothing new
+class FivePercentEach:
+    """Hold 5 % of equity in every product from its first bar on."""
+
+    def __init__(self, *, products) -> None:
+        self.products = products
+
+    def on_batch(self, batch: MarketBatch) -> list[OrderIntent]:
+        return [OrderIntent(product_id=e.product_id, target_weight=Decimal("0.05"),
+                            rebalance_threshold=Decimal("0.01"))
+                for e in batch.events if isinstance(e, Bar)]
+
+
+def test_run_with_feed_url_trades_on_the_server(capture, tmp_path):
+    conf = tmp_path / "live.toml"
+    conf.write_text(f'[feed]\nproducts = ["BTC-USD", "ETH-USD"]\nbar_interval_s = 1\n'
+                    f'[strategy]\nname = "{__name__}:FivePercentEach"\n')
+    server = replay_server.ReplayServer(capture, speed=1.0, loop=True)
+    with replay_server.Running(server):
+        proc = subprocess.Popen([sys.executable, "-m", "cryptoj_actors", "run", "--config",
+                                 str(conf), "--state-dir", str(tmp_path), "--no-ui",
+                                 "--feed-url", f"ws://127.0.0.1:{server.port}"],
+                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        try:
+            def filled() -> int:
+                try:
+                    db = sqlite3.connect(tmp_path / "journal.sqlite3")
+                    try:
+                        return db.execute("SELECT count(*) FROM fills WHERE run_id=?",
+                                          (LIVE_LEDGER,)).fetchone()[0]
+                    finally:
+                        db.close()
+                except sqlite3.Error:
+                    return 0
+            wait_until(lambda: filled() > 0, timeout=30)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            stderr = proc.communicate(timeout=30)[1]
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+
+
+def test_a_resubscription_snapshot_does_not_count_trades_twice(capture):
+    source = CoinbaseFeedSource(FeedConfig(products=PRODUCTS, bar_interval_s=1))
+    texts = [json.dumps({**frame, "sequence_num": i}) for i, (_, frame) in
+             enumerate(capture.frames)]
+    from cryptoj_actors.marketdata.coinbase_ws import RawFrame
+    for connection in (1, 2):  # the second connection replays everything
+        for text in texts:
+            source.absorb(RawFrame(text, time.time_ns(), connection))
+    from cryptoj_actors.messages import Trade
+    batch = source.market.next_batch(1, time.time_ns())
+    ids = [(e.product_id, e.trade_id) for e in batch.events if isinstance(e, Trade)]
+    assert len(ids) == len(set(ids)) > 0
+    assert all(b.valid for b in source.market.books.values())
+
+
+def test_the_thread_count_stays_bounded_after_stop(capture, tmp_path):
+    with replay_server.Running(replay_server.ReplayServer(capture)) as server:
+        system = live_system(tmp_path, server.port)
+        source = source_of(system)
+        wait_until(lambda: all(b.valid for b in source.market.books.values()))
+        system.stop()
+    time.sleep(0.5)
+    assert not [t for t in threading.enumerate() if t.name == "coinbase-ws" and t.is_alive()]

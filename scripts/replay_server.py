@@ -1,0 +1,199 @@
+"""A Coinbase Advanced Trade market-data server on 127.0.0.1, replaying a
+recorded capture: how tests, demos and operators check the live path without
+the internet.
+
+    python scripts/replay_server.py CAPTURE.jsonl [--port 8765] [--speed 1]
+        [--drop-after N] [--skip-seq N] [--malformed FRACTION] [--stall-after N]
+        [--heartbeat-delay SECONDS] [--loop]
+
+then ``python -m cryptoj_actors run --feed-url ws://127.0.0.1:8765``.
+
+Like Coinbase it waits for subscribe messages (one per channel) and closes a
+connection that has not subscribed within 5 seconds; it sends only the
+channels subscribed (``level2`` arrives as ``l2_data``), numbers
+``sequence_num`` from 0 on every connection, and paces the frames by their
+recorded receive times divided by ``--speed`` (0: as fast as possible).
+
+Faults, for drills: drop the connection after N frames; skip one sequence
+number at frame N; slip malformed frames in between the real ones (a
+fraction of them); stop sending after N frames (the connection stays open);
+delay every heartbeat by some seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import websockets
+
+SUBSCRIBE_WITHIN_S = 5.0
+CHANNEL_OF = {"level2": "l2_data"}  # what a subscription is called on the wire
+MALFORMED = ('{"channel": "l2_data", "events": [{"type": "update", "product_id": "BTC-USD", '
+             '"updates": [{"side": "bid", "price_level": "oops", "new_quantity": "1"}]}]}',
+             "this is not json", '{"channel": "market_trades", "events": [{"trades": [{}]}]}')
+
+
+@dataclass
+class Faults:
+    drop_after: int | None = None
+    skip_seq: int | None = None
+    malformed: float = 0.0
+    stall_after: int | None = None
+    heartbeat_delay_s: float = 0.0
+    seed: int = 1
+
+
+@dataclass
+class Capture:
+    """``<receive ns>\\t<frame>`` lines, as recorded."""
+
+    frames: list[tuple[int, dict]]
+
+    @classmethod
+    def read(cls, path: Path) -> Capture:
+        frames = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                stamp, _, frame = line.partition("\t")
+                frames.append((int(stamp), json.loads(frame)))
+        return cls(frames)
+
+
+@dataclass
+class ReplayServer:
+    """Serves ``capture`` to every connection. ``connections`` counts them and
+    ``subscriptions`` keeps every subscribe message received (for tests)."""
+
+    capture: Capture
+    speed: float = 0.0
+    faults: Faults = field(default_factory=Faults)
+    loop: bool = False
+    port: int = 0
+    connections: int = 0
+    subscriptions: list[dict] = field(default_factory=list)
+
+    async def handle(self, ws) -> None:  # noqa: ANN001 - a websockets connection
+        self.connections += 1
+        channels: set[str] = set()
+        clock = asyncio.get_running_loop().time
+        deadline = clock() + SUBSCRIBE_WITHIN_S
+        while True:  # subscriptions until 0.3 s of quiet after the first (5 s at most)
+            left = max(0.0, deadline - clock())
+            try:
+                raw = await asyncio.wait_for(ws.recv(), timeout=min(left, 0.3) if channels
+                                             else left)
+            except (asyncio.TimeoutError, websockets.ConnectionClosed):
+                break
+            message = json.loads(raw)
+            self.subscriptions.append(message)
+            if message.get("type") == "subscribe":
+                channels.add(CHANNEL_OF.get(message["channel"], message["channel"]))
+        if not channels:
+            await ws.close(code=1008, reason="no subscription within 5 seconds")
+            return
+        await self.stream(ws, channels)
+
+    async def stream(self, ws, channels: set[str]) -> None:  # noqa: ANN001
+        rng = random.Random(self.faults.seed)
+        seq = sent = 0
+        while True:
+            first = self.capture.frames[0][0]
+            started = asyncio.get_running_loop().time()
+            for stamp, frame in self.capture.frames:
+                if frame["channel"] not in channels and frame["channel"] != "subscriptions":
+                    continue
+                if self.speed > 0:
+                    due = started + (stamp - first) / 1e9 / self.speed
+                    await asyncio.sleep(max(0.0, due - asyncio.get_running_loop().time()))
+                f = self.faults
+                if f.stall_after is not None and sent >= f.stall_after:
+                    await ws.wait_closed()
+                    return
+                if f.drop_after is not None and sent >= f.drop_after:
+                    await ws.close()
+                    return
+                if frame["channel"] == "heartbeats" and f.heartbeat_delay_s:
+                    await asyncio.sleep(f.heartbeat_delay_s)
+                if f.skip_seq is not None and sent == f.skip_seq:
+                    seq += 1  # one number never sent: a gap
+                text = json.dumps({**frame, "sequence_num": seq}, separators=(",", ":"))
+                try:
+                    if f.malformed and rng.random() < f.malformed:
+                        await ws.send(rng.choice(MALFORMED))  # junk between real frames
+                    await ws.send(text)
+                except websockets.ConnectionClosed:
+                    return
+                seq += 1
+                sent += 1
+            if not self.loop:
+                await ws.wait_closed()
+                return
+
+    async def serve(self, ready: threading.Event | None = None,
+                    stop: asyncio.Future | None = None) -> None:
+        async with websockets.serve(self.handle, "127.0.0.1", self.port) as server:
+            self.port = server.sockets[0].getsockname()[1]
+            if ready is not None:
+                ready.set()
+            await (stop if stop is not None else asyncio.Future())
+
+
+class Running:
+    """A :class:`ReplayServer` in a background thread (for tests and demos)."""
+
+    def __init__(self, server: ReplayServer) -> None:
+        self.server = server
+        self._ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> ReplayServer:
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the replay server did not start")
+        return self.server
+
+    def __exit__(self, *exc: object) -> None:
+        self._loop.call_soon_threadsafe(self._stop.set_result, None)
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._stop = self._loop.create_future()
+        self._loop.run_until_complete(self.server.serve(self._ready, self._stop))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("capture", type=Path)
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--speed", type=float, default=1.0,
+                        help="1 = recorded pace, 10 = ten times faster, 0 = at once")
+    parser.add_argument("--loop", action="store_true", help="replay the capture again and again")
+    parser.add_argument("--drop-after", type=int)
+    parser.add_argument("--skip-seq", type=int, help="skip a sequence number at this frame")
+    parser.add_argument("--malformed", type=float, default=0.0,
+                        help="malformed frames slipped in, as a fraction of the real ones")
+    parser.add_argument("--stall-after", type=int)
+    parser.add_argument("--heartbeat-delay", type=float, default=0.0)
+    args = parser.parse_args()
+    server = ReplayServer(Capture.read(args.capture), speed=args.speed, loop=args.loop,
+                          port=args.port, faults=Faults(
+                              drop_after=args.drop_after, skip_seq=args.skip_seq,
+                              malformed=args.malformed, stall_after=args.stall_after,
+                              heartbeat_delay_s=args.heartbeat_delay))
+    print(f"serving {args.capture.name} on ws://127.0.0.1:{args.port} (Ctrl-C stops)")
+    try:
+        asyncio.run(server.serve())
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
