@@ -12,7 +12,9 @@ Like Coinbase it waits for subscribe messages (one per channel) and closes a
 connection that has not subscribed within 5 seconds; it sends only the
 channels subscribed (``level2`` arrives as ``l2_data``), numbers
 ``sequence_num`` from 0 on every connection, and paces the frames by their
-recorded receive times divided by ``--speed`` (0: as fast as possible).
+recorded receive times divided by ``--speed`` (0: as fast as possible). The
+exchange's timestamps (frame, level2 event and trade times) are moved to the
+present, as if the market were happening now (``--keep-times`` does not).
 
 Faults, for drills: drop the connection after N frames; skip one sequence
 number at frame N; slip malformed frames in between the real ones (a
@@ -27,7 +29,9 @@ import asyncio
 import json
 import random
 import threading
+import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import websockets
@@ -74,6 +78,7 @@ class ReplayServer:
     speed: float = 0.0
     faults: Faults = field(default_factory=Faults)
     loop: bool = False
+    keep_times: bool = False
     port: int = 0
     connections: int = 0
     subscriptions: list[dict] = field(default_factory=list)
@@ -105,6 +110,8 @@ class ReplayServer:
         while True:
             first = self.capture.frames[0][0]
             started = asyncio.get_running_loop().time()
+            shift = 0 if self.keep_times else time.time_ns() - _parse(
+                self.capture.frames[0][1]["timestamp"])
             for stamp, frame in self.capture.frames:
                 if frame["channel"] not in channels and frame["channel"] != "subscriptions":
                     continue
@@ -122,7 +129,8 @@ class ReplayServer:
                     await asyncio.sleep(f.heartbeat_delay_s)
                 if f.skip_seq is not None and sent == f.skip_seq:
                     seq += 1  # one number never sent: a gap
-                text = json.dumps({**frame, "sequence_num": seq}, separators=(",", ":"))
+                frame = {**_shifted(frame, shift), "sequence_num": seq}
+                text = json.dumps(frame, separators=(",", ":"))
                 try:
                     if f.malformed and rng.random() < f.malformed:
                         await ws.send(rng.choice(MALFORMED))  # junk between real frames
@@ -137,11 +145,39 @@ class ReplayServer:
 
     async def serve(self, ready: threading.Event | None = None,
                     stop: asyncio.Future | None = None) -> None:
-        async with websockets.serve(self.handle, "127.0.0.1", self.port) as server:
+        async with websockets.serve(self.handle, "127.0.0.1", self.port,
+                                    close_timeout=0.5) as server:
             self.port = server.sockets[0].getsockname()[1]
             if ready is not None:
                 ready.set()
             await (stop if stop is not None else asyncio.Future())
+
+
+def _parse(text: str) -> int:
+    head, _, frac = text.rstrip("Z").partition(".")
+    whole = datetime.fromisoformat(head).replace(tzinfo=timezone.utc)
+    return int(whole.timestamp()) * 1_000_000_000 + int((frac + "0" * 9)[:9])
+
+
+def _format(ns: int) -> str:
+    seconds, rest = divmod(ns, 1_000_000_000)
+    stamp = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{rest:09d}Z"
+
+
+def _shifted(frame: dict, shift_ns: int) -> dict:
+    """``frame`` with its exchange times moved by ``shift_ns``."""
+    if not shift_ns:
+        return frame
+    frame = json.loads(json.dumps(frame))
+    if "timestamp" in frame:
+        frame["timestamp"] = _format(_parse(frame["timestamp"]) + shift_ns)
+    for event in frame.get("events", []):
+        for key, field_name in (("updates", "event_time"), ("trades", "time")):
+            for item in event.get(key, []):
+                if field_name in item:
+                    item[field_name] = _format(_parse(item[field_name]) + shift_ns)
+    return frame
 
 
 class Running:
@@ -182,8 +218,11 @@ def main() -> None:
                         help="malformed frames slipped in, as a fraction of the real ones")
     parser.add_argument("--stall-after", type=int)
     parser.add_argument("--heartbeat-delay", type=float, default=0.0)
+    parser.add_argument("--keep-times", action="store_true",
+                        help="send the recorded exchange times, not moved to the present")
     args = parser.parse_args()
     server = ReplayServer(Capture.read(args.capture), speed=args.speed, loop=args.loop,
+                          keep_times=args.keep_times,
                           port=args.port, faults=Faults(
                               drop_after=args.drop_after, skip_seq=args.skip_seq,
                               malformed=args.malformed, stall_after=args.stall_after,

@@ -14,6 +14,8 @@ import logging
 import time
 from collections.abc import Sequence
 
+import pykka
+
 from cryptoj_actors.actors.base import Handler, RoleActor
 from cryptoj_actors.marketdata.source import MarketSource
 from cryptoj_actors.messages import Credit, EndOfData, Tick, TradingState
@@ -54,7 +56,10 @@ class FeedActor(RoleActor):
 
     def _notify(self, message: object) -> None:
         # Called from the source's own thread: hand over through the mailbox.
-        self.actor_ref.tell(message)
+        try:
+            self.actor_ref.tell(message)
+        except pykka.ActorDeadError:
+            pass  # the feed is stopping: the source follows
 
     def on_receive(self, message: object) -> object:
         if type(message) in self._handlers:

@@ -150,7 +150,10 @@ def test_the_server_down_at_start_is_retried_until_it_comes(capture, tmp_path):
                                                         source.market.books.values())
         server = replay_server.ReplayServer(capture, port=port)
         with replay_server.Running(server):
-            wait_until(lambda: all(b.valid for b in source.market.books.values()))
+            try:
+                wait_until(lambda: all(b.valid for b in source.market.books.values()))
+            finally:
+                system.stop()
     finally:
         system.stop()
 
