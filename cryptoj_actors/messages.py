@@ -31,10 +31,14 @@ class Side(str, enum.Enum):
 
 
 class OrderType(str, enum.Enum):
-    """Order type. ``MARKET`` is Coinbase's ``market_market_ioc``."""
+    """Order type, as Coinbase's ``order_configuration`` names them:
+    ``MARKET`` is ``market_market_ioc``, ``LIMIT`` is ``limit_limit_gtc`` and
+    ``STOP_LIMIT`` is ``stop_limit_stop_limit_gtc`` (a limit order placed
+    when the last trade price crosses ``stop_price``)."""
 
     MARKET = "MARKET"
     LIMIT = "LIMIT"
+    STOP_LIMIT = "STOP_LIMIT"
 
 
 class OrderStatus(str, enum.Enum):
@@ -200,12 +204,16 @@ class MarketBatch(Message):
     close); ``received_ns`` the local wall clock when the feed built it.
     ``unreliable`` names the products whose data is stale or whose book is
     invalid right now: risk lets nothing add exposure to them.
+    ``connection`` changes whenever the live feed's connection was reset (a
+    reconnect): the order client then reconciles with the venue. It is 0 in
+    replay.
     """
 
     seq: int
     events: tuple[MarketEvent, ...]
     received_ns: int = 0
     unreliable: tuple[str, ...] = ()
+    connection: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -267,8 +275,10 @@ class Order:
     Exactly one of ``base_size`` (base units) and ``quote_size`` (quote
     currency to spend, fee included) is set; a market buy is sized in quote
     (Coinbase ``market_market_ioc.quote_size``), everything else in base.
-    ``client_order_id`` is unique per run and journaled before the order is
-    sent. ``decision_seq`` is the market batch the decision was made on: the
+    ``limit_price`` and ``stop_price`` are quote per base (a stop-limit
+    sell triggers when the price falls to ``stop_price``, a buy when it rises
+    to it). ``client_order_id`` is unique per run and journaled before the
+    order is sent. ``decision_seq`` is the market batch the decision was made on: the
     paper exchange never fills it against that batch or an earlier one.
     """
 
@@ -279,6 +289,7 @@ class Order:
     base_size: Decimal | None = None
     quote_size: Decimal | None = None
     limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
     reduce_only: bool = False
     decision_seq: int = 0
     created_ns: int = 0
@@ -325,7 +336,8 @@ class OrderBatch(Message):
 class OrderUpdate(Message):
     """A change in an order's status at the venue.
 
-    ``filled_base`` is the cumulative filled size in base units.
+    ``filled_base`` is the cumulative filled size in base units;
+    ``exchange_order_id`` the venue's id for the order, once it has one.
     """
 
     client_order_id: str
@@ -333,6 +345,7 @@ class OrderUpdate(Message):
     status: OrderStatus
     filled_base: Decimal = Decimal(0)
     detail: str = ""
+    exchange_order_id: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -352,6 +365,34 @@ class Fill(Message):
     fee: Decimal
     liquidity: Liquidity
     final: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VenueBalance:
+    """One currency's balance at the venue: ``available`` plus ``hold`` (held
+    by open orders) is what the account owns, in units of ``currency``."""
+
+    currency: str
+    available: Decimal
+    hold: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.available + self.hold
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VenueBalances(Message):
+    """The account's balances as the venue reported them while reconciling
+    (Coinbase ``GET /accounts``), for the portfolio to compare with its ledger.
+
+    ``settled`` is true when no order of ours was open at the venue: only
+    then can a difference not be a fill still on its way, and only then is
+    it applied to the ledger (otherwise it is reported).
+    """
+
+    balances: tuple[VenueBalance, ...]
+    settled: bool
 
 
 # --- portfolio -----------------------------------------------------------------
@@ -396,7 +437,8 @@ class PortfolioSnapshot(Message):
     every change to the ledger. All amounts in quote currency.
 
     ``equity = cash + sum(position notionals)``; ``available_cash`` is cash
-    less what open buy orders hold.
+    less what open buy orders hold; ``transfers`` what moved in (or out, when
+    negative) outside trading, valued when it moved (see the ledger).
     """
 
     version: int
@@ -408,6 +450,7 @@ class PortfolioSnapshot(Message):
     unrealized_pnl: Decimal
     fees: Decimal
     positions: tuple[PositionView, ...]
+    transfers: Decimal = Decimal(0)
 
     def position(self, product_id: str) -> PositionView | None:
         for p in self.positions:

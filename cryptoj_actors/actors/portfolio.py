@@ -6,7 +6,10 @@ snapshot marked on it. Per risk verdict: reserve the approved orders (the
 final check on cash, position and the position limit, serialized here), send
 the reserved ones to the executor. Fills and
 order updates come from the executor; every fill is booked, every ended
-order's reservation released.
+order's reservation released. The venue's balances (live, when the order
+client reconciles) are compared with the ledger: every difference is logged
+and appended to ``reconciliation.jsonl`` in the run directory, and applied
+as a transfer when no order was open (:mod:`cryptoj_actors.portfolio.reconcile`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
+
+import orjson
 
 from cryptoj_actors.actors.base import Handler, RoleActor
 from cryptoj_actors.clock import utc_day
@@ -34,8 +39,14 @@ from cryptoj_actors.messages import (
     RiskDecisions,
     Ticker,
     Trade,
+    VenueBalances,
 )
 from cryptoj_actors.portfolio.ledger import Ledger, ReservationError
+from cryptoj_actors.portfolio.reconcile import (
+    BalanceDifference,
+    apply_differences,
+    balance_differences,
+)
 from cryptoj_actors.portfolio.recovery import rebuild_ledger
 from cryptoj_actors.report.metrics import EquityPoint, TradeRecord
 from cryptoj_actors.report.metrics import snapshot as performance_snapshot
@@ -60,6 +71,7 @@ class PortfolioResults:
     denials: tuple[OrderDenied, ...]  # refused at reservation (risk keeps its own)
     order_status: dict[str, int]
     starting_cash: Decimal
+    transfers: tuple[BalanceDifference, ...] = ()  # differences applied to the ledger
 
 
 def _mark_price(event: MarketEvent) -> Decimal | None:
@@ -87,6 +99,7 @@ class PortfolioActor(RoleActor):
         self.trades: list[TradeRecord] = []
         self.denials: list[OrderDenied] = []
         self.order_status: Counter[str] = Counter()
+        self.transfers: list[BalanceDifference] = []
         self._reasons: dict[str, str] = {}
         self._seq = 0
         self._ts_ns = 0
@@ -95,7 +108,8 @@ class PortfolioActor(RoleActor):
 
     def handlers(self) -> dict[type, Handler]:
         return {MarketBatch: self.on_batch, RiskDecisions: self.on_decisions, Fill: self.on_fill,
-                OrderUpdate: self.on_update, EndOfData: self.on_end}
+                OrderUpdate: self.on_update, VenueBalances: self.on_balances,
+                EndOfData: self.on_end}
 
     def started(self) -> None:
         run = self.rt.run
@@ -177,6 +191,26 @@ class PortfolioActor(RoleActor):
                 log.info("portfolio: order %s %s: %s", update.client_order_id,
                          update.status.value, update.detail)
 
+    def on_balances(self, balances: VenueBalances) -> None:
+        snapshot = self.ledger.snapshot(sender=self.role, ts_ns=balances.ts_ns, seq=self._seq)
+        differences = balance_differences(snapshot, balances, self.products)
+        if not differences:
+            log.info("portfolio: reconciled: the venue's balances match the ledger")
+            return
+        if balances.settled:
+            differences = apply_differences(self.ledger, differences)
+            self.transfers.extend(d for d in differences if d.applied)
+        self.rt.telemetry.errors["portfolio.reconcile"] += len(differences)
+        with open(self.rt.run.run_dir / "reconciliation.jsonl", "ab") as out:
+            for d in differences:
+                log.warning("portfolio: the venue holds %s %s, the ledger %s: %s", d.venue,
+                            d.currency, d.ledger, "applied" if d.applied else
+                            d.note or "reported (orders were open)")
+                out.write(orjson.dumps({
+                    "time_ns": balances.ts_ns, "currency": d.currency,
+                    "product_id": d.product_id, "ledger": str(d.ledger), "venue": str(d.venue),
+                    "applied": d.applied, "value": str(d.value), "note": d.note}) + b"\n")
+
     def on_end(self, end: EndOfData) -> None:
         self.ledger.check_invariants()
         if self.performance is not None and self.performance.points:
@@ -189,7 +223,8 @@ class PortfolioActor(RoleActor):
         return PortfolioResults(snapshot=snapshot, equity=tuple(self.equity),
                                 trades=tuple(self.trades), denials=tuple(self.denials),
                                 order_status=dict(self.order_status),
-                                starting_cash=self.ledger.starting_cash)
+                                starting_cash=self.ledger.starting_cash,
+                                transfers=tuple(self.transfers))
 
     def _point(self, s: PortfolioSnapshot) -> EquityPoint:
         notionals = {p.product_id: p.notional for p in s.positions}

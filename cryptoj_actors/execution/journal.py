@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS orders (
     base_size TEXT,
     quote_size TEXT,
     limit_price TEXT,
+    stop_price TEXT,
     reduce_only INTEGER NOT NULL,
     decision_seq INTEGER NOT NULL,
     created_ns INTEGER NOT NULL,
@@ -49,6 +50,7 @@ CREATE TABLE IF NOT EXISTS orders (
     filled_base TEXT NOT NULL,
     detail TEXT NOT NULL DEFAULT '',
     updated_ns INTEGER NOT NULL,
+    exchange_order_id TEXT,
     PRIMARY KEY (run_id, client_order_id)
 );
 CREATE TABLE IF NOT EXISTS fills (
@@ -74,8 +76,10 @@ class JournalDivergence(Exception):
 
 
 _ORDER_COLUMNS = ("client_order_id", "run_id", "product_id", "side", "order_type", "base_size",
-                  "quote_size", "limit_price", "reduce_only", "decision_seq", "created_ns",
-                  "reason")
+                  "quote_size", "limit_price", "stop_price", "reduce_only", "decision_seq",
+                  "created_ns", "reason")
+#: Columns later versions added to a journal an earlier one created.
+_ADDED_COLUMNS = (("orders", "stop_price", "TEXT"), ("orders", "exchange_order_id", "TEXT"))
 _FILL_COLUMNS = ("fill_id", "run_id", "client_order_id", "product_id", "side", "base_size",
                  "price", "fee", "liquidity", "ts_ns")
 
@@ -116,6 +120,10 @@ class Journal:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
+        for table, column, kind in _ADDED_COLUMNS:
+            present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
         self._db.execute(
             "INSERT OR IGNORE INTO runs(run_id, started_ns, mode, description) VALUES (?,?,?,?)",
             (run_id, started_ns, mode, description))
@@ -132,7 +140,8 @@ class Journal:
         """
         values = (order.client_order_id, self.run_id, order.product_id, order.side.value,
                   order.order_type.value, _text(order.base_size), _text(order.quote_size),
-                  _text(order.limit_price), int(order.reduce_only), order.decision_seq,
+                  _text(order.limit_price), _text(order.stop_price), int(order.reduce_only),
+                  order.decision_seq,
                   order.created_ns, order.reason)
         return self._insert("orders", _ORDER_COLUMNS, values,
                             extra={"status": OrderStatus.PENDING.value, "filled_base": "0",
@@ -152,6 +161,32 @@ class Journal:
             (status.value, _plain(filled_base), detail, ts_ns, self.run_id, client_order_id))
         if cursor.rowcount != 1:
             raise LookupError(f"journal: no order {client_order_id} in run {self.run_id}")
+
+    def set_exchange_order_id(self, client_order_id: str, order_id: str) -> None:
+        """Record the id the venue gave the order (Coinbase's ``order_id``).
+
+        Raises:
+            LookupError: the order was never journaled in this run.
+        """
+        cursor = self._db.execute(
+            "UPDATE orders SET exchange_order_id=? WHERE run_id=? AND client_order_id=?",
+            (order_id, self.run_id, client_order_id))
+        if cursor.rowcount != 1:
+            raise LookupError(f"journal: no order {client_order_id} in run {self.run_id}")
+
+    def exchange_order_ids(self) -> dict[str, str]:
+        """Client order id -> the venue's order id, for every order that has one."""
+        return dict(self._db.execute(
+            "SELECT client_order_id, exchange_order_id FROM orders WHERE run_id=? AND "
+            "exchange_order_id IS NOT NULL", (self.run_id,)))
+
+    def order_status(self, client_order_id: str) -> tuple[OrderStatus, Decimal] | None:
+        """An order's journaled status and cumulative filled size (base units),
+        or ``None`` if the run has no such order."""
+        row = self._db.execute(
+            "SELECT status, filled_base FROM orders WHERE run_id=? AND client_order_id=?",
+            (self.run_id, client_order_id)).fetchone()
+        return None if row is None else (OrderStatus(row[0]), Decimal(row[1]))
 
     def record_fill(self, fill: Fill) -> bool:
         """Journal a fill, before the portfolio hears of it. A fill id is
@@ -201,16 +236,16 @@ class Journal:
         ended = tuple(s.value for s in OrderStatus if s.is_terminal)
         rows = self._db.execute(
             "SELECT client_order_id, product_id, side, order_type, base_size, quote_size, "
-            "limit_price, reduce_only, decision_seq, created_ns, reason FROM orders "
+            "limit_price, stop_price, reduce_only, decision_seq, created_ns, reason FROM orders "
             f"WHERE run_id=? AND status NOT IN ({', '.join('?' * len(ended))}) ORDER BY rowid",
             (self.run_id, *ended))
         return [Order(client_order_id=coid, product_id=product, side=Side(side),
                       order_type=OrderType(kind), base_size=_decimal(base),
                       quote_size=_decimal(quote), limit_price=_decimal(limit),
-                      reduce_only=bool(reduce_only), decision_seq=seq, created_ns=created,
-                      reason=reason)
-                for coid, product, side, kind, base, quote, limit, reduce_only, seq, created,
-                reason in rows]
+                      stop_price=_decimal(stop), reduce_only=bool(reduce_only),
+                      decision_seq=seq, created_ns=created, reason=reason)
+                for coid, product, side, kind, base, quote, limit, stop, reduce_only, seq,
+                created, reason in rows]
 
     def close(self) -> None:
         self._db.close()

@@ -95,6 +95,7 @@ class LiveMarket:
         self.last_seq: int | None = None
         self.last_heartbeat: int | None = None
         self.last_frame_ns = 0
+        self.resets = 0
         self.last_seen: dict[str, int] = {}
         self._logged: dict[str, int] = {}
         self._cutters = {p: _BarCutter(p, bar_interval_ns) for p in self.products}
@@ -109,7 +110,9 @@ class LiveMarket:
 
     def reset_connection(self, reason: str) -> None:
         """A new connection: sequence numbers start again, books wait for
-        their snapshots."""
+        their snapshots. Counted in ``resets``, which batches carry as
+        ``connection``."""
+        self.resets += 1
         self.last_seq = None
         self.last_heartbeat = None
         for book in self.books.values():
@@ -241,4 +244,5 @@ class LiveMarket:
         self._last_batch_ns = ts
         self._bars, self._trades, self._tickers, self._changed = [], [], {}, set()
         return MarketBatch(sender="feed", ts_ns=ts, seq=seq, events=tuple(events),
-                           received_ns=now_ns, unreliable=self.unreliable(now_ns))
+                           received_ns=now_ns, unreliable=self.unreliable(now_ns),
+                           connection=self.resets)

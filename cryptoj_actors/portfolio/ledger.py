@@ -11,9 +11,14 @@ Accounting rules (average-cost method):
 * A sell releases ``cost_basis * sold / held`` (rounded once to the ledger
   quantum; the whole basis when the position closes); ``realized_pnl`` is the
   proceeds less that released basis; cash rises by the proceeds less the fee.
+* Transfers are what moved outside trading (deposits, withdrawals, or a
+  difference the venue's balances showed when reconciling), valued in quote
+  at the time: cash at face value, base units at the mark. Base moved in
+  joins the cost basis at the mark; base moved out releases its share of the
+  basis and realizes the difference, as a sale at the mark without a fee.
 * Fees are kept apart from PnL, so these identities hold exactly, always:
   ``equity = cash + sum(size * mark)`` and
-  ``starting_cash + realized - fees + unrealized = equity``.
+  ``starting_cash + transfers + realized - fees + unrealized = equity``.
 
 Reservations make two orders in flight unable to spend the same cash or the
 same base: a buy holds its ``quote_size`` (fee included), a sell its
@@ -104,6 +109,7 @@ class Ledger:
         self.starting_cash = starting_cash
         self.cash = starting_cash
         self.fees = ZERO
+        self.transfers = ZERO
         self.realized_pnl = ZERO
         self.version = 0
         self._max_fraction = max_position_fraction
@@ -256,6 +262,52 @@ class Ledger:
             log.warning("ledger: %s (fill %s booked)", unexpected, fill.fill_id)
         return FillResult(realized, unexpected)
 
+    # --- transfers --------------------------------------------------------------
+
+    @_exact
+    def transfer_cash(self, amount: Decimal) -> None:
+        """Book ``amount`` of quote currency moved in (positive) or out.
+
+        Raises:
+            LedgerError: it would take cash below what open buy orders hold.
+        """
+        if self.cash + amount < self._reserved_quote:
+            raise LedgerError(f"a cash transfer of {amount} leaves less than the "
+                              f"{self._reserved_quote} open orders hold")
+        self.cash += amount
+        self.transfers += amount
+        self.version += 1
+
+    @_exact
+    def transfer_base(self, product_id: str, amount: Decimal) -> Decimal:
+        """Book ``amount`` base units of ``product_id`` moved in (positive) or
+        out, valued at the mark; returns that value (quote).
+
+        Raises:
+            LedgerError: the product has no mark yet, or the transfer would
+                take the position below zero or below what sell orders hold.
+        """
+        pos = self._position(product_id)
+        if pos.mark_price <= 0:
+            raise LedgerError(f"{product_id}: no mark price to value a transfer at")
+        if pos.base_size + amount < pos.reserved_base:
+            raise LedgerError(f"{product_id}: a transfer of {amount} leaves less than the "
+                              f"{pos.reserved_base} open orders hold")
+        value = amount * pos.mark_price
+        if amount >= 0:
+            pos.cost_basis += value
+        else:
+            released = pos.cost_basis if -amount == pos.base_size else min(
+                pos.cost_basis, round_quote(pos.cost_basis * -amount / pos.base_size))
+            pos.cost_basis -= released
+            realized = -value - released
+            pos.realized_pnl += realized
+            self.realized_pnl += realized
+        pos.base_size += amount
+        self.transfers += value
+        self.version += 1
+        return value
+
     # --- valuation --------------------------------------------------------------
 
     @_exact
@@ -292,7 +344,7 @@ class Ledger:
             sender=sender, ts_ns=ts_ns, version=self.version, seq=seq, cash=self.cash,
             available_cash=self.cash - self._reserved_quote, equity=self.cash + marked,
             realized_pnl=self.realized_pnl, unrealized_pnl=unrealized, fees=self.fees,
-            positions=tuple(views))
+            transfers=self.transfers, positions=tuple(views))
 
     @_exact
     def check_invariants(self) -> None:
@@ -300,7 +352,8 @@ class Ledger:
 
         Checks: available cash, every position, cost basis and reservation are
         not negative; reservations add up, in total and per product; and
-        ``starting_cash + realized - fees + unrealized == equity`` exactly.
+        ``starting_cash + transfers + realized - fees + unrealized == equity``
+        exactly.
         """
         if self.available_cash < 0:
             raise LedgerError(f"available cash is negative: {self.available_cash}")
@@ -316,7 +369,8 @@ class Ledger:
             if (sum((r.quote for r in held), ZERO), sum((r.base for r in held), ZERO)) != \
                     (p.reserved_quote, p.reserved_base):
                 raise LedgerError(f"{product_id}: reservations do not add up")
-        lhs = self.starting_cash + self.realized_pnl - self.fees + self.unrealized_pnl()
+        lhs = self.starting_cash + self.transfers + self.realized_pnl - self.fees + \
+            self.unrealized_pnl()
         if lhs != self.equity():
             raise LedgerError(f"PnL identity broken: {lhs} != equity {self.equity()}")
 

@@ -30,6 +30,7 @@ from cryptoj_actors.clock import iso
 from cryptoj_actors.config import Config
 from cryptoj_actors.execution.paper import ASSUMPTIONS
 from cryptoj_actors.money import LEDGER_CONTEXT, ZERO
+from cryptoj_actors.portfolio.reconcile import BalanceDifference
 from cryptoj_actors.report.files import (
     performance_dict,
     write_equity_csv,
@@ -78,7 +79,8 @@ def build_report(*, results: RunResults, config: Config, interval_ns: int,
     snap = pf.snapshot
     with_marks = LEDGER_CONTEXT.add(snap.cash, sum(
         (LEDGER_CONTEXT.multiply(p.base_size, p.mark_price) for p in snap.positions), ZERO))
-    identity = (pf.starting_cash + snap.realized_pnl + snap.unrealized_pnl) - snap.fees
+    identity = (pf.starting_cash + snap.transfers + snap.realized_pnl + snap.unrealized_pnl) \
+        - snap.fees
     limit = config.risk.max_position_fraction
     max_weight: dict[str, Decimal] = {p: ZERO for p in products}
     over_limit: list[dict[str, Any]] = []
@@ -89,7 +91,7 @@ def build_report(*, results: RunResults, config: Config, interval_ns: int,
             if weight > limit:
                 over_limit.append({"time": iso(point.time_ns), "product_id": product,
                                    "weight": weight.quantize(Decimal("1e-6"))})
-    from_fills = _ledger_from_fills(pf.starting_cash, pf.trades)
+    from_fills = _ledger_from_fills(pf.starting_cash, pf.trades, pf.transfers)
     denials = Counter(d.reason_code for d in (*results.risk_denials, *pf.denials))
     exits = Counter(t.reason for t in pf.trades)
     return {
@@ -111,6 +113,7 @@ def build_report(*, results: RunResults, config: Config, interval_ns: int,
             "realized_pnl": snap.realized_pnl,
             "unrealized_pnl": snap.unrealized_pnl,
             "fees": snap.fees,
+            "transfers": snap.transfers,
             "positions": [
                 {"product_id": p.product_id, "base_size": p.base_size,
                  "avg_entry_price": p.avg_entry_price.quantize(Decimal("1e-8")),
@@ -138,7 +141,7 @@ def build_report(*, results: RunResults, config: Config, interval_ns: int,
         },
         "cross_check_values": {
             "cash_plus_marked_positions": with_marks,
-            "start_plus_realized_plus_unrealized_minus_fees": identity,
+            "start_plus_transfers_plus_realized_plus_unrealized_minus_fees": identity,
             "end_equity": snap.equity,
         },
         "assumptions": list(ASSUMPTIONS) + list(METRIC_NOTES),
@@ -157,10 +160,12 @@ def write_run(run_dir: Path, report: Mapping[str, Any], results: RunResults) -> 
     return paths
 
 
-def _ledger_from_fills(starting_cash: Decimal, trades: Sequence[TradeRecord]
+def _ledger_from_fills(starting_cash: Decimal, trades: Sequence[TradeRecord],
+                       transfers: Sequence[BalanceDifference] = ()
                        ) -> tuple[Decimal, Decimal, dict[str, Decimal]]:
     """Cash, fees and positions rebuilt from the fills alone (as ``trades.csv``
-    lists them), independently of the ledger's own bookkeeping."""
+    lists them) and the transfers reconciliation applied, independently of
+    the ledger's own bookkeeping."""
     cash, fees = starting_cash, ZERO
     positions: dict[str, Decimal] = {}
     with localcontext(LEDGER_CONTEXT):
@@ -170,6 +175,12 @@ def _ledger_from_fills(starting_cash: Decimal, trades: Sequence[TradeRecord]
             cash -= sign * notional + t.fee
             fees += t.fee
             positions[t.product_id] = positions.get(t.product_id, ZERO) + sign * t.base_size
+        for moved in transfers:
+            if moved.product_id:
+                positions[moved.product_id] = positions.get(moved.product_id, ZERO) + \
+                    moved.difference
+            else:
+                cash += moved.difference
     return cash, fees, {p: size for p, size in positions.items() if size}
 
 

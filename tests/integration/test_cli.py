@@ -61,7 +61,7 @@ def test_replay_on_a_slice_of_real_data_writes_the_report(real_slice, tmp_path):
     assert all(report["cross_checks"].values()), report["cross_checks"]
     values = report["cross_check_values"]
     assert values["cash_plus_marked_positions"] == values["end_equity"] == \
-        values["start_plus_realized_plus_unrealized_minus_fees"]
+        values["start_plus_transfers_plus_realized_plus_unrealized_minus_fees"]
     with open(run / "trades.csv") as fh:
         trades = list(csv.DictReader(fh))
     assert trades and set(trades[0]) == {"time", "product_id", "side", "base_size", "price",

@@ -1,0 +1,371 @@
+"""Coinbase as the executor's venue: real orders through the REST client.
+
+The same interface as :class:`cryptoj_actors.execution.paper.PaperExchange`
+(``submit``, ``on_market``, ``cancel_all``, ``recover``), so the executor
+does not know which venue it drives. Rules a careful operator relies on:
+
+* **An order is sent once.** The executor journals it (with its
+  ``client_order_id``) before :meth:`submit`; the create request is never
+  repeated except after a 429, which Coinbase answers before processing.
+* **No outcome is assumed.** A time-out, a dropped connection, a 5xx or an
+  unreadable answer leaves the order ``UNKNOWN``: it keeps its reservation
+  and is looked up by its client order id on every poll until the venue
+  shows it (then it takes the venue's status). Only an order the venue still
+  does not list ``unknown_timeout_s`` after it was sent is ended, as
+  ``REJECTED`` with that reason, and the ledger is reconciled against
+  balances anyway.
+* **Fills are the venue's.** Open orders are polled every ``poll_interval_s``
+  (on market batches, which arrive every second live): fills first, then
+  the status, each fill once by its ``entry_id``.
+* **Reconciliation** at start (:meth:`recover`), after every feed reconnect
+  (a batch's ``connection`` changes) and after the venue was unreachable:
+  every open order's status, fills since the last journaled one, and the
+  balances, which go to the portfolio as :class:`VenueBalances`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from cryptoj_actors.coinbase.orders import (
+    ShapeError,
+    VenueOrder,
+    create_order_body,
+    create_order_result,
+    parse_fill,
+    parse_order,
+)
+from cryptoj_actors.coinbase.rest import CoinbaseError, RestClient, Unavailable
+from cryptoj_actors.messages import (
+    Fill,
+    MarketBatch,
+    Order,
+    OrderStatus,
+    OrderUpdate,
+    VenueBalance,
+    VenueBalances,
+)
+from cryptoj_actors.money import ZERO
+
+if TYPE_CHECKING:
+    from cryptoj_actors.execution.journal import Journal
+
+log = logging.getLogger(__name__)
+
+VenueEvent = Fill | OrderUpdate | VenueBalances
+
+#: How far before an order's sending the lookup of an UNKNOWN order searches
+#: (seconds): the venue's creation time and our clock may differ a little.
+LOOKUP_MARGIN_S = 300
+
+
+@dataclass(slots=True)
+class _Tracked:
+    order: Order
+    order_id: str
+    status: OrderStatus
+    filled_base: Decimal
+    sent_wall_s: float  # Unix seconds when sent (or adopted after a restart)
+    sent_mono: float
+
+
+@dataclass(slots=True)
+class VenueStats:
+    """Counters for health and the status view."""
+
+    requests_failed: int = 0
+    unknown_orders: int = 0     # orders that went UNKNOWN
+    unknown_resolved: int = 0   # ... and were then found at the venue
+    reconciliations: int = 0
+    foreign_fills: int = 0      # fills of orders this run did not send
+    last_error: str = ""
+
+
+class CoinbaseExchange:
+    """Orders on Coinbase Advanced Trade.
+
+    Args:
+        rest: the REST client, with credentials.
+        poll_interval_s: seconds between polls of open orders.
+        unknown_timeout_s: seconds an UNKNOWN order may stay unlisted by the
+            venue before it is ended as never placed.
+        sender: the role stamped on the messages it makes.
+        clock: monotonic seconds (injectable for tests).
+    """
+
+    def __init__(self, rest: RestClient, *, poll_interval_s: float = 1.0,
+                 unknown_timeout_s: float = 60.0, sender: str = "executor",
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.rest = rest
+        self.poll_interval_s = poll_interval_s
+        self.unknown_timeout_s = unknown_timeout_s
+        self.stats = VenueStats()
+        self._sender = sender
+        self._clock = clock
+        self._tracked: dict[str, _Tracked] = {}
+        self._by_venue_id: dict[str, str] = {}  # venue order id -> client order id
+        self._fill_ids: set[str] = set()
+        self._foreign: set[str] = set()  # fills on the account of orders not ours
+        self._last_fill_ns = 0
+        self._last_poll = float("-inf")
+        self._connection: int | None = None
+        self._venue_down = False
+
+    @property
+    def open_orders(self) -> int:
+        return len(self._tracked)
+
+    # --- orders ---------------------------------------------------------------
+
+    def submit(self, order: Order, ts_ns: int) -> OrderUpdate:
+        """Send ``order``; returns ``OPEN`` (the venue took it), ``REJECTED``
+        (the venue refused it, or it was never sent) or ``UNKNOWN``."""
+        coid = order.client_order_id
+        if coid in self._tracked:
+            return self._update(order, OrderStatus.REJECTED, ts_ns,
+                                detail=f"duplicate client_order_id {coid}: not sent again")
+        try:
+            body = create_order_body(order)
+        except ValueError as exc:
+            return self._update(order, OrderStatus.REJECTED, ts_ns, detail=str(exc))
+        wall, mono = time.time(), self._clock()
+        try:
+            answer = self.rest.create_order(body)
+            order_id, refusal = create_order_result(answer)
+        except Unavailable as exc:
+            self._failed(exc)
+            if not exc.maybe_processed:
+                return self._update(order, OrderStatus.REJECTED, ts_ns, detail=f"not sent: {exc}")
+            return self._unknown(order, ts_ns, wall, mono, str(exc))
+        except ShapeError as exc:
+            return self._unknown(order, ts_ns, wall, mono, f"unreadable answer: {exc}")
+        except CoinbaseError as exc:  # 401/403/404/4xx: refused before it was placed
+            self._failed(exc)
+            return self._update(order, OrderStatus.REJECTED, ts_ns, detail=str(exc))
+        if refusal:
+            return self._update(order, OrderStatus.REJECTED, ts_ns, detail=refusal)
+        self._track(order, order_id, OrderStatus.OPEN, ZERO, wall, mono)
+        return self._update(order, OrderStatus.OPEN, ts_ns, order_id=order_id)
+
+    def on_market(self, batch: MarketBatch) -> list[VenueEvent]:
+        """Poll the venue when a poll is due; reconcile fully when the feed
+        reconnected since the last batch, or the venue was unreachable."""
+        reconnected = self._connection is not None and batch.connection != self._connection
+        self._connection = batch.connection
+        due = self._clock() - self._last_poll >= self.poll_interval_s
+        if reconnected or (self._venue_down and due):
+            log.info("venue: %s; reconciling", "the feed reconnected" if reconnected
+                     else "retrying after the venue was unreachable")
+            return self.reconcile(batch.ts_ns)
+        if self._tracked and due:
+            return self.poll(batch.ts_ns)
+        return []
+
+    def cancel_all(self, ts_ns: int, detail: str, *, status: OrderStatus = OrderStatus.CANCELLED,
+                   keep_reduce_only: bool = False) -> list[VenueEvent]:
+        """Cancel every open order at the venue (``keep_reduce_only`` spares
+        exits); returns the fills that came first and the cancellations the
+        venue confirmed. ``status`` is ours to choose only for orders the
+        venue never listed; a venue order ends as the venue says."""
+        events = self.poll(ts_ns)
+        ending = [t for t in self._tracked.values()
+                  if t.order_id and not (keep_reduce_only and t.order.reduce_only)]
+        if not ending:
+            return events
+        try:
+            results = self.rest.cancel_orders([t.order_id for t in ending])
+        except CoinbaseError as exc:
+            self._failed(exc)
+            log.error("venue: cancelling %d orders failed (%s); they are polled until they end",
+                      len(ending), exc)
+            return events
+        for result in results:
+            coid = self._by_venue_id.get(str(result.get("order_id")))
+            tracked = self._tracked.get(coid or "")
+            if tracked is None:
+                continue
+            if result.get("success") is True:
+                events.extend(self._end(tracked, OrderStatus.CANCELLED, ts_ns, detail))
+            else:
+                log.warning("venue: cancel of %s refused: %s", coid, result.get("failure_reason"))
+        return events
+
+    # --- venue state ----------------------------------------------------------
+
+    def poll(self, ts_ns: int) -> list[VenueEvent]:
+        """Fills and status of every open order; UNKNOWN orders looked up.
+        A failed request is counted and logged; what came before it is kept."""
+        events: list[VenueEvent] = []
+        try:
+            self._poll(ts_ns, events)
+        except (CoinbaseError, ShapeError) as exc:
+            self._failed(exc)
+        return events
+
+    def reconcile(self, ts_ns: int) -> list[VenueEvent]:
+        """Open orders, fills since the last journaled one, and balances (as
+        :class:`VenueBalances`, last). Succeeds or leaves the venue marked
+        unreachable, to be retried at the next poll."""
+        self.stats.reconciliations += 1
+        events: list[VenueEvent] = []
+        try:
+            self._poll(ts_ns, events)
+            if self._last_fill_ns:
+                since = datetime.fromtimestamp(self._last_fill_ns / 1e9, UTC)
+                events.extend(self._new_fills(self.rest.list_fills(
+                    start_sequence_timestamp=since.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))))
+            balances = tuple(_balances(self.rest.accounts()))
+        except (CoinbaseError, ShapeError) as exc:
+            self._failed(exc)
+            return events
+        self._venue_down = False
+        events.append(VenueBalances(sender=self._sender, ts_ns=ts_ns, balances=balances,
+                                    settled=not self._tracked))
+        return events
+
+    def recover(self, journal: Journal) -> list[VenueEvent]:
+        """After a restart: adopt the journal's open orders (their venue ids
+        where known), remember the fills already booked, and reconcile."""
+        venue_ids = journal.exchange_order_ids()
+        fills = journal.fills()
+        self._fill_ids.update(f.fill_id for f in fills)
+        self._last_fill_ns = max((f.ts_ns for f in fills), default=0)
+        wall, mono = time.time(), self._clock()
+        for order in journal.open_orders():
+            state = journal.order_status(order.client_order_id)
+            status, filled = state if state else (OrderStatus.UNKNOWN, ZERO)
+            order_id = venue_ids.get(order.client_order_id, "")
+            # A PENDING order may have been sent just before the crash: it is
+            # looked up like an UNKNOWN one, never sent again.
+            if not order_id:
+                status = OrderStatus.UNKNOWN
+            self._track(order, order_id, status, filled, wall, mono)
+        return self.reconcile(time.time_ns())
+
+    # --- internals --------------------------------------------------------------
+
+    def _poll(self, ts_ns: int, events: list[VenueEvent]) -> None:
+        self._last_poll = self._clock()
+        for tracked in [t for t in self._tracked.values() if not t.order_id]:
+            self._look_up(tracked, ts_ns, events)
+        known = {t.order_id: t for t in self._tracked.values() if t.order_id}
+        if not known:
+            return
+        events.extend(self._new_fills(self.rest.list_fills(order_ids=list(known))))
+        for raw in self.rest.list_orders(order_ids=list(known)):
+            venue = parse_order(raw)
+            tracked = known.get(venue.order_id)
+            if tracked is not None:
+                events.extend(self._apply(tracked, venue, ts_ns))
+
+    def _look_up(self, tracked: _Tracked, ts_ns: int, events: list[VenueEvent]) -> None:
+        """Find an UNKNOWN order by its client order id among the product's
+        orders created since shortly before it was sent."""
+        since = datetime.fromtimestamp(tracked.sent_wall_s - LOOKUP_MARGIN_S, UTC)
+        coid = tracked.order.client_order_id
+        for raw in self.rest.list_orders(product_ids=[tracked.order.product_id],
+                                         start_date=since.strftime("%Y-%m-%dT%H:%M:%SZ")):
+            if raw.get("client_order_id") == coid:
+                venue = parse_order(raw)
+                tracked.order_id = venue.order_id
+                self._by_venue_id[venue.order_id] = coid
+                self.stats.unknown_resolved += 1
+                log.info("venue: UNKNOWN order %s found as %s (%s)", coid, venue.order_id,
+                         venue.status.value)
+                events.extend(self._new_fills(self.rest.list_fills(order_ids=[venue.order_id])))
+                events.extend(self._apply(tracked, venue, ts_ns, force=True))
+                return
+        waited = self._clock() - tracked.sent_mono
+        if waited >= self.unknown_timeout_s:
+            events.extend(self._end(
+                tracked, OrderStatus.REJECTED, ts_ns,
+                f"not listed by the venue {waited:.0f} s after sending: never placed"))
+
+    def _apply(self, tracked: _Tracked, venue: VenueOrder, ts_ns: int, *,
+               force: bool = False) -> list[VenueEvent]:
+        if not force and (venue.status, venue.filled_base) == (tracked.status,
+                                                              tracked.filled_base):
+            return []
+        if venue.status.is_terminal:
+            return self._end(tracked, venue.status, ts_ns, venue.detail, venue.filled_base)
+        tracked.status, tracked.filled_base = venue.status, venue.filled_base
+        return [self._update(tracked.order, venue.status, ts_ns, venue.filled_base,
+                             venue.detail, order_id=tracked.order_id)]
+
+    def _new_fills(self, raw_fills: Iterable[dict]) -> list[VenueEvent]:
+        """The fills not seen before, oldest first. Every page is read and
+        parsed before any is marked seen, so a failure midway loses none."""
+        found: dict[str, Fill] = {}
+        for raw in list(raw_fills):
+            coid = self._by_venue_id.get(str(raw.get("order_id")))
+            if coid is None:
+                self._foreign.add(str(raw.get("entry_id") or raw.get("trade_id")))
+                continue
+            fill = parse_fill(raw, coid)
+            if fill.fill_id not in self._fill_ids:
+                found[fill.fill_id] = fill
+        self.stats.foreign_fills = len(self._foreign)
+        self._fill_ids.update(found)
+        fills = sorted(found.values(), key=lambda f: f.ts_ns)
+        if fills:
+            self._last_fill_ns = max(self._last_fill_ns, fills[-1].ts_ns)
+        return list(fills)
+
+    def _end(self, tracked: _Tracked, status: OrderStatus, ts_ns: int, detail: str,
+             filled: Decimal | None = None) -> list[VenueEvent]:
+        coid = tracked.order.client_order_id
+        self._tracked.pop(coid, None)
+        return [self._update(tracked.order, status, ts_ns,
+                             tracked.filled_base if filled is None else filled, detail,
+                             order_id=tracked.order_id)]
+
+    def _track(self, order: Order, order_id: str, status: OrderStatus, filled: Decimal,
+               wall: float, mono: float) -> None:
+        self._tracked[order.client_order_id] = _Tracked(order, order_id, status, filled, wall,
+                                                        mono)
+        if order_id:
+            self._by_venue_id[order_id] = order.client_order_id
+
+    def _unknown(self, order: Order, ts_ns: int, wall: float, mono: float,
+                 why: str) -> OrderUpdate:
+        self.stats.unknown_orders += 1
+        self._track(order, "", OrderStatus.UNKNOWN, ZERO, wall, mono)
+        log.warning("venue: order %s is UNKNOWN (%s); it will be looked up, not re-sent",
+                    order.client_order_id, why)
+        return self._update(order, OrderStatus.UNKNOWN, ts_ns, detail=why)
+
+    def _failed(self, exc: Exception) -> None:
+        self.stats.requests_failed += 1
+        self.stats.last_error = str(exc)
+        if isinstance(exc, Unavailable):
+            self._venue_down = True
+        log.warning("venue: %s", exc)
+
+    def _update(self, order: Order, status: OrderStatus, ts_ns: int, filled: Decimal = ZERO,
+                detail: str = "", *, order_id: str = "") -> OrderUpdate:
+        return OrderUpdate(sender=self._sender, ts_ns=ts_ns,
+                           client_order_id=order.client_order_id, product_id=order.product_id,
+                           status=status, filled_base=filled, detail=detail,
+                           exchange_order_id=order_id)
+
+
+def _balances(accounts: Iterable[dict]) -> Iterable[VenueBalance]:
+    """Per currency: available plus hold is what the account holds."""
+    for account in accounts:
+        available = account.get("available_balance") or {}
+        hold = account.get("hold") or {}
+        currency = str(available.get("currency") or account.get("currency") or "")
+        if not currency:
+            continue
+        try:
+            yield VenueBalance(currency=currency, available=Decimal(str(available.get("value")
+                                                                          or "0")),
+                               hold=Decimal(str(hold.get("value") or "0")))
+        except ArithmeticError:
+            raise ShapeError(f"account {currency}: balance is not a number") from None
