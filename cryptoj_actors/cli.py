@@ -1,4 +1,5 @@
-"""Command line: ``python -m cryptoj_actors [run|replay|halt|status] ...``.
+"""Command line: ``python -m cryptoj_actors [run|replay|report|halt|status|resume|record|
+download|doctor] ...``.
 
 Exit codes: 0 success (and a clean Ctrl-C of ``run``), 1 a replay whose ledger
 failed a cross-check, 2 bad input (config, data files, arguments), 3 a run
@@ -32,6 +33,13 @@ from cryptoj_actors.actors.admin import UNWIND_LINE, control_file
 from cryptoj_actors.admin.client import Endpoint, call, running_endpoint
 from cryptoj_actors.admin.token import TokenError, load_or_create_token
 from cryptoj_actors.clock import iso
+from cryptoj_actors.coinbase.credentials import (
+    ENV_KEY_NAME,
+    ENV_PRIVATE_KEY,
+    Credentials,
+    CredentialsError,
+    load_credentials,
+)
 from cryptoj_actors.config import (
     DEFAULT_CONFIG_PATH,
     MAX_CREDIT_WINDOW,
@@ -81,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", parents=[common], help="trade live market data (paper by default)")
     run.add_argument("--feed-url", help="websocket URL instead of [feed] url")
+    run.add_argument("--live", action="store_true",
+                     help="send real orders to Coinbase (also needs system.mode = \"live\" "
+                          "in the config); without it the paper exchange trades")
     run.add_argument("--no-ui", action="store_true",
                      help="no live view: a status line every [ui] log_interval_s instead")
     run.set_defaults(func=cmd_run)
@@ -406,19 +417,26 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not args.feed_url.startswith(("ws://", "wss://")):
             raise UsageError(f"--feed-url must be a ws:// or wss:// URL, got {args.feed_url!r}")
         config = replace(config, feed=replace(config.feed, url=args.feed_url))
-    if config.system.mode == "live":
-        raise UsageError("config system.mode = \"live\": live order sending is not available "
-                         "in this version; use mode = \"paper\"")
+    credentials = _live_credentials(config, args.live)
     _check_admin(config)
-    run = _run_info(config, "live")
+    run = replace(_run_info(config, "live"), venue="coinbase" if credentials else "paper")
     _logging(config, True, run.run_dir / "run.log")
-    log.info("starting: paper trading %s from %s (state in %s); Ctrl-C stops",
-             ", ".join(config.feed.products), config.feed.url, config.system.state_dir)
+    if credentials is not None:
+        log.warning("starting: LIVE TRADING WITH REAL MONEY on %s, key %s: %s from %s "
+                    "(state in %s); Ctrl-C stops", config.coinbase.rest_url, credentials.name,
+                    ", ".join(config.feed.products), config.feed.url, config.system.state_dir)
+    else:
+        if config.system.mode == "live":
+            log.warning("config system.mode is \"live\" but --live was not given: "
+                        "paper trading")
+        log.info("starting: paper trading %s from %s (state in %s); Ctrl-C stops",
+                 ", ".join(config.feed.products), config.feed.url, config.system.state_dir)
     try:
         StateFile(run.state_file).load()
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    system = TradingSystem(config, run, lambda: CoinbaseFeedSource(config.feed))
+    system = TradingSystem(config, run, lambda: CoinbaseFeedSource(config.feed),
+                           credentials=credentials)
     period_ns = int(config.feed.batch_interval_s * 1_000_000_000)
     system.rt.write_report = _report_writer(run, config, period_ns, config.feed.products, [])
 
@@ -439,6 +457,30 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_HALTED
     log.info("stopped cleanly")
     return EXIT_OK
+
+
+def _live_credentials(config: Config, live: bool) -> Credentials | None:
+    """The API key when this run is to send real orders, else None.
+
+    Real orders need both ``system.mode = "live"`` and ``--live``: neither a
+    config edit nor a flag alone can move real money.
+
+    Raises:
+        UsageError: ``--live`` without the live mode, or no usable key.
+    """
+    if not live:
+        return None
+    if config.system.mode != "live":
+        raise UsageError(f"--live needs system.mode = \"live\" in the config "
+                         f"({config.source} has \"{config.system.mode}\")")
+    try:
+        credentials = load_credentials(config.coinbase.key_file)
+    except CredentialsError as exc:
+        raise UsageError(str(exc)) from None
+    if credentials is None:
+        raise UsageError(f"--live needs an API key: set coinbase.key_file or {ENV_KEY_NAME} "
+                         f"and {ENV_PRIVATE_KEY}")
+    return credentials
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -92,6 +92,33 @@ class FeedConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class CoinbaseConfig:
+    """The order client for Coinbase Advanced Trade REST (live venue only).
+
+    ``rest_url``: scheme and host; ``key_file``: a CDP key file (JSON, mode
+    0600), or empty to read ``COINBASE_API_KEY`` / ``COINBASE_API_SECRET``;
+    ``private_rate_per_s`` / ``public_rate_per_s``: requests a second
+    (Coinbase's published limits: 30 private, 10 public); ``timeout_s``:
+    seconds to wait for an answer; ``max_retries`` with backoff
+    ``retry_initial_s`` doubling to ``retry_max_s`` (full jitter);
+    ``poll_interval_s``: seconds between polls of open orders;
+    ``unknown_timeout_s``: seconds an order whose outcome is unknown may stay
+    unlisted by the venue before it is ended as never placed.
+    """
+
+    rest_url: str = "https://api.coinbase.com"
+    key_file: str = ""
+    private_rate_per_s: float = 30.0
+    public_rate_per_s: float = 10.0
+    timeout_s: float = 10.0
+    max_retries: int = 4
+    retry_initial_s: float = 0.25
+    retry_max_s: float = 8.0
+    poll_interval_s: float = 1.0
+    unknown_timeout_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
 class PaperConfig:
     """The paper exchange.
 
@@ -238,6 +265,7 @@ class Config:
     ui: UiConfig = UiConfig()
     faults: FaultsConfig = FaultsConfig()
     report: ReportConfig = ReportConfig()
+    coinbase: CoinbaseConfig = CoinbaseConfig()
     products: Mapping[str, ProductRules] = field(default_factory=dict)
     source: str = "<defaults>"
 
@@ -276,7 +304,7 @@ def parse_config(data: Mapping[str, Any], source: str = "<inline>") -> Config:
     reader = _Reader(source)
     top = reader.table(data, "", {"system", "feed", "portfolio", "paper", "risk", "strategy",
                                   "supervisor", "health", "admin", "ui", "faults", "report",
-                                  "products"})
+                                  "coinbase", "products"})
 
     s = reader.table(top.get("system", {}), "system", {"state_dir", "mode", "log_level"})
     system = SystemConfig(
@@ -446,6 +474,28 @@ def parse_config(data: Mapping[str, Any], source: str = "<inline>") -> Config:
         risk_free_rate=reader.number(rp, "report.risk_free_rate", 0.0, _rate),
     )
 
+    cb = reader.table(top.get("coinbase", {}), "coinbase",
+                      set(CoinbaseConfig.__dataclass_fields__))
+    dc = CoinbaseConfig()
+    coinbase = CoinbaseConfig(
+        rest_url=reader.value(cb, "coinbase.rest_url", str, dc.rest_url, _http_url),
+        key_file=reader.value(cb, "coinbase.key_file", str, dc.key_file),
+        private_rate_per_s=reader.number(cb, "coinbase.private_rate_per_s",
+                                         dc.private_rate_per_s, _positive),
+        public_rate_per_s=reader.number(cb, "coinbase.public_rate_per_s", dc.public_rate_per_s,
+                                        _positive),
+        timeout_s=reader.number(cb, "coinbase.timeout_s", dc.timeout_s, _positive),
+        max_retries=reader.value(cb, "coinbase.max_retries", int, dc.max_retries,
+                                 _non_negative),
+        retry_initial_s=reader.number(cb, "coinbase.retry_initial_s", dc.retry_initial_s,
+                                      _positive),
+        retry_max_s=reader.number(cb, "coinbase.retry_max_s", dc.retry_max_s, _positive),
+        poll_interval_s=reader.number(cb, "coinbase.poll_interval_s", dc.poll_interval_s,
+                                      _positive),
+        unknown_timeout_s=reader.number(cb, "coinbase.unknown_timeout_s",
+                                        dc.unknown_timeout_s, _positive),
+    )
+
     products: dict[str, ProductRules] = {}
     raw_products = reader.table(top.get("products", {}), "products", None)
     for product_id, raw in raw_products.items():
@@ -469,7 +519,8 @@ def parse_config(data: Mapping[str, Any], source: str = "<inline>") -> Config:
 
     return Config(system=system, feed=feed, starting_cash=starting_cash, paper=paper, risk=risk,
                   strategy=strategy, supervisor=supervisor, health=health, admin=admin,
-                  ui=ui, faults=faults, report=report, products=products, source=source)
+                  ui=ui, faults=faults, report=report, coinbase=coinbase, products=products,
+                  source=source)
 
 
 # --- validation helpers -----------------------------------------------------------
@@ -596,6 +647,10 @@ def _one_of(*choices: str) -> Check:
 
 def _ws_url(v: str) -> str | None:
     return None if v.startswith(("ws://", "wss://")) else "must be a ws:// or wss:// URL"
+
+
+def _http_url(v: str) -> str | None:
+    return None if v.startswith(("http://", "https://")) else "must be an http:// or https:// URL"
 
 
 def _products(v: list[Any]) -> str | None:

@@ -201,7 +201,8 @@ class MarketBatch(Message):
     ``seq`` counts batches from 1 within a run, with no gaps; it is what the
     feed's credit window (DESIGN.md section 9) and every join downstream key
     on. ``ts_ns`` is the instant the batch became known (a bar batch: the bars'
-    close); ``received_ns`` the local wall clock when the feed built it.
+    close); ``received_ns`` the local wall clock when its data arrived: live,
+    the arrival of its oldest frame; in replay, when the feed built it.
     ``unreliable`` names the products whose data is stale or whose book is
     invalid right now: risk lets nothing add exposure to them.
     ``connection`` changes whenever the live feed's connection was reset (a

@@ -84,16 +84,19 @@ class StatusBoard:
 
 
 LIVE_LEDGER = "live-paper"
+COINBASE_LEDGER = "live-coinbase"
 
 
 @dataclass(slots=True)
 class RunInfo:
-    """``mode`` is ``replay`` or ``live``; ``run_dir`` holds this run's files."""
+    """``mode`` is ``replay`` or ``live``; ``run_dir`` holds this run's files;
+    ``venue`` is ``paper`` (the paper exchange) or ``coinbase`` (real orders)."""
 
     run_id: str
     mode: str
     state_dir: Path
     run_dir: Path
+    venue: str = "paper"
 
     @property
     def journal_path(self) -> Path:
@@ -103,8 +106,11 @@ class RunInfo:
     def ledger_id(self) -> str:
         """Whose orders and fills the journal rows belong to: a replay has its
         own; every live (paper) start continues one account, so a restarted
-        system takes up its ledger where the last one left it."""
-        return self.run_id if self.mode == "replay" else LIVE_LEDGER
+        system takes up its ledger where the last one left it. The real
+        account's ledger is kept apart from the paper one."""
+        if self.mode == "replay":
+            return self.run_id
+        return LIVE_LEDGER if self.venue == "paper" else COINBASE_LEDGER
 
     @property
     def risk_state_file(self) -> Path:

@@ -2,10 +2,10 @@
 
 The same system runs live and in replay; only the market source differs
 (DESIGN.md section 8). Market data flows feed -> strategy (targets) and
-feed -> executor (the paper venue matches) -> portfolio (marks) -> risk,
-which joins each batch's snapshot with the strategy's targets; orders flow
-risk -> portfolio (reserve) -> executor -> portfolio (fills). The executor
-returns the feed its credit.
+feed -> executor (the venue: the paper exchange matches, Coinbase is
+polled) -> portfolio (marks) -> risk, which joins each batch's snapshot with
+the strategy's targets; orders flow risk -> portfolio (reserve) -> executor ->
+portfolio (fills). The executor returns the feed its credit.
 """
 
 from __future__ import annotations
@@ -25,7 +25,11 @@ from cryptoj_actors.actors.risk import RiskActor
 from cryptoj_actors.actors.strategy import StrategyActor
 from cryptoj_actors.actors.supervisor import SupervisorActor
 from cryptoj_actors.config import Config
+from cryptoj_actors.coinbase.credentials import Credentials
+from cryptoj_actors.coinbase.rest import RestClient
+from cryptoj_actors.execution.coinbase import CoinbaseExchange
 from cryptoj_actors.execution.paper import PaperExchange
+from cryptoj_actors.execution.venue import Venue
 from cryptoj_actors.ids import OrderIds
 from cryptoj_actors.marketdata.source import MarketSource
 from cryptoj_actors.portfolio.ledger import Ledger
@@ -49,10 +53,18 @@ class TradingSystem:
         source: makes a fresh market source (a replay or a live feed); a
             restarted feed gets a new one.
         strategy: a ready strategy, or None to build the configured one.
+        credentials: the CDP key, when ``run.venue`` is ``coinbase``.
+
+    Raises:
+        ValueError: a Coinbase run without credentials.
     """
 
     def __init__(self, config: Config, run: RunInfo, source: Callable[[], MarketSource],
-                 strategy: Strategy | None = None) -> None:
+                 strategy: Strategy | None = None, credentials: Credentials | None = None
+                 ) -> None:
+        if run.venue == "coinbase" and credentials is None:
+            raise ValueError("trading on Coinbase needs an API key")
+        self.credentials = credentials
         self.rt = Runtime(config=config, run=run)
         self.source = source
         first = source()
@@ -89,7 +101,7 @@ class TradingSystem:
                                         periods_per_year=self.periods_per_year)
 
         def executor(rt: Runtime, gen: int) -> pykka.ActorRef[Any]:
-            return ExecutorActor.start(rt, gen, exchange=PaperExchange(cfg.paper, cfg.rules))
+            return ExecutorActor.start(rt, gen, exchange=self._venue(rt))
 
         def risk(rt: Runtime, gen: int) -> pykka.ActorRef[Any]:
             policy = RiskPolicy(cfg.risk, cfg.rules, OrderIds(deterministic))
@@ -122,6 +134,19 @@ class TradingSystem:
                              shutdown_timeout_s=timeout)
 
         return [spec(role) for role in START_ORDER]
+
+    def _venue(self, rt: Runtime) -> Venue:
+        """The paper exchange, or Coinbase when this run trades real money."""
+        cfg = rt.config
+        if rt.run.venue == "paper":
+            return PaperExchange(cfg.paper, cfg.rules)
+
+        def count(exc: Exception) -> None:
+            rt.telemetry.errors["executor.venue"] += 1
+
+        return CoinbaseExchange(RestClient(cfg.coinbase, self.credentials),
+                                poll_interval_s=cfg.coinbase.poll_interval_s,
+                                unknown_timeout_s=cfg.coinbase.unknown_timeout_s, on_error=count)
 
     def start(self) -> None:
         if self._strategy is None:

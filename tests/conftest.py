@@ -1,4 +1,5 @@
-"""Shared fixtures: where the recorded market data lives.
+"""Shared fixtures: where the recorded market data lives, the scripts' servers,
+and a guard that keeps every test on 127.0.0.1.
 
 The recorded data is never copied into the project; it is read from
 ``../shared/data`` beside the repository (or ``$CRYPTOJ_DATA_DIR``).
@@ -6,14 +7,68 @@ The recorded data is never copied into the project; it is read from
 
 from __future__ import annotations
 
+import importlib.util
+import ipaddress
 import os
+import socket
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("CRYPTOJ_DATA_DIR", REPO.parent / "shared" / "data"))
 CDD_DIR = DATA_DIR / "coinbase_hourly_cdd"
+
+
+_connect = socket.socket.connect
+_connect_ex = socket.socket.connect_ex
+
+
+def _loopback_only(address: object) -> None:
+    if not isinstance(address, tuple):
+        return  # a Unix socket
+    host = str(address[0])
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ConnectionRefusedError(f"tests talk to 127.0.0.1 only, not {host}")
+
+
+def _guarded_connect(self: socket.socket, address: object) -> None:
+    _loopback_only(address)
+    _connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: object) -> int:
+    _loopback_only(address)
+    return _connect_ex(self, address)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def loopback_only():
+    """No test in this process opens a connection outside the loopback
+    interface (child processes are pointed at loopback servers by config)."""
+    socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+    yield
+    socket.socket.connect = _connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = _connect_ex  # type: ignore[method-assign]
+
+
+def load_script(name: str) -> ModuleType:
+    """A module of ``scripts/`` (they are programs, not a package)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
 def _require(path: Path) -> Path:

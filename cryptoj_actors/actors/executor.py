@@ -1,4 +1,5 @@
-"""The executor actor: journals orders and fills, and runs the paper exchange.
+"""The executor actor: journals orders and fills, and drives the venue (the
+paper exchange, or Coinbase when trading real money).
 
 Write-ahead (DESIGN.md section 7): an order is journaled before the exchange
 sees it, a fill before the portfolio hears of it. The halt switch is checked
@@ -17,6 +18,11 @@ The executor is where every batch's decision ends, so it is the one that
 returns the feed its credit: cumulative, every half window (every batch when
 the window is 1), which halves the feed's wake-ups without starving it.
 
+A live start hands the venue the journal's open orders (the paper exchange
+rests them again; Coinbase looks them up and reconciles). The venue's
+order id is journaled as soon as it is known, and the venue's balances go on
+to the portfolio.
+
 A restarted replay runs again from its first batch; the journal recognizes
 the orders and fills it already holds (and stops the run if they differ), so
 nothing is journaled twice while the fresh ledger books every fill once.
@@ -29,7 +35,7 @@ import time
 
 from cryptoj_actors.actors.base import Handler, RoleActor
 from cryptoj_actors.execution.journal import Journal
-from cryptoj_actors.execution.paper import PaperExchange
+from cryptoj_actors.execution.venue import Venue, VenueEvent
 from cryptoj_actors.messages import (
     Credit,
     EndOfData,
@@ -50,7 +56,7 @@ class ExecutorActor(RoleActor):
     role = "executor"
 
     def __init__(self, runtime: Runtime, generation: int = 0, *,
-                 exchange: PaperExchange) -> None:
+                 exchange: Venue) -> None:
         super().__init__(runtime, generation)
         self.exchange = exchange
         self.journal: Journal | None = None
@@ -61,6 +67,7 @@ class ExecutorActor(RoleActor):
         self.reexecuted = 0  # orders and fills found already journaled (a re-execution)
         self._received_ns: dict[int, int] = {}  # batch seq -> when the feed cut it (wall, ns)
         self._sent_ns: dict[str, int] = {}  # client order id -> when it was sent (wall, ns)
+        self._venue_ids: set[str] = set()  # client order ids whose venue id is journaled
 
     def handlers(self) -> dict[type, Handler]:
         return {MarketBatch: self.on_batch, OrderBatch: self.on_orders, EndOfData: self.on_end,
@@ -71,10 +78,9 @@ class ExecutorActor(RoleActor):
         self.journal = Journal(run.journal_path, run.ledger_id, mode=run.mode,
                                description=str(run.run_dir), started_ns=time.time_ns())
         if run.mode == "live":
-            # Orders a previous live start left open rest again (as the paper
-            # venue would still hold them); the journal has them already.
-            for order in self.journal.open_orders():
-                self.exchange.submit(order, time.time_ns())
+            self._venue_ids.update(self.journal.exchange_order_ids())
+            for event in self.exchange.recover(self.journal):
+                self._emit(event)
 
     def stopping(self) -> None:
         if self.journal is not None:
@@ -102,11 +108,11 @@ class ExecutorActor(RoleActor):
                                      product_id=order.product_id, status=OrderStatus.REJECTED,
                                      detail=f"system halted: {self.rt.halt.reason}")
             else:
-                update = self.exchange.submit(order, batch.ts_ns)
-                now = time.time_ns()
+                now = time.time_ns()  # the order leaves: tick-to-order ends here
                 self._sent_ns[order.client_order_id] = now
                 if cut_ns:
                     self.rt.telemetry.tick_to_order.record((now - cut_ns) / 1e9)
+                update = self.exchange.submit(order, batch.ts_ns)
             self._emit(update)
         self.orders_through = batch.seq
         self.rt.progress.settled = batch.seq
@@ -140,14 +146,18 @@ class ExecutorActor(RoleActor):
             self.send("portfolio", end)
             self._end = None
 
-    def _emit(self, event: Fill | OrderUpdate) -> None:
+    def _emit(self, event: VenueEvent) -> None:
         assert self.journal is not None
         if isinstance(event, Fill):
             if not self.journal.record_fill(event):
                 self.reexecuted += 1
-        else:
-            self.journal.update_order(event.client_order_id, event.status, event.filled_base,
-                                      event.ts_ns, event.detail)
+        elif isinstance(event, OrderUpdate):
+            coid = event.client_order_id
+            if event.exchange_order_id and coid not in self._venue_ids:
+                self.journal.set_exchange_order_id(coid, event.exchange_order_id)
+                self._venue_ids.add(coid)
+            self.journal.update_order(coid, event.status, event.filled_base, event.ts_ns,
+                                      event.detail)
             if event.status.is_terminal:
                 sent = self._sent_ns.pop(event.client_order_id, None)
                 if sent is not None:

@@ -17,9 +17,9 @@ from typing import Any
 from cryptoj_actors.messages import Fill, Liquidity, Order, OrderStatus, OrderType, Side
 from cryptoj_actors.money import LEDGER_CONTEXT, ZERO
 
-#: Coinbase order status -> ours. Queued, pending and cancel-queued orders are
-#: still live at the venue: open (or partly filled when ``filled_size`` > 0).
-_LIVE = {"OPEN", "PENDING", "QUEUED", "CANCEL_QUEUED", "EDIT_QUEUED"}
+#: Coinbase's final order statuses -> ours. Every other status (``OPEN``,
+#: ``PENDING``, ``QUEUED``, ``CANCEL_QUEUED``, ...) is an order still live at
+#: the venue: open, or partly filled when ``filled_size`` > 0.
 _ENDED = {"FILLED": OrderStatus.FILLED, "CANCELLED": OrderStatus.CANCELLED,
           "EXPIRED": OrderStatus.EXPIRED, "FAILED": OrderStatus.REJECTED}
 
@@ -133,18 +133,16 @@ def parse_order(raw: dict[str, Any]) -> VenueOrder:
     """A ``GET /orders/historical/...`` order object as a :class:`VenueOrder`.
 
     Raises:
-        ShapeError: a field is missing or malformed, or the status is unknown.
+        ShapeError: a field is missing or malformed.
     """
     status_text = _text(raw, "status")
     filled = _decimal(raw.get("filled_size"), "filled_size")
-    if status_text in _LIVE:
-        status = OrderStatus.PARTIALLY_FILLED if filled > 0 else OrderStatus.OPEN
-    elif status_text in _ENDED:
+    if status_text in _ENDED:
         status = _ENDED[status_text]
     elif status_text == "UNKNOWN_ORDER_STATUS":
         status = OrderStatus.UNKNOWN
-    else:
-        raise ShapeError(f"unknown order status {status_text!r}")
+    else:  # OPEN, PENDING, QUEUED, ...: and a status new to us is not an end either
+        status = OrderStatus.PARTIALLY_FILLED if filled > 0 else OrderStatus.OPEN
     detail = ""
     for key in ("reject_message", "reject_reason", "cancel_message"):
         value = raw.get(key)

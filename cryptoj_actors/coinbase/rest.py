@@ -31,7 +31,6 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,6 +40,7 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from cryptoj_actors.coinbase.credentials import Credentials
 from cryptoj_actors.coinbase.rate_limit import TokenBucket
+from cryptoj_actors.config import CoinbaseConfig
 
 log = logging.getLogger(__name__)
 
@@ -96,40 +96,21 @@ class Unavailable(CoinbaseError):
         self.maybe_processed = maybe_processed
 
 
-@dataclass(frozen=True, slots=True)
-class RestSettings:
-    """How the client talks to the venue (``[coinbase]`` in the config).
-
-    ``base_url``: scheme and host (``https://api.coinbase.com``);
-    ``private_rate_per_s`` / ``public_rate_per_s``: requests a second;
-    ``timeout_s``: seconds to wait for an answer; ``max_retries`` and the
-    backoff ``retry_initial_s`` doubling to ``retry_max_s`` (full jitter).
-    """
-
-    base_url: str = "https://api.coinbase.com"
-    private_rate_per_s: float = 30.0
-    public_rate_per_s: float = 10.0
-    timeout_s: float = 10.0
-    max_retries: int = 4
-    retry_initial_s: float = 0.25
-    retry_max_s: float = 8.0
-
-
 class RestClient:
     """Coinbase Advanced Trade REST.
 
     Args:
-        settings: URL, rate limits, time-out and retry policy.
+        settings: URL, rate limits, time-out and retry policy (``[coinbase]``).
         credentials: the CDP key for private endpoints (``None``: public only;
             a private call then raises :class:`AuthenticationError`).
         sleep: how to wait between retries (injectable for tests).
     """
 
-    def __init__(self, settings: RestSettings, credentials: Credentials | None = None, *,
+    def __init__(self, settings: CoinbaseConfig, credentials: Credentials | None = None, *,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.settings = settings
         self.credentials = credentials
-        parts = urlsplit(settings.base_url)
+        parts = urlsplit(settings.rest_url)
         self.host = parts.netloc  # the JWT's uri names host[:port], as requested
         self._base = f"{parts.scheme}://{parts.netloc}"
         self._sleep = sleep

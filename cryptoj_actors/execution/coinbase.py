@@ -52,13 +52,12 @@ from cryptoj_actors.messages import (
     VenueBalances,
 )
 from cryptoj_actors.money import ZERO
+from cryptoj_actors.execution.venue import VenueEvent
 
 if TYPE_CHECKING:
     from cryptoj_actors.execution.journal import Journal
 
 log = logging.getLogger(__name__)
-
-VenueEvent = Fill | OrderUpdate | VenueBalances
 
 #: How far before an order's sending the lookup of an UNKNOWN order searches
 #: (seconds): the venue's creation time and our clock may differ a little.
@@ -96,17 +95,20 @@ class CoinbaseExchange:
         unknown_timeout_s: seconds an UNKNOWN order may stay unlisted by the
             venue before it is ended as never placed.
         sender: the role stamped on the messages it makes.
+        on_error: told of every failed request (for health's error rate).
         clock: monotonic seconds (injectable for tests).
     """
 
     def __init__(self, rest: RestClient, *, poll_interval_s: float = 1.0,
                  unknown_timeout_s: float = 60.0, sender: str = "executor",
+                 on_error: Callable[[Exception], None] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.rest = rest
         self.poll_interval_s = poll_interval_s
         self.unknown_timeout_s = unknown_timeout_s
         self.stats = VenueStats()
         self._sender = sender
+        self._on_error = on_error
         self._clock = clock
         self._tracked: dict[str, _Tracked] = {}
         self._by_venue_id: dict[str, str] = {}  # venue order id -> client order id
@@ -169,10 +171,12 @@ class CoinbaseExchange:
 
     def cancel_all(self, ts_ns: int, detail: str, *, status: OrderStatus = OrderStatus.CANCELLED,
                    keep_reduce_only: bool = False) -> list[VenueEvent]:
-        """Cancel every open order at the venue (``keep_reduce_only`` spares
-        exits); returns the fills that came first and the cancellations the
-        venue confirmed. ``status`` is ours to choose only for orders the
-        venue never listed; a venue order ends as the venue says."""
+        """Ask the venue to cancel every open order (``keep_reduce_only``
+        spares exits). A cancel the venue accepts is only queued there
+        (``CANCEL_QUEUED``): the order ends, with the fills it got first, when
+        a poll sees it end. Returns what the poll before the cancel found.
+        ``status`` is the paper exchange's choice; a venue order ends as the
+        venue says."""
         events = self.poll(ts_ns)
         ending = [t for t in self._tracked.values()
                   if t.order_id and not (keep_reduce_only and t.order.reduce_only)]
@@ -185,15 +189,13 @@ class CoinbaseExchange:
             log.error("venue: cancelling %d orders failed (%s); they are polled until they end",
                       len(ending), exc)
             return events
-        for result in results:
-            coid = self._by_venue_id.get(str(result.get("order_id")))
-            tracked = self._tracked.get(coid or "")
-            if tracked is None:
-                continue
-            if result.get("success") is True:
-                events.extend(self._end(tracked, OrderStatus.CANCELLED, ts_ns, detail))
-            else:
-                log.warning("venue: cancel of %s refused: %s", coid, result.get("failure_reason"))
+        refused = [r for r in results if r.get("success") is not True]
+        log.info("venue: cancel (%s) accepted for %d of %d orders", detail,
+                 len(results) - len(refused), len(ending))
+        for result in refused:
+            log.warning("venue: cancel of %s refused: %s", result.get("order_id"),
+                        result.get("failure_reason"))
+        self._last_poll = float("-inf")  # see the cancellations at the next batch
         return events
 
     # --- venue state ----------------------------------------------------------
@@ -346,6 +348,8 @@ class CoinbaseExchange:
         if isinstance(exc, Unavailable):
             self._venue_down = True
         log.warning("venue: %s", exc)
+        if self._on_error is not None:
+            self._on_error(exc)
 
     def _update(self, order: Order, status: OrderStatus, ts_ns: int, filled: Decimal = ZERO,
                 detail: str = "", *, order_id: str = "") -> OrderUpdate:

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import TYPE_CHECKING
 
 from cryptoj_actors.config import PaperConfig, ProductRules
 from cryptoj_actors.messages import (
@@ -43,6 +44,9 @@ from cryptoj_actors.messages import (
     Trade,
 )
 from cryptoj_actors.money import BPS, LEDGER_CONTEXT, ONE, ZERO, floor_to_increment, round_quote
+
+if TYPE_CHECKING:
+    from cryptoj_actors.execution.journal import Journal
 
 ASSUMPTIONS = (
     "market orders fill at the first market data after the decision: the next bar's open "
@@ -114,6 +118,19 @@ class PaperExchange:
                 continue
             del self._resting[coid]
             self._match(order, offer, batch.ts_ns, events)
+        return events
+
+    def recover(self, journal: Journal) -> list[PaperEvent]:
+        """A live restart: the paper venue lived in the process that ended, and
+        its resting orders ended with it. Each order the journal still has
+        open expires, with the fills it had (so that none is matched twice,
+        and no reservation outlives its order)."""
+        events: list[PaperEvent] = []
+        for order in journal.open_orders():
+            state = journal.order_status(order.client_order_id)
+            filled = state[1] if state is not None else ZERO
+            events.append(self._update(order, OrderStatus.EXPIRED, order.created_ns, filled,
+                                       "the paper venue ended with the previous process"))
         return events
 
     def cancel_all(self, ts_ns: int, detail: str, *, status: OrderStatus = OrderStatus.CANCELLED,

@@ -8,22 +8,29 @@ seconds (floats: these are statistics, not money).
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 
-class Latency:
-    """Count, sum, maximum and last of a duration, in seconds."""
+#: Samples each :class:`Latency` keeps for percentiles.
+RECENT = 4096
 
-    __slots__ = ("count", "total", "max", "last")
+
+class Latency:
+    """Count, sum, maximum and last of a duration, in seconds, and the most
+    recent :data:`RECENT` samples (for percentiles)."""
+
+    __slots__ = ("count", "total", "max", "last", "recent")
 
     def __init__(self) -> None:
         self.count = 0
         self.total = 0.0
         self.max = 0.0
         self.last: float | None = None
+        self.recent: deque[float] = deque(maxlen=RECENT)
 
     def record(self, seconds: float) -> None:
+        self.recent.append(seconds)
         self.count += 1
         self.total += seconds
         self.last = seconds
@@ -42,8 +49,9 @@ class Telemetry:
     * ``feed_messages``: channel -> messages received (the feed: for a replay
       the channel is ``bars``; live, the websocket channel names).
     * ``feed_lag``: local receive time minus the exchange's timestamp (live).
-    * ``tick_to_order``: from the feed cutting a market batch to the executor
-      sending an order decided on it.
+    * ``tick_to_order``: from the arrival of a market batch's data (live: its
+      oldest frame; replay: the batch's cut) to the executor sending an order
+      decided on it.
     * ``order_round_trip``: from sending an order to its end at the venue
       (filled, expired, cancelled or rejected).
     * ``errors``: role -> failures, unexpected messages and bad input.

@@ -96,6 +96,7 @@ class LiveMarket:
         self.last_heartbeat: int | None = None
         self.last_frame_ns = 0
         self.resets = 0
+        self._first_arrival_ns = 0  # the oldest frame not yet in a batch (local clock, ns)
         self.last_seen: dict[str, int] = {}
         self._logged: dict[str, int] = {}
         self._cutters = {p: _BarCutter(p, bar_interval_ns) for p in self.products}
@@ -128,6 +129,8 @@ class LiveMarket:
         except at.FrameError as exc:
             return self._bad(exc.kind, str(exc), received_ns)
         self.last_frame_ns = received_ns
+        if not self._first_arrival_ns:
+            self._first_arrival_ns = received_ns
         if frame.sequence_num is not None:
             last = self.last_seq
             if last is not None and frame.sequence_num <= last:
@@ -243,6 +246,7 @@ class LiveMarket:
         ts = max(self._last_batch_ns, *times)  # batch time never goes backwards
         self._last_batch_ns = ts
         self._bars, self._trades, self._tickers, self._changed = [], [], {}, set()
+        arrived, self._first_arrival_ns = self._first_arrival_ns or now_ns, 0
         return MarketBatch(sender="feed", ts_ns=ts, seq=seq, events=tuple(events),
-                           received_ns=now_ns, unreliable=self.unreliable(now_ns),
+                           received_ns=arrived, unreliable=self.unreliable(now_ns),
                            connection=self.resets)

@@ -91,3 +91,28 @@ def test_a_damaged_risk_state_stops_risk_rather_than_trade_blind(tmp_path):
     while risk.is_alive():
         assert time.monotonic() < deadline
         time.sleep(0.01)
+
+
+def test_orders_the_paper_venue_held_expire_at_a_restart_with_the_fills_they_had(tmp_path):
+    """The paper venue lived in the process that ended: an order it still held
+    (here killed between its fill and its end) expires, and is never matched
+    again under a fill id it already used."""
+    from cryptoj_actors.actors.executor import ExecutorActor
+    from cryptoj_actors.execution.paper import PaperExchange
+
+    journal = Journal(tmp_path / "journal.sqlite3", LIVE_LEDGER)
+    buy = Order(client_order_id="b1", product_id="BTC-USD", side=Side.BUY,
+                order_type=OrderType.MARKET, quote_size=D("600"), decision_seq=86_401)
+    journal.record_order(buy)
+    journal.update_order("b1", OrderStatus.OPEN, D(0), 1)
+    journal.record_fill(Fill(sender="executor", ts_ns=2, fill_id="b1-fill", client_order_id="b1",
+                             product_id="BTC-USD", side=Side.BUY, base_size=D("0.01"),
+                             price=D("50000"), fee=D("6"), liquidity=Liquidity.TAKER))
+    journal.update_order("b1", OrderStatus.PARTIALLY_FILLED, D("0.01"), 2)
+
+    rt = live_runtime(tmp_path)
+    exchange = PaperExchange(Config().paper, Config().rules)
+    ExecutorActor.start(rt, exchange=exchange).proxy().orders_through.get(timeout=10)
+    assert journal.order_status("b1") == (OrderStatus.EXPIRED, D("0.01"))
+    assert exchange.open_orders == 0 and journal.open_orders() == []
+    journal.close()

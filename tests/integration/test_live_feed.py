@@ -5,7 +5,6 @@ stall, the server down at start)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -27,14 +26,10 @@ from cryptoj_actors.marketdata.orderbook import OrderBook
 from cryptoj_actors.messages import Bar, MarketBatch, OrderIntent
 from cryptoj_actors.runtime import LIVE_LEDGER, RunInfo
 from cryptoj_actors.system import TradingSystem
-from tests.conftest import REPO
+from tests.conftest import REPO, load_script
 
 PRODUCTS = ("BTC-USD", "ETH-USD")
-_spec = importlib.util.spec_from_file_location("replay_server",
-                                               REPO / "scripts" / "replay_server.py")
-replay_server = importlib.util.module_from_spec(_spec)
-sys.modules["replay_server"] = replay_server  # dataclasses look their module up there
-_spec.loader.exec_module(replay_server)
+replay_server = load_script("replay_server")
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import pytest
 
 from cryptoj_actors.config import (
     AdminConfig,
+    CoinbaseConfig,
     Config,
     ConfigError,
     FeedConfig,
@@ -239,7 +240,7 @@ FRACTION = "must be a fraction in (0, 1] (0.10 means 10 %)"
 KNOWN_RISK = ("daily_loss_limit, max_drawdown, max_orders, max_position_fraction, "
               "order_rate_window_s, position_trim_fraction, stop_loss, stop_loss_cooldown_s, "
               "unwind_max_attempts, unwind_on_drawdown, unwind_slice_fraction")
-KNOWN_TOP = ("admin, faults, feed, health, paper, portfolio, products, report, risk, "
+KNOWN_TOP = ("admin, coinbase, faults, feed, health, paper, portfolio, products, report, risk, "
              "strategy, supervisor, system, ui")
 
 
@@ -461,8 +462,9 @@ def test_default_toml_mentions_every_key():
         data = tomllib.load(fh)
     assert set(data) == {"system", "feed", "portfolio", "paper", "risk", "strategy",
                          "supervisor", "health", "admin", "ui", "faults", "report",
-                         "products"}
+                         "coinbase", "products"}
     assert set(data["admin"]) == set(AdminConfig.__dataclass_fields__)
+    assert set(data["coinbase"]) == set(CoinbaseConfig.__dataclass_fields__)
     assert set(data["risk"]) == set(RiskConfig.__dataclass_fields__)
     assert set(data["feed"]) == set(FeedConfig.__dataclass_fields__)
     assert set(data["paper"]) == set(PaperConfig.__dataclass_fields__)

@@ -1,0 +1,36 @@
+"""What the executor needs of a venue: the paper exchange or Coinbase."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from cryptoj_actors.messages import Fill, MarketBatch, Order, OrderStatus, OrderUpdate, VenueBalances
+
+if TYPE_CHECKING:
+    from cryptoj_actors.execution.journal import Journal
+
+#: What a venue tells the executor: fills, status changes and (live) balances.
+VenueEvent = Fill | OrderUpdate | VenueBalances
+
+
+class Venue(Protocol):
+    """Implemented by :class:`~cryptoj_actors.execution.paper.PaperExchange`
+    and :class:`~cryptoj_actors.execution.coinbase.CoinbaseExchange`."""
+
+    @property
+    def open_orders(self) -> int:
+        """Orders sent and not ended."""
+
+    def submit(self, order: Order, ts_ns: int) -> OrderUpdate:
+        """Send a journaled order: ``OPEN``, ``REJECTED`` or ``UNKNOWN``."""
+
+    def on_market(self, batch: MarketBatch) -> list[VenueEvent]:
+        """What happened at the venue by this batch, in order (a fill before
+        the update that ends its order)."""
+
+    def cancel_all(self, ts_ns: int, detail: str, *, status: OrderStatus = OrderStatus.CANCELLED,
+                   keep_reduce_only: bool = False) -> list[VenueEvent]:
+        """End every open order (``keep_reduce_only`` spares exits)."""
+
+    def recover(self, journal: Journal) -> list[VenueEvent]:
+        """A live restart: take up the journal's open orders."""
