@@ -2,7 +2,7 @@
 download|doctor] ...``.
 
 Exit codes: 0 success (and a clean Ctrl-C of ``run``), 1 a replay whose ledger
-failed a cross-check, 2 bad input (config, data files, arguments), 3 a run
+failed a cross-check (or ``doctor`` found a problem), 2 bad input (config, data files, arguments), 3 a run
 halted by the supervisor (``run``: stopped while halted), 130 a replay
 interrupted with Ctrl-C.
 """
@@ -49,7 +49,9 @@ from cryptoj_actors.config import (
 )
 from cryptoj_actors.marketdata.bars_csv import AlignedBars, DataError, align, load_bars
 from cryptoj_actors.marketdata.replay import BarReplaySource
-from cryptoj_actors.messages import TradingLevel, TradingState
+from cryptoj_actors.marketdata.source import MarketSource
+from cryptoj_actors.coinbase.rest import GRANULARITY_S
+from cryptoj_actors.messages import PRODUCT_ID, TradingLevel, TradingState
 from cryptoj_actors.results import RunResults
 from cryptoj_actors.runtime import RunInfo
 from cryptoj_actors.supervision.emergency import EmergencyState, StateFile, write_atomic
@@ -97,10 +99,12 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     replay = sub.add_parser("replay", parents=[common],
-                            help="run the whole system over recorded bars and report")
+                            help="run the whole system over recorded bars (or a websocket "
+                                 "capture) and report")
     replay.add_argument("files", nargs="*", metavar="FILE",
                         help="OHLCV CSV (CryptoDataDownload or timestamp,open,high,low,close,"
-                             "volume); PRODUCT=FILE names the product of a plain CSV")
+                             "volume; PRODUCT=FILE names the product of a plain CSV), or one "
+                             "websocket capture (.jsonl, as record writes it)")
     replay.add_argument("--resume", type=Path, metavar="RUN_DIR",
                         help="finish an interrupted replay (a killed process): the same "
                              "files, config and run id, re-executed against its journal")
@@ -134,12 +138,55 @@ def _parser() -> argparse.ArgumentParser:
     resume.add_argument("--reason", default="", help="why (kept with the trading state)")
     resume.set_defaults(func=cmd_resume)
 
+    record = sub.add_parser("record", parents=[common],
+                            help="record the live websocket frames to a capture (JSONL)")
+    record.add_argument("--products", type=_product_list, default=None,
+                        help="comma-separated product ids (default: [feed] products)")
+    record.add_argument("--out", type=Path, required=True, metavar="FILE",
+                        help="the capture to write (never overwritten)")
+    record.add_argument("--duration", type=float, default=None, metavar="SECONDS",
+                        help="stop after this long (default: at Ctrl-C)")
+    record.add_argument("--feed-url", help="websocket URL instead of [feed] url")
+    record.set_defaults(func=cmd_record)
+
+    download = sub.add_parser("download", parents=[common],
+                              help="fetch public candles into a CSV that replay reads")
+    download.add_argument("--product", required=True, type=_product_list, metavar="PRODUCT")
+    download.add_argument("--granularity", default="ONE_HOUR", choices=sorted(GRANULARITY_S))
+    download.add_argument("--start", required=True, type=_utc_date, metavar="DATE",
+                          help="first day (or time), ISO 8601, UTC")
+    download.add_argument("--end", required=True, type=_utc_date, metavar="DATE",
+                          help="end, exclusive, ISO 8601, UTC")
+    download.add_argument("--out", type=Path, required=True, metavar="FILE")
+    download.set_defaults(func=cmd_download)
+
+    doctor = sub.add_parser("doctor", parents=[common],
+                            help="check config, key, clock and connectivity, and say what "
+                                 "is wrong")
+    doctor.set_defaults(func=cmd_doctor)
+
     parser.set_defaults(func=cmd_run, config=None, state_dir=None, verbose=False, feed_url=None,
                         no_ui=False)
     return parser
 
 
 # --- set-up helpers -------------------------------------------------------------------
+
+
+def _product_list(text: str) -> tuple[str, ...]:
+    products = tuple(p.strip() for p in text.split(",") if p.strip())
+    bad = [p for p in products if not PRODUCT_ID.fullmatch(p)]
+    if not products or bad:
+        raise argparse.ArgumentTypeError(f"product ids look like BTC-USD, got {text!r}")
+    return products
+
+
+def _utc_date(text: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an ISO 8601 date, got {text!r}") from None
+    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -224,6 +271,32 @@ def _load_inputs(files: Sequence[str]) -> tuple[AlignedBars, list[dict[str, obje
     for note in aligned.notes:
         print(f"note: {note}", file=sys.stderr)
     return aligned, inputs
+
+
+def _replay_source(files: Sequence[str], config: Config
+                   ) -> tuple[Callable[[], MarketSource], int, tuple[str, ...],
+                              list[dict[str, object]]]:
+    """What a replay reads: bars (CSV files) or one websocket capture
+    (``.jsonl``, as ``record`` writes it). Returns the source factory, the
+    time one batch covers (ns), the products and the inputs' descriptions."""
+    from cryptoj_actors.marketdata.capture import CaptureReplaySource, read_capture
+
+    captures = [f for f in files if f.endswith(".jsonl")]
+    if not captures:
+        aligned, inputs = _load_inputs(files)
+        return lambda: BarReplaySource(aligned), aligned.interval_ns, aligned.products, inputs
+    if len(files) != 1:
+        raise UsageError("a websocket capture (.jsonl) is replayed alone: give one file")
+    path = Path(captures[0])
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    frames, products = read_capture(path)
+    inputs: list[dict[str, object]] = [{
+        "file": path.name, "sha256": _sha256(path), "layout": "advanced-trade-capture",
+        "frames": len(frames), "products": list(products)}]
+    feed = config.feed
+    return (lambda: CaptureReplaySource(frames, products, feed),
+            int(feed.batch_interval_s * 1_000_000_000), products, inputs)
 
 
 MANIFEST = "run.json"
@@ -334,7 +407,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if not 1 <= window <= MAX_CREDIT_WINDOW:
         raise UsageError(f"--credit-window must be from 1 to {MAX_CREDIT_WINDOW}")
     config = replace(config, feed=replace(config.feed, credit_window=window))
-    aligned, inputs = _load_inputs(args.files)
+    source, period_ns, products, inputs = _replay_source(args.files, config)
     _check_admin(config)
     if manifest is None:
         run = _run_info(config, "replay")
@@ -345,9 +418,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"resuming {run.run_id}: {_journal_summary(run, config)}; re-executing from the "
               "first batch against the journal", file=sys.stderr)
     _logging(config, args.verbose, run.run_dir / "run.log")
-    system = TradingSystem(config, run, lambda: BarReplaySource(aligned))
-    system.rt.write_report = _report_writer(run, config, aligned.interval_ns, aligned.products,
-                                            inputs)
+    system = TradingSystem(config, run, source)
+    system.rt.write_report = _report_writer(run, config, period_ns, products, inputs)
     started = time.perf_counter()
     system.start()
     interrupted = False
@@ -481,6 +553,77 @@ def _live_credentials(config: Config, live: bool) -> Credentials | None:
         raise UsageError(f"--live needs an API key: set coinbase.key_file or {ENV_KEY_NAME} "
                          f"and {ENV_PRIVATE_KEY}")
     return credentials
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    import threading
+
+    from cryptoj_actors.marketdata.recorder import record
+
+    config = _config(args)
+    feed = replace(config.feed, products=args.products or config.feed.products,
+                   url=args.feed_url or config.feed.url)
+    _logging(config, args.verbose, None)
+    print(f"recording {', '.join(feed.products)} ({', '.join(feed.channels)}) from {feed.url} "
+          f"to {args.out}" + (f" for {args.duration:g} s" if args.duration else
+                              "; Ctrl-C stops"), file=sys.stderr)
+    stop = threading.Event()
+    try:
+        stats = record(feed, args.out, duration_s=args.duration, stop=stop)
+    except FileExistsError:
+        raise UsageError(f"{args.out} exists: a recording is never overwritten") from None
+    except KeyboardInterrupt:  # the file is closed, flushed, and complete to its last line
+        return EXIT_OK
+    except OSError as exc:
+        raise UsageError(f"{args.out}: cannot write: {exc.strerror}") from None
+    defects = ", ".join(f"{k} {v}" for k, v in sorted(stats.defects.items())) or "none"
+    print(f"wrote {stats.frames} frames to {args.out} over {stats.connections} connection(s); "
+          f"input defects: {defects}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from cryptoj_actors.coinbase.download import CandleError, download_candles
+    from cryptoj_actors.coinbase.rest import CoinbaseError, RestClient
+
+    config = _config(args)
+    (product,) = args.product if len(args.product) == 1 else (None,)
+    if product is None:
+        raise UsageError("--product takes one product id")
+    start, end = int(args.start.timestamp()), int(args.end.timestamp())
+    rest = RestClient(config.coinbase)
+
+    def progress(done: int, total: int) -> None:
+        print(f"\r{product} {args.granularity}: {done / total:6.1%}", end="", file=sys.stderr)
+
+    try:
+        stats = download_candles(rest, product, args.granularity, start, end, args.out,
+                                 progress=progress)
+    except (CoinbaseError, CandleError, ValueError) as exc:
+        raise UsageError(f"download {product}: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"{args.out}: cannot write: {exc.strerror}") from None
+    finally:
+        rest.close()
+    print(file=sys.stderr)
+    span = f"{iso(stats.first * 1_000_000_000)} to {iso(stats.last * 1_000_000_000)}" \
+        if stats.first is not None and stats.last is not None else "no bars"
+    print(f"wrote {stats.bars} bars ({span}) to {args.out} in {stats.requests} requests"
+          + (f"; {stats.missing} intervals had no trades (no candle)" if stats.missing else ""))
+    return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from cryptoj_actors.coinbase.doctor import Verdict, diagnose
+
+    config = _config(args)
+    print(f"config {config.source}: OK (mode {config.system.mode})")
+    failed = False
+    for finding in diagnose(config):
+        failed = failed or finding.verdict is Verdict.FAIL
+        print(f"{finding.verdict.value:<4} {finding.check}: {finding.detail}")
+    print("something is wrong: see FAIL above" if failed else "nothing stands in the way")
+    return EXIT_CHECK_FAILED if failed else EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace) -> int:

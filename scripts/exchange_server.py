@@ -294,6 +294,10 @@ class ExchangeServer:
         self.key_name = key_name
         self.public_key = public_key
         self.candles = candles or {}
+        #: (method, path under /api/v3/brokerage) -> an answer served verbatim
+        #: (recorded replies of the real venue).
+        self.canned: dict[tuple[str, str], dict[str, Any]] = {}
+        self.clock_offset_s = 0.0  # how far the venue's clock is ahead of ours
         self.faults: list[Fault] = []
         self.seen: list[Seen] = []
         self.nonces: set[str] = set()
@@ -429,6 +433,8 @@ class ExchangeServer:
                body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         venue = self.venue
         sub = path[len(BROKERAGE):]
+        if (method, sub) in self.canned:
+            return 200, self.canned[(method, sub)]
         if method == "POST" and sub == "/orders":
             return 200, venue.create(body)
         if method == "POST" and sub == "/orders/batch_cancel":
@@ -459,8 +465,9 @@ class ExchangeServer:
                 {"product_id": p, "bids": [{"price": str(venue.prices[p][0]), "size": "1"}],
                  "asks": [{"price": str(venue.prices[p][1]), "size": "1"}],
                  "time": _rfc3339(time.time())} for p in wanted if p in venue.prices]}
-        if method == "GET" and sub.startswith("/products/"):
-            product = sub.split("/")[2]
+        if method == "GET" and (sub.startswith("/products/") or (
+                sub.startswith("/market/products/") and sub.count("/") == 3)):
+            product = sub.rsplit("/", 1)[1]
             if product not in venue.prices:
                 return 404, {"error": "NOT_FOUND", "error_details": "product not found",
                              "message": "product not found"}
@@ -470,7 +477,7 @@ class ExchangeServer:
                          "quote_increment": "0.01", "base_min_size": "0.00000001",
                          "quote_min_size": "1", "status": "online", "trading_disabled": False}
         if method == "GET" and sub == "/time":
-            now = time.time()
+            now = time.time() + self.clock_offset_s
             return 200, {"iso": _rfc3339(now), "epochSeconds": str(int(now)),
                          "epochMillis": str(int(now * 1000))}
         if method == "GET" and sub == "/market/products":

@@ -9,6 +9,7 @@ Amounts travel as decimal strings both ways; they are never floats here.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -155,21 +156,26 @@ def parse_order(raw: dict[str, Any]) -> VenueOrder:
                       detail=detail)
 
 
+_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)")
+
+
 def parse_time_ns(text: str) -> int:
-    """An RFC 3339 time (``2026-09-30T12:00:00.123456Z``; Coinbase may send up
-    to nanosecond digits) as Unix nanoseconds.
+    """An RFC 3339 time (``2026-09-30T12:00:00.123456Z``, or with an offset
+    like ``+02:00``; Coinbase sends up to nanosecond digits) as Unix
+    nanoseconds, exactly (digits past the ninth are dropped).
 
     Raises:
         ShapeError: not such a time.
     """
+    match = _RFC3339.fullmatch(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        raise ShapeError(f"not an RFC 3339 time: {text!r}")
+    seconds, fraction, zone = match.groups()
     try:
-        head, _, rest = text.rstrip("Z").partition(".")
-        digits = "".join(c for c in rest if c.isdigit())
-        zone = rest[len(digits):]
-        base = datetime.fromisoformat(head + (zone or "+00:00"))
-        return int(base.timestamp()) * 1_000_000_000 + int((digits + "000000000")[:9])
-    except (ValueError, TypeError):
+        base = datetime.fromisoformat(seconds + ("+00:00" if zone == "Z" else zone))
+    except ValueError:
         raise ShapeError(f"not an RFC 3339 time: {text!r}") from None
+    return int(base.timestamp()) * 1_000_000_000 + int((fraction or "")[:9].ljust(9, "0"))
 
 
 def parse_fill(raw: dict[str, Any], client_order_id: str) -> Fill:

@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 
 import orjson
 import requests
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
 from cryptoj_actors.coinbase.credentials import Credentials
 from cryptoj_actors.coinbase.rate_limit import TokenBucket
@@ -316,7 +316,10 @@ def _describe(exc: requests.RequestException) -> str:
         return "timed out" if not isinstance(exc, requests.ConnectTimeout) else \
             "connection timed out"
     if isinstance(exc, requests.ConnectionError):
-        return "connection refused" if _never_sent(exc) else "connection lost"
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        if isinstance(reason, NameResolutionError):
+            return "cannot connect: the host name does not resolve"
+        return "cannot connect" if _never_sent(exc) else "connection lost"
     return type(exc).__name__
 
 

@@ -1,0 +1,179 @@
+"""``doctor``: what stands between this machine and trading, said plainly.
+
+Each check gives a verdict (``OK``, ``WARN``, ``FAIL``) and one line. The
+checks: the state directory is writable; the API key (format, file mode);
+the REST API answers and the clock agrees with the venue's (a JWT is valid
+for 120 s from its ``nbf``: a clock off by more than :data:`SKEW_FAIL_S`
+makes every private request fail); the key is accepted; every configured
+product is online with the increments the config assumes; the market-data
+websocket answers a subscription.
+"""
+
+from __future__ import annotations
+
+import enum
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+import orjson
+import websocket
+
+from cryptoj_actors.coinbase.credentials import (
+    ENV_KEY_NAME,
+    ENV_PRIVATE_KEY,
+    Credentials,
+    CredentialsError,
+    load_credentials,
+)
+from cryptoj_actors.coinbase.rest import AuthenticationError, CoinbaseError, RestClient
+from cryptoj_actors.config import Config
+
+#: Clock skew against the venue (seconds) that is reported, and that fails.
+SKEW_WARN_S = 2.0
+SKEW_FAIL_S = 30.0
+#: Seconds the websocket check waits for its first frame.
+WEBSOCKET_TIMEOUT_S = 10.0
+
+
+class Verdict(str, enum.Enum):
+    OK = "OK"
+    WARN = "WARN"
+    FAIL = "FAIL"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    check: str
+    verdict: Verdict
+    detail: str
+
+
+def diagnose(config: Config) -> Iterator[Finding]:
+    """Run every check, yielding findings as they come (network checks take
+    a moment each)."""
+    yield _state_dir(config)
+    credentials: Credentials | None = None
+    try:
+        credentials = load_credentials(config.coinbase.key_file)
+    except CredentialsError as exc:
+        yield Finding("api key", Verdict.FAIL, str(exc))
+    else:
+        if credentials is None:
+            yield Finding("api key", Verdict.WARN, f"none configured (coinbase.key_file or "
+                          f"{ENV_KEY_NAME}/{ENV_PRIVATE_KEY}): paper trading needs none, "
+                          f"--live does")
+        else:
+            yield Finding("api key", Verdict.OK, f"{credentials.name} (EC P-256, from "
+                          f"{credentials.source})")
+    rest = RestClient(config.coinbase, credentials)
+    try:
+        reachable = False
+        for finding in _rest(config, rest):
+            reachable = reachable or (finding.check, finding.verdict) == ("rest api",
+                                                                          Verdict.OK)
+            yield finding
+        if credentials is not None and reachable:
+            yield _private(rest)
+    finally:
+        rest.close()
+    yield _websocket(config)
+
+
+def _state_dir(config: Config) -> Finding:
+    folder = config.system.state_dir
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        return Finding("state directory", Verdict.FAIL, f"{folder}: not writable "
+                       f"({exc.strerror})")
+    return Finding("state directory", Verdict.OK, f"{folder} is writable")
+
+
+def _rest(config: Config, rest: RestClient) -> Iterator[Finding]:
+    url = config.coinbase.rest_url
+    try:
+        before = time.time()
+        answer = rest.server_time()
+        after = time.time()
+    except CoinbaseError as exc:
+        yield Finding("rest api", Verdict.FAIL, f"{url} does not answer: {exc}")
+        return
+    try:
+        venue = float(answer["epochSeconds"])
+    except (KeyError, TypeError, ValueError):
+        yield Finding("rest api", Verdict.FAIL, f"{url}/api/v3/brokerage/time: unexpected "
+                      f"answer {answer!r}")
+        return
+    yield Finding("rest api", Verdict.OK, f"{url} answers")
+    # The venue's clock counts whole seconds: the local midpoint is compared.
+    skew = (before + after) / 2 - venue
+    verdict = Verdict.FAIL if abs(skew) > SKEW_FAIL_S else \
+        Verdict.WARN if abs(skew) > SKEW_WARN_S else Verdict.OK
+    advice = "; JWTs would be refused: set the clock (NTP)" if verdict is Verdict.FAIL else ""
+    yield Finding("clock", verdict, f"{skew:+.1f} s against the venue{advice}")
+    for product_id in config.feed.products:
+        yield _product(config, rest, product_id)
+
+
+def _product(config: Config, rest: RestClient, product_id: str) -> Finding:
+    try:
+        answer = rest.request("GET", f"/api/v3/brokerage/market/products/{product_id}",
+                              private=False)
+    except CoinbaseError as exc:
+        return Finding(f"product {product_id}", Verdict.FAIL, str(exc))
+    if answer.get("trading_disabled") or answer.get("is_disabled") or \
+            answer.get("status", "online") != "online":
+        return Finding(f"product {product_id}", Verdict.FAIL,
+                       f"not tradable now (status {answer.get('status')!r}, trading_disabled "
+                       f"{answer.get('trading_disabled')})")
+    rules = config.rules(product_id)
+    differences = []
+    for field, ours in (("base_increment", rules.base_increment),
+                        ("quote_increment", rules.quote_increment)):
+        theirs = answer.get(field)
+        if theirs is not None and Decimal(str(theirs)) != ours:
+            differences.append(f"{field} is {theirs} there, {ours} in the config")
+    if differences:
+        return Finding(f"product {product_id}", Verdict.WARN, "; ".join(differences))
+    return Finding(f"product {product_id}", Verdict.OK, f"online, price {answer.get('price')}")
+
+
+def _private(rest: RestClient) -> Finding:
+    try:
+        accounts = rest.accounts()
+    except AuthenticationError as exc:
+        return Finding("key accepted", Verdict.FAIL, f"the venue refused the key ({exc}): "
+                       f"wrong or revoked key, missing view permission, or the clock")
+    except CoinbaseError as exc:
+        return Finding("key accepted", Verdict.FAIL, str(exc))
+    held = [a.get("currency") for a in accounts
+            if Decimal(str((a.get("available_balance") or {}).get("value") or 0)) > 0]
+    return Finding("key accepted", Verdict.OK, f"{len(accounts)} accounts"
+                   + (f", holding {', '.join(map(str, held))}" if held else ", all empty"))
+
+
+def _websocket(config: Config) -> Finding:
+    url = config.feed.url
+    try:
+        ws = websocket.create_connection(url, timeout=WEBSOCKET_TIMEOUT_S)
+    except (OSError, websocket.WebSocketException) as exc:
+        return Finding("market data", Verdict.FAIL, f"{url}: cannot connect ({exc})")
+    try:
+        ws.send(orjson.dumps({"type": "subscribe", "channel": "heartbeats"}).decode())
+        first = ws.recv()
+    except (OSError, websocket.WebSocketException) as exc:
+        return Finding("market data", Verdict.FAIL, f"{url}: no data after subscribing ({exc})")
+    finally:
+        ws.close()
+    try:
+        channel = orjson.loads(first).get("channel")
+    except (orjson.JSONDecodeError, AttributeError):
+        channel = None
+    if channel is None:
+        return Finding("market data", Verdict.WARN, f"{url}: answered, but not with a frame")
+    return Finding("market data", Verdict.OK, f"{url}: subscribed, first frame on {channel!r}")

@@ -1,0 +1,143 @@
+"""Replay of a recorded websocket capture through the live market code.
+
+A capture is what ``record`` writes (and the replay server reads): one frame a
+line, ``<receive time, ns>`` TAB ``<frame exactly as received>``; a line
+without the prefix is taken at the frame's own ``timestamp``. Frames go
+through the same :class:`~cryptoj_actors.marketdata.live_market.LiveMarket`
+as live ones (books, sequence checks, bad input counted), and a market batch
+is cut every ``batch_interval_s`` of **recorded** receive time, so the same
+capture always gives the same batches (DESIGN.md section 9). A sequence gap
+cannot be healed by resubscribing here: the books stay invalid until the
+capture's next snapshot, as the live path would see them meanwhile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import orjson
+
+from cryptoj_actors.clock import NS_PER_SECOND
+from cryptoj_actors.config import FeedConfig
+from cryptoj_actors.health.telemetry import Telemetry
+from cryptoj_actors.marketdata.bars_csv import DataError
+from cryptoj_actors.marketdata.live_market import LiveMarket, Verdict
+from cryptoj_actors.messages import PRODUCT_ID, MarketBatch
+
+
+@dataclass(frozen=True, slots=True)
+class CapturedFrame:
+    received_ns: int
+    text: str
+
+
+def read_capture(path: Path) -> tuple[list[CapturedFrame], tuple[str, ...]]:
+    """The frames of a capture, in file order, and the products they name.
+
+    Raises:
+        DataError: the file cannot be read, a line's prefix is not an integer,
+            a prefix-less line is not a frame with a ``timestamp``, or no
+            frame names a product (one line naming the file and line).
+    """
+    from cryptoj_actors.coinbase.orders import ShapeError, parse_time_ns
+
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read: {exc}") from None
+    frames: list[CapturedFrame] = []
+    products: set[str] = set()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        stamp, tab, text = line.partition("\t")
+        try:
+            if tab:
+                received = int(stamp)
+            else:
+                text = line
+                received = parse_time_ns(orjson.loads(text)["timestamp"])
+        except (ValueError, KeyError, TypeError, ShapeError, orjson.JSONDecodeError):
+            raise DataError(f"{path}:{number}: expected <receive ns><TAB><frame> or a frame "
+                            f"with a timestamp") from None
+        frames.append(CapturedFrame(received, text))
+        products.update(_product_ids(text))
+    if not products:
+        raise DataError(f"{path}: no frame names a product: not a Coinbase capture")
+    return frames, tuple(sorted(products))
+
+
+def _product_ids(text: str) -> set[str]:
+    try:
+        frame = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return set()  # a malformed frame is the market's to count, not ours
+    found: set[str] = set()
+    for event in frame.get("events") or [] if isinstance(frame, dict) else []:
+        if not isinstance(event, dict):
+            continue
+        for item in [event, *(event.get("trades") or []), *(event.get("tickers") or [])]:
+            product = item.get("product_id") if isinstance(item, dict) else None
+            if isinstance(product, str) and PRODUCT_ID.fullmatch(product):
+                found.add(product)
+    return found
+
+
+class CaptureReplaySource:
+    """Serves a capture as market batches (a :class:`MarketSource`).
+
+    Args:
+        frames: from :func:`read_capture`.
+        products: the products to keep books for.
+        config: ``batch_interval_s``, ``bar_interval_s``, ``stale_after_s``
+            and ``book_depth`` as the live feed uses them.
+    """
+
+    def __init__(self, frames: list[CapturedFrame], products: tuple[str, ...],
+                 config: FeedConfig) -> None:
+        self.products = products
+        self.period_ns = int(config.batch_interval_s * NS_PER_SECOND)
+        self.market = LiveMarket(products, config.bar_interval_s * NS_PER_SECOND,
+                                 int(config.stale_after_s * NS_PER_SECOND), config.book_depth)
+        self._frames = frames
+        self._next = 0
+        self._telemetry = Telemetry()
+        first = frames[0].received_ns if frames else 0
+        last = frames[-1].received_ns if frames else 0
+        self.total_batches = (last - first) // self.period_ns + 1 if frames else 0
+        self._cut_at = first + self.period_ns
+
+    @property
+    def exhausted(self) -> bool:
+        return self._next >= len(self._frames)
+
+    def start(self, notify: Callable[[object], None], telemetry: Telemetry) -> None:
+        self._telemetry = telemetry
+
+    def stop(self) -> None:
+        pass
+
+    def absorb(self, message: object) -> None:
+        raise TypeError(f"a replay source takes no live input ({type(message).__name__})")
+
+    def next_batch(self, seq: int, now_ns: int) -> MarketBatch | None:
+        """The frames received before the next cut, as one batch; time slices
+        with no frame give no batch."""
+        while not self.exhausted:
+            while self._next < len(self._frames) and \
+                    self._frames[self._next].received_ns < self._cut_at:
+                frame = self._frames[self._next]
+                self._next += 1
+                verdict = self.market.on_frame(frame.text, frame.received_ns)
+                channel = "invalid" if verdict is Verdict.INVALID else "frames"
+                self._telemetry.feed_messages[channel] += 1
+                if verdict is Verdict.INVALID:
+                    self._telemetry.errors["feed.input"] += 1
+            cut = self._cut_at
+            self._cut_at += self.period_ns
+            batch = self.market.next_batch(seq, cut)
+            if batch is not None:  # stamped with the wall clock, as a bar replay's
+                return replace(batch, received_ns=now_ns)
+        return None
