@@ -11,6 +11,7 @@ portfolio (fills). The executor returns the feed its credit.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +29,7 @@ from cryptoj_actors.config import Config
 from cryptoj_actors.coinbase.credentials import Credentials
 from cryptoj_actors.coinbase.rest import RestClient
 from cryptoj_actors.execution.coinbase import CoinbaseExchange
+from cryptoj_actors.execution.journal import Journal
 from cryptoj_actors.execution.paper import PaperExchange
 from cryptoj_actors.execution.venue import Venue
 from cryptoj_actors.ids import OrderIds
@@ -151,7 +153,11 @@ class TradingSystem:
     def start(self) -> None:
         if self._strategy is None:
             self._strategy = load_strategy(self.rt.config.strategy, self.products)
-        self.rt.run.run_dir.mkdir(parents=True, exist_ok=True)
+        run = self.rt.run
+        run.run_dir.mkdir(parents=True, exist_ok=True)
+        # The journal file (in WAL mode) exists before the actors that share it start.
+        Journal(run.journal_path, run.ledger_id, mode=run.mode, description=str(run.run_dir),
+                started_ns=time.time_ns()).close()
         self.supervisor = SupervisorActor.start(self.rt, self.specs())
         # The supervisor starts its children in on_start; a call queued behind
         # it returns once every child has been started and registered.

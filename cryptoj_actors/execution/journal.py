@@ -116,7 +116,12 @@ class Journal:
         self._db = sqlite3.connect(path, isolation_level=None)
         # WAL survives a killed process with every committed row; NORMAL
         # syncs at checkpoints, which is enough against process crashes.
-        self._db.execute("PRAGMA journal_mode=WAL")
+        # WAL is a property of the file: set once. Setting it needs an
+        # exclusive lock that SQLite does not wait for, so a journal opened by
+        # two actors at once must not both try (TradingSystem.start creates
+        # the file first).
+        if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
