@@ -2,9 +2,9 @@
 download|doctor] ...``.
 
 Exit codes: 0 success (and a clean Ctrl-C of ``run``), 1 a replay whose ledger
-failed a cross-check (or ``doctor`` found a problem), 2 bad input (config, data files, arguments), 3 a run
-halted by the supervisor (``run``: stopped while halted), 130 a replay
-interrupted with Ctrl-C.
+failed a cross-check (or ``doctor`` found a problem), 2 bad input (config, data
+files, arguments), 3 a run halted by the supervisor (``run``: stopped while
+halted), 130 a replay interrupted with Ctrl-C.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -40,6 +40,7 @@ from cryptoj_actors.coinbase.credentials import (
     CredentialsError,
     load_credentials,
 )
+from cryptoj_actors.coinbase.rest import GRANULARITY_S
 from cryptoj_actors.config import (
     DEFAULT_CONFIG_PATH,
     MAX_CREDIT_WINDOW,
@@ -50,10 +51,10 @@ from cryptoj_actors.config import (
 from cryptoj_actors.marketdata.bars_csv import AlignedBars, DataError, align, load_bars
 from cryptoj_actors.marketdata.replay import BarReplaySource
 from cryptoj_actors.marketdata.source import MarketSource
-from cryptoj_actors.coinbase.rest import GRANULARITY_S
 from cryptoj_actors.messages import PRODUCT_ID, TradingLevel, TradingState
 from cryptoj_actors.results import RunResults
 from cryptoj_actors.runtime import RunInfo
+from cryptoj_actors.state_lock import StateDirLock, StateDirLocked
 from cryptoj_actors.supervision.emergency import EmergencyState, StateFile, write_atomic
 from cryptoj_actors.system import TradingSystem
 
@@ -186,7 +187,7 @@ def _utc_date(text: str) -> datetime:
         when = datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an ISO 8601 date, got {text!r}") from None
-    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -235,7 +236,7 @@ def _run_info(config: Config, mode: str) -> RunInfo:
     Raises:
         UsageError: the state directory cannot be created or written.
     """
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     run_id = f"{mode}-{stamp}-{secrets.token_hex(3)}"
     state_dir = config.system.state_dir
     run = RunInfo(run_id=run_id, mode=mode, state_dir=state_dir,
@@ -482,8 +483,6 @@ def _watch(system: TradingSystem, show_ui: bool) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from cryptoj_actors.marketdata.coinbase_ws import CoinbaseFeedSource
-
     config = _config(args)
     if args.feed_url:
         if not args.feed_url.startswith(("ws://", "wss://")):
@@ -491,6 +490,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         config = replace(config, feed=replace(config.feed, url=args.feed_url))
     credentials = _live_credentials(config, args.live)
     _check_admin(config)
+    lock = StateDirLock(config.system.state_dir)
+    try:
+        lock.acquire()
+    except (StateDirLocked, OSError) as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        return _run_live(args, config, credentials)
+    finally:
+        lock.release()
+
+
+def _run_live(args: argparse.Namespace, config: Config, credentials: Credentials | None) -> int:
+    """``run`` once it holds the state directory."""
+    from cryptoj_actors.marketdata.coinbase_ws import CoinbaseFeedSource
+
     run = replace(_run_info(config, "live"), venue="coinbase" if credentials else "paper")
     _logging(config, True, run.run_dir / "run.log")
     if credentials is not None:

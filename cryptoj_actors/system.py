@@ -25,9 +25,9 @@ from cryptoj_actors.actors.portfolio import PortfolioActor
 from cryptoj_actors.actors.risk import RiskActor
 from cryptoj_actors.actors.strategy import StrategyActor
 from cryptoj_actors.actors.supervisor import SupervisorActor
-from cryptoj_actors.config import Config
 from cryptoj_actors.coinbase.credentials import Credentials
 from cryptoj_actors.coinbase.rest import RestClient
+from cryptoj_actors.config import Config
 from cryptoj_actors.execution.coinbase import CoinbaseExchange
 from cryptoj_actors.execution.journal import Journal
 from cryptoj_actors.execution.paper import PaperExchange

@@ -40,7 +40,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -58,7 +58,7 @@ CANDLE_WINDOW = 300
 
 
 def _rfc3339(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _seconds(text: str) -> float:
@@ -105,7 +105,8 @@ class Venue:
             order = {
                 "order_id": str(uuid.uuid4()), "client_order_id": coid, "product_id": product,
                 "side": side, "status": "OPEN", "filled_size": "0", "filled_value": "0",
-                "average_filled_price": "0", "total_fees": "0", "created_time": _rfc3339(time.time()),
+                "average_filled_price": "0", "total_fees": "0",
+                "created_time": _rfc3339(time.time()),
                 "order_configuration": config, "order_type": kind, "reject_reason": "",
                 "cancel_message": "", "completion_percentage": "0"}
             base_currency, quote_currency = product.split("-")

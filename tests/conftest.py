@@ -113,4 +113,5 @@ def window(aligned, start: str, hours: int):
 @pytest.fixture(scope="session")
 def advanced_ws_capture() -> Path:
     """Real Coinbase Advanced Trade websocket frames (``rx_ns<TAB>frame`` lines)."""
-    return _require(DATA_DIR / "coinbase_advanced_ws_2026-09-30_fastmm" / "advanced_md_stream.jsonl")
+    return _require(DATA_DIR / "coinbase_advanced_ws_2026-09-30_fastmm"
+                    / "advanced_md_stream.jsonl")

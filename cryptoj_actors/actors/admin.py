@@ -111,5 +111,13 @@ class AdminActor(RoleActor):
         return [str(path) for path in files]
 
     def resume_now(self, reason: str) -> None:
+        """Remove the control file, then ask the supervisor to resume (HTTP
+        thread). A control file left behind would halt the next start again.
+
+        Raises:
+            OSError: the control file exists and cannot be removed; the
+                system stays halted.
+        """
+        self.path.unlink(missing_ok=True)
         self.send("supervisor", OperatorCommand(sender=self.role, ts_ns=time.time_ns(),
                                                 command="resume", reason=reason, source="http"))

@@ -270,9 +270,11 @@ class SupervisorActor(RoleActor):
             log.info("supervisor: resume: not halted")
             return
         state = self.emergency.resume(reason, time.time_ns())
+        if not self._persist():  # halted again, for the disk
+            log.critical("supervisor: resume refused: it cannot be recorded")
+            return
         log.warning("supervisor: RESUME: %s", reason)
         self.history.append(state)
-        self._persist()
         for role in ("risk", "executor", "feed"):
             self.send(role, state)
         self.rt.halt.clear()  # last: the new state is on record and on its way
@@ -287,7 +289,21 @@ class SupervisorActor(RoleActor):
             self.send(role, state)
         return True
 
-    def _persist(self) -> None:
-        self.state_file.save(self.emergency.effective, run_id=self.rt.run.run_id,
-                             mode=self.rt.run.mode)
+    def _persist(self) -> bool:
+        """Record the effective trading state; False when it cannot be.
+
+        A state that is not on disk would be lost by a restart (a halt
+        forgotten), so failing to write it halts: trading stops until the
+        operator has fixed the disk and resumes.
+        """
         self.rt.board.trading_state = self.emergency.effective
+        try:
+            self.state_file.save(self.emergency.effective, run_id=self.rt.run.run_id,
+                                 mode=self.rt.run.mode)
+        except OSError as exc:
+            reason = f"cannot record the trading state in {self.state_file.path}: {exc}"
+            log.critical("supervisor: %s", reason)
+            if not self.emergency.halted:  # halt() persists too: once is enough
+                self.halt(reason)
+            return False
+        return True

@@ -89,6 +89,9 @@ class _Handler(BaseHTTPRequestHandler):
     on_resume: ResumeHook
     on_report: ReportHook
     server_version = "cryptoj-admin"
+    #: Seconds a connection may sit idle: a client that never sends its request
+    #: must not hold a thread for ever.
+    timeout = 10
 
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
         if not self._authorized():
@@ -115,7 +118,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(HTTPStatus.ACCEPTED, {"halted": True, "unwind": unwind,
                                               "reason": self.rt.halt.reason})
         elif self.path == "/resume":
-            self.on_resume(reason)
+            try:
+                self.on_resume(reason)
+            except OSError as exc:
+                self._error(HTTPStatus.INTERNAL_SERVER_ERROR,
+                            f"cannot remove the control file, still halted: {exc.strerror}")
+                return
             self._reply(HTTPStatus.ACCEPTED, {"resuming": True, "reason": reason})
         elif self.path == "/report":
             try:
@@ -132,13 +140,19 @@ class _Handler(BaseHTTPRequestHandler):
         expected = f"Bearer {self.token}"
         if hmac.compare_digest(given.encode(), expected.encode()):
             return True
-        log.warning("admin: refused %s %s from %s: %s", self.command, self.path,
+        log.warning("admin: refused %s %r from %s: %s", self.command, self.path,
                     self.client_address[0], "no token" if not given else "wrong token")
         self._error(HTTPStatus.UNAUTHORIZED, "a valid bearer token is required")
         return False
 
     def _json_body(self) -> dict[str, Any] | None:
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self._error(HTTPStatus.BAD_REQUEST, "Content-Length must be a whole number")
+            return None
         if length > MAX_BODY_BYTES:
             self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body too large")
             return None

@@ -42,6 +42,7 @@ from cryptoj_actors.coinbase.orders import (
     parse_order,
 )
 from cryptoj_actors.coinbase.rest import CoinbaseError, RestClient, Unavailable
+from cryptoj_actors.execution.venue import VenueEvent
 from cryptoj_actors.messages import (
     Fill,
     MarketBatch,
@@ -52,7 +53,6 @@ from cryptoj_actors.messages import (
     VenueBalances,
 )
 from cryptoj_actors.money import ZERO
-from cryptoj_actors.execution.venue import VenueEvent
 
 if TYPE_CHECKING:
     from cryptoj_actors.execution.journal import Journal

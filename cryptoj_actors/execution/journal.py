@@ -4,7 +4,8 @@ Write-ahead (DESIGN.md section 7): the executor records an order, with its
 ``client_order_id``, before it sends it, and records a fill before it tells
 the portfolio. A fill id is a primary key within its run, so a fill can never
 be journaled twice. Client order ids are unique per run (replay ids repeat
-from run to run by design; see :mod:`cryptoj_actors.ids`). Decimals are stored as their exact plain text (``0.00000001``, never ``1E-8``).
+from run to run by design; see :mod:`cryptoj_actors.ids`). Decimals are
+stored as their exact plain text (``0.00000001``, never ``1E-8``).
 
 One :class:`Journal` belongs to one thread (SQLite connections are not shared
 across threads): the executor opens it in ``on_start``.

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from cryptoj_actors.messages import Fill, MarketBatch, Order, OrderStatus, OrderUpdate, VenueBalances
+from cryptoj_actors.messages import (
+    Fill,
+    MarketBatch,
+    Order,
+    OrderStatus,
+    OrderUpdate,
+    VenueBalances,
+)
 
 if TYPE_CHECKING:
     from cryptoj_actors.execution.journal import Journal

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-
 #: Samples each :class:`Latency` keeps for percentiles.
 RECENT = 4096
 

@@ -36,6 +36,9 @@ from cryptoj_actors.messages import MarketBatch
 
 log = logging.getLogger(__name__)
 
+#: Seconds to wait for the server's close frame when stopping.
+CLOSE_TIMEOUT_S = 0.5
+
 
 @dataclass(frozen=True, slots=True)
 class RawFrame:
@@ -99,9 +102,12 @@ class CoinbaseFeedSource:
         self._stop.set()
         ws = self._ws
         if ws is not None:
-            ws.close()
+            # The close handshake reads until the server's close frame; a
+            # server still streaming frames would hold it for websocket-client's
+            # default 3 s, past the actor's shutdown time-out.
+            ws.close(timeout=CLOSE_TIMEOUT_S)
         if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=2 * CLOSE_TIMEOUT_S + 1)
 
     def absorb(self, message: object) -> None:
         if not isinstance(message, RawFrame):
@@ -149,8 +155,8 @@ class CoinbaseFeedSource:
             self.connection += 1
             connection = self.connection
             self._ws = websocket.WebSocketApp(
-                cfg.url, on_open=lambda ws: self._on_open(ws, connection),
-                on_message=lambda ws, raw: self._on_message(raw, connection),
+                cfg.url, on_open=lambda ws, c=connection: self._on_open(ws, c),
+                on_message=lambda ws, raw, c=connection: self._on_message(raw, c),
                 on_error=self._on_error)
             self._ws.run_forever(ping_interval=20, ping_timeout=10)
             if self._stop.is_set():

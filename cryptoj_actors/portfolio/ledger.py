@@ -146,11 +146,12 @@ class Ledger:
         if order.side is Side.BUY:
             quote = order.quote_size
             if quote is None or quote <= 0:
-                raise ReservationError("INVALID_ORDER", f"{coid}: a buy needs a positive quote size")
+                raise ReservationError("INVALID_ORDER",
+                                       f"{coid}: a buy needs a positive quote size")
             available = self.cash - self._reserved_quote
             if quote > available:
-                raise ReservationError(
-                    "INSUFFICIENT_FUNDS", f"{coid}: buy of {quote} exceeds available cash {available}")
+                raise ReservationError("INSUFFICIENT_FUNDS",
+                                       f"{coid}: buy of {quote} exceeds available cash {available}")
             if self._max_fraction is not None and not order.reduce_only and position_limit_exceeded(
                 position_notional=pos.base_size * pos.mark_price, open_buy_quote=pos.reserved_quote,
                 order_quote=quote, equity=self.equity(), max_fraction=self._max_fraction,
@@ -165,7 +166,8 @@ class Ledger:
         else:
             base = order.base_size
             if base is None or base <= 0:
-                raise ReservationError("INVALID_ORDER", f"{coid}: a sell needs a positive base size")
+                raise ReservationError("INVALID_ORDER",
+                                       f"{coid}: a sell needs a positive base size")
             free = pos.base_size - pos.reserved_base
             if base > free:
                 raise ReservationError(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-
 from decimal import Decimal
 
 from cryptoj_actors.messages import PortfolioSnapshot, VenueBalances

@@ -87,3 +87,21 @@ def test_an_operator_halt_with_unwind_closes_the_book(crash_window, tmp_path):
     assert unwind, "the book held positions in mid-December 2017"
     assert [t for t in trades if t.time_ns >= unwind[0].time_ns and t.side == "BUY"] == []
     assert all(size == 0 for size in positions_at_end(results).values())
+
+
+def test_a_trading_state_that_cannot_be_recorded_halts(crash_window, tmp_path):
+    run = RunInfo(run_id="disk", mode="replay", state_dir=tmp_path, run_dir=tmp_path / "run")
+    # The atomic write's temp file is a directory: every write fails (even as root).
+    (tmp_path / "run" / "trading_state.json.tmp").mkdir(parents=True)
+    system = TradingSystem(config_for(tmp_path), run, lambda: BarReplaySource(crash_window))
+    system.start()
+    try:
+        assert system.wait(60)
+        results = system.results()
+        system.supervisor.proxy().resume("operator").get(timeout=5)
+        assert system.rt.halt.is_set(), "a resume that cannot be recorded is refused"
+    finally:
+        system.stop()
+    assert results.status == "halted"
+    assert results.reason.startswith(f"cannot record the trading state in {run.state_file}")
+    assert results.portfolio.trades == ()

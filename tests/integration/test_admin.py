@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import sqlite3
 import stat
 import time
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from cryptoj_actors.actors.admin import UNWIND_LINE, control_file
 from cryptoj_actors.admin.client import running_endpoint
 from cryptoj_actors.admin.token import TokenError, load_or_create_token
 from cryptoj_actors.config import StrategyConfig
@@ -105,6 +108,15 @@ def test_status_metrics_and_a_halt_that_overtakes_a_backlog(aligned_real, tmp_pa
             "overall", "actor:strategy"}
         assert "cryptoj_process_resident_memory_bytes" in families
 
+        url = urlsplit(endpoint.url)
+        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
+        conn.putrequest("POST", "/halt")
+        conn.putheader("Authorization", auth["Authorization"])
+        conn.putheader("Content-Length", "-5")
+        conn.endheaders()
+        assert conn.getresponse().status == 400 and not system.rt.halt.is_set()
+        conn.close()
+
         posted = time.monotonic()
         answer = requests.post(endpoint.url + "/halt", headers=auth,
                                json={"reason": "drill over http"}, timeout=5)
@@ -129,14 +141,16 @@ def test_resume_over_http_lets_the_strategy_trade_again(aligned_real, tmp_path):
         auth = {"Authorization": f"Bearer {endpoint.token}"}
         while system.rt.progress.settled < 1000:
             time.sleep(0.01)
-        requests.post(endpoint.url + "/halt", headers=auth, timeout=5,
-                      json={"reason": "pause", "unwind": True})
+        control_file(tmp_path).write_text(f"pause\n{UNWIND_LINE}\n")
+        while not system.rt.halt.is_set():
+            time.sleep(0.01)
         halted_at = system.rt.progress.settled
         while system.rt.progress.settled < halted_at + 100:
             time.sleep(0.01)
         answer = requests.post(endpoint.url + "/resume", headers=auth, timeout=5,
                                json={"reason": "all clear"})
         assert answer.status_code == 202
+        assert not control_file(tmp_path).exists(), "a resume removes the control file"
         deadline = time.monotonic() + 5
         while system.rt.halt.is_set():
             assert time.monotonic() < deadline

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from cryptoj_actors.clock import iso
+from cryptoj_actors.state_lock import StateDirLock
 from tests.conftest import REPO, window
 
 
@@ -159,6 +160,34 @@ def test_live_run_without_network_retries_and_stops_cleanly_on_ctrl_c(tmp_path):
     assert "stopped cleanly" in rest and "Traceback" not in rest + "".join(seen)
     state = json.loads((tmp_path / "trading_state.json").read_text())
     assert state["mode"] == "live" and state["level"] == "ACTIVE"
+
+
+def test_one_running_system_per_state_directory_even_after_a_kill_9(tmp_path):
+    url = f"ws://127.0.0.1:{free_port()}"  # nothing listens there
+    first = subprocess.Popen([sys.executable, "-m", "cryptoj_actors", "run", "--feed-url", url,
+                              "--state-dir", str(tmp_path), "--no-ui"], cwd=REPO,
+                             stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        deadline = time.monotonic() + 20
+        while "reconnecting" not in first.stderr.readline() and time.monotonic() < deadline:
+            pass
+        assert first.poll() is None
+        second = cli("run", "--feed-url", url, "--state-dir", str(tmp_path), "--no-ui",
+                     timeout=30)
+        assert second.returncode == 2
+        assert second.stderr.strip().splitlines() == [
+            f"error: state directory {tmp_path} is in use by another running system "
+            f"(pid {first.pid}); stop it first"]
+        first.kill()  # SIGKILL: no clean-up runs, the lock file stays behind
+        first.wait(timeout=10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert (tmp_path / "run.lock").exists()
+    lock = StateDirLock(tmp_path)
+    lock.acquire()  # the kernel dropped the dead process's lock
+    lock.release()
 
 
 def running(state: Path, pid: int) -> bool:

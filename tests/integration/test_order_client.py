@@ -8,7 +8,6 @@ from __future__ import annotations
 import socket
 from dataclasses import replace
 from decimal import Decimal
-from pathlib import Path
 
 import jwt
 import pytest
