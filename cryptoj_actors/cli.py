@@ -48,11 +48,13 @@ from cryptoj_actors.config import (
     ConfigError,
     load_config,
 )
+from cryptoj_actors.ids import OrderIds
 from cryptoj_actors.marketdata.bars_csv import AlignedBars, DataError, align, load_bars
 from cryptoj_actors.marketdata.replay import BarReplaySource
 from cryptoj_actors.marketdata.source import MarketSource
 from cryptoj_actors.messages import PRODUCT_ID, TradingLevel, TradingState
 from cryptoj_actors.results import RunResults
+from cryptoj_actors.risk.policy import RiskPolicy
 from cryptoj_actors.runtime import RunInfo
 from cryptoj_actors.state_lock import StateDirLock, StateDirLocked
 from cryptoj_actors.supervision.emergency import EmergencyState, StateFile, write_atomic
@@ -717,6 +719,27 @@ def _live_state(config: Config) -> tuple[StateFile, TradingState | None]:
         raise UsageError(str(exc)) from None
 
 
+def _lift_risk_halt(config: Config) -> bool:
+    """Lift risk's own halt (the drawdown) in ``risk_state.json``, as a
+    running system's resume does; True when there was one.
+
+    Raises:
+        UsageError: the file cannot be read or is not a risk state.
+    """
+    path = RunInfo("", "live", config.system.state_dir, Path()).risk_state_file
+    if not path.exists():
+        return False
+    policy = RiskPolicy(config.risk, config.rules, OrderIds(deterministic=False))
+    try:
+        policy.restore_state(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path}: {exc}") from None
+    if not policy.lift_halt():
+        return False
+    write_atomic(path, json.dumps(policy.saved_state(), indent=2) + "\n")
+    return True
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     config = _config(args)
     endpoint = _endpoint(config)
@@ -764,14 +787,18 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if endpoint is not None:
         try:
             call(endpoint, "POST", "/resume", {"reason": reason})
+        except requests.HTTPError as exc:
+            raise UsageError(f"the running system {endpoint.run_id} refused: {exc}") from None
         except requests.RequestException as exc:
             raise UsageError(f"the running system at {endpoint.url} did not answer: {exc}") \
                 from None
         print(f"resumed the running system {endpoint.run_id}: {reason}")
         return EXIT_OK
     state_file, state = _live_state(config)
+    risk_lifted = _lift_risk_halt(config)
     if state is None or state.level is not TradingLevel.HALTED:
-        print("not halted: nothing to resume")
+        print("risk's drawdown halt lifted for the next start" if risk_lifted
+              else "not halted: nothing to resume")
         return EXIT_OK
     resumed = EmergencyState(state.since_ns, state).resume(reason, time.time_ns())
     state_file.save(resumed, run_id="operator", mode="live")

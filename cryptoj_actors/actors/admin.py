@@ -18,6 +18,8 @@ import os
 import time
 from pathlib import Path
 
+import pykka
+
 from cryptoj_actors.actors.base import Handler, RoleActor
 from cryptoj_actors.admin.client import ENDPOINT_FILE
 from cryptoj_actors.admin.http import AdminServer
@@ -32,6 +34,8 @@ log = logging.getLogger(__name__)
 CONTROL_FILE = "HALT"
 UNWIND_LINE = "unwind"
 POLL_INTERVAL_S = 0.25
+#: Seconds the HTTP interface waits for the supervisor to answer a resume.
+RESUME_TIMEOUT_S = 10.0
 
 
 def control_file(state_dir: Path) -> Path:
@@ -110,14 +114,19 @@ class AdminActor(RoleActor):
         _, files = self.rt.write_report(results)
         return [str(path) for path in files]
 
-    def resume_now(self, reason: str) -> None:
-        """Remove the control file, then ask the supervisor to resume (HTTP
-        thread). A control file left behind would halt the next start again.
+    def resume_now(self, reason: str) -> str | None:
+        """Remove the control file, then resume through the supervisor and
+        wait for its answer (HTTP thread): None when resumed, else why not.
+        A control file left behind would halt the next start again.
 
         Raises:
             OSError: the control file exists and cannot be removed; the
                 system stays halted.
+            pykka.ActorDeadError, pykka.Timeout: the supervisor is gone or
+                does not answer in :data:`RESUME_TIMEOUT_S`.
         """
         self.path.unlink(missing_ok=True)
-        self.send("supervisor", OperatorCommand(sender=self.role, ts_ns=time.time_ns(),
-                                                command="resume", reason=reason, source="http"))
+        supervisor = self.rt.directory.get("supervisor")
+        if supervisor is None:
+            raise pykka.ActorDeadError("the supervisor is not running")
+        return supervisor.proxy().resume(reason).get(timeout=RESUME_TIMEOUT_S)

@@ -89,6 +89,7 @@ class RiskActor(RoleActor):
     def on_imposed(self, state: TradingState) -> None:
         self.policy.impose(state)
         log.info("risk: trading state %s imposed (%s)", state.level.value, state.reason)
+        self._save_if_changed()  # a resume must not wait for the next batch to be on disk
 
     def on_command(self, command: OperatorCommand) -> None:
         if command.command == "unwind":

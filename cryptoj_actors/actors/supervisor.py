@@ -59,6 +59,7 @@ class SupervisorActor(RoleActor):
         self._pings: dict[str, tuple[pykka.Future[Any], float]] = {}
         self._restarting: set[str] = set()
         self._stopping = False
+        self._health: HealthStatus | None = None
 
     def handlers(self) -> dict[type, Handler]:
         return {ChildDown: self.on_child_down, RestartDue: self.on_restart_due,
@@ -67,11 +68,14 @@ class SupervisorActor(RoleActor):
 
     def started(self) -> None:
         self.rt.directory.register(self.role, self.actor_ref)
+        unwind = False
         if self.rt.run.mode == "live":
             self.emergency = EmergencyState(time.time_ns(), self.state_file.load())
+            unwind = self.emergency.halted and self.state_file.unwinding()
         if self.emergency.halted:
-            self.rt.halt.set(self.emergency.imposed.reason)
-            log.critical("supervisor: starting HALTED (%s); `resume` lifts it",
+            self.rt.halt.set(self.emergency.imposed.reason, unwinding=unwind)
+            log.critical("supervisor: starting HALTED%s (%s); `resume` lifts it",
+                         ", still unwinding the book" if unwind else "",
                          self.emergency.imposed.reason)
         self._persist()
         for role in self.order:
@@ -79,6 +83,10 @@ class SupervisorActor(RoleActor):
         if self.emergency.halted:
             for role in ("risk", "executor"):
                 self.send(role, self.emergency.imposed)
+        if unwind:  # the unwind the last process did not finish goes on
+            self.send("risk", OperatorCommand(sender=self.role, ts_ns=time.time_ns(),
+                                              command="unwind",
+                                              reason=self.emergency.imposed.reason))
         self.every(self.rt.config.supervisor.liveness_interval_s, "liveness")
 
     def stopping(self) -> None:
@@ -145,9 +153,14 @@ class SupervisorActor(RoleActor):
             timer.start()
 
     def _restart_set(self, role: str) -> list[str]:
-        """The roles a failure of ``role`` restarts, in start order."""
+        """The roles a failure of ``role`` restarts, in start order: itself, or
+        its group (``rest_for_one`` from the anchor: the roles from the anchor
+        on that name the same anchor, so admin, started last, is not one)."""
         anchor = self.specs[role].restart_from
-        return [role] if anchor is None else self.order[self.order.index(anchor):]
+        if anchor is None:
+            return [role]
+        return [r for r in self.order[self.order.index(anchor):]
+                if self.specs[r].restart_from == anchor]
 
     def _stop_child(self, role: str) -> None:
         ref = self.rt.directory.get(role)
@@ -167,7 +180,15 @@ class SupervisorActor(RoleActor):
             pass
 
     def on_restart_due(self, due: RestartDue) -> None:
-        if self._stopping or self.rt.halt.is_set():
+        if self._stopping:
+            return
+        if self.rt.halt.is_set():
+            # A halted system starts nothing new. Its unwind (if any) ends
+            # here, and a replay ends too: its data no longer reaches the end.
+            reason = f"{self.rt.halt.reason}; {due.role} failed while halted, not restarted"
+            log.critical("supervisor: %s", reason)
+            if self.rt.run.mode == "replay":
+                self.rt.outcome.end("halted", reason)
             return
         roles = self._restart_set(due.role)
         log.warning("supervisor: restarting %s", ", ".join(roles))
@@ -221,6 +242,7 @@ class SupervisorActor(RoleActor):
             self.halt(state.reason, unwind=True, tell_risk=False)
 
     def on_health(self, status: HealthStatus) -> None:
+        self._health = status
         if self._stopping:
             return
         checks = "; ".join(f"{name} {detail}" for name, detail in status.checks)
@@ -264,20 +286,40 @@ class SupervisorActor(RoleActor):
         if self.rt.run.mode == "replay" and not self.rt.halt.unwinding:
             self.rt.outcome.end("halted", self.rt.halt.reason)
 
-    def resume(self, reason: str) -> None:
-        """The operator's resume: leave ``HALTED``, trade again."""
+    def resume(self, reason: str) -> str | None:
+        """The operator's resume: leave ``HALTED``, trade again.
+
+        Returns:
+            None when resumed (or not halted), else why the resume is refused:
+            a significant child is down (a halted system restarts nothing, and
+            a system without its whole pipeline cannot trade: restart the
+            process, which rebuilds from the journal), or the resume cannot
+            be recorded.
+        """
         if not self.emergency.halted and not self.rt.halt.is_set():
             log.info("supervisor: resume: not halted")
-            return
+            return None
+        down = [role for role in self.order if self.specs[role].significant
+                and not ((ref := self.rt.directory.get(role)) is not None and ref.is_alive())]
+        if down:
+            refusal = f"{', '.join(down)} down: restart the process to resume"
+            log.critical("supervisor: resume refused, still HALTED: %s", refusal)
+            return refusal
         state = self.emergency.resume(reason, time.time_ns())
         if not self._persist():  # halted again, for the disk
-            log.critical("supervisor: resume refused: it cannot be recorded")
-            return
+            refusal = f"the resume cannot be recorded in {self.state_file.path}"
+            log.critical("supervisor: resume refused: %s", refusal)
+            return refusal
         log.warning("supervisor: RESUME: %s", reason)
         self.history.append(state)
         for role in ("risk", "executor", "feed"):
             self.send(role, state)
         self.rt.halt.clear()  # last: the new state is on record and on its way
+        if self._health is not None:
+            # Health reports changes only: a critical one from before the
+            # halt still stands, and still means REDUCING.
+            self.on_health(self._health)
+        return None
 
     def _impose(self, level: TradingLevel, reason: str) -> bool:
         state = self.emergency.impose(level, reason, time.time_ns())
@@ -299,7 +341,7 @@ class SupervisorActor(RoleActor):
         self.rt.board.trading_state = self.emergency.effective
         try:
             self.state_file.save(self.emergency.effective, run_id=self.rt.run.run_id,
-                                 mode=self.rt.run.mode)
+                                 mode=self.rt.run.mode, unwinding=self.rt.halt.unwinding)
         except OSError as exc:
             reason = f"cannot record the trading state in {self.state_file.path}: {exc}"
             log.critical("supervisor: %s", reason)

@@ -42,10 +42,17 @@ def call(endpoint: Endpoint, method: str, path: str,
     """One authenticated request; the decoded JSON answer.
 
     Raises:
-        requests.RequestException: the system did not answer, or answered
-            with an error status.
+        requests.HTTPError: the system answered with an error status; the
+            message is the status and the system's own ``error`` text.
+        requests.RequestException: the system did not answer.
     """
     response = requests.request(method, endpoint.url + path, json=body, timeout=TIMEOUT_S,
                                 headers={"Authorization": f"Bearer {endpoint.token}"})
-    response.raise_for_status()
+    if not response.ok:
+        try:
+            said = response.json().get("error")
+        except (ValueError, AttributeError):
+            said = None
+        raise requests.HTTPError(f"{response.status_code} {said or response.reason}",
+                                 response=response)
     return response.json()

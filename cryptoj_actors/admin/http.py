@@ -5,7 +5,7 @@
 | ``GET /status`` | the status document (JSON) |
 | ``GET /metrics`` | Prometheus text exposition |
 | ``POST /halt`` | halt now; JSON body ``{"reason": "...", "unwind": true}`` optional |
-| ``POST /resume`` | lift a halt |
+| ``POST /resume`` | lift a halt; 409 when refused (a pipeline actor down, the state not recorded) |
 | ``POST /report`` | write the run's report files as they stand now (JSON: the files) |
 
 Every request needs ``Authorization: Bearer <token>``; without the right one
@@ -25,6 +25,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import pykka
+
 from cryptoj_actors.admin.metrics import metrics_registry, metrics_text
 from cryptoj_actors.admin.status import status_document
 from cryptoj_actors.runtime import Runtime
@@ -34,9 +36,10 @@ log = logging.getLogger(__name__)
 LOOPBACK = "127.0.0.1"
 MAX_BODY_BYTES = 4096
 
-#: ``on_halt(reason, unwind)``, ``on_resume(reason)``, ``on_report()`` -> files.
+#: ``on_halt(reason, unwind)``, ``on_resume(reason)`` -> why refused or None,
+#: ``on_report()`` -> files.
 HaltHook = Callable[[str, bool], None]
-ResumeHook = Callable[[str], None]
+ResumeHook = Callable[[str], str | None]
 ReportHook = Callable[[], list[str]]
 
 
@@ -119,12 +122,18 @@ class _Handler(BaseHTTPRequestHandler):
                                               "reason": self.rt.halt.reason})
         elif self.path == "/resume":
             try:
-                self.on_resume(reason)
+                refusal = self.on_resume(reason)
             except OSError as exc:
                 self._error(HTTPStatus.INTERNAL_SERVER_ERROR,
                             f"cannot remove the control file, still halted: {exc.strerror}")
                 return
-            self._reply(HTTPStatus.ACCEPTED, {"resuming": True, "reason": reason})
+            except (pykka.ActorDeadError, pykka.Timeout) as exc:
+                self._error(HTTPStatus.SERVICE_UNAVAILABLE, f"the supervisor did not answer: {exc}")
+                return
+            if refusal is not None:
+                self._error(HTTPStatus.CONFLICT, f"still halted: {refusal}")
+                return
+            self._reply(HTTPStatus.OK, {"resumed": True, "reason": reason})
         elif self.path == "/report":
             try:
                 files = self.on_report()

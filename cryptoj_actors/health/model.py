@@ -20,11 +20,15 @@ The overall level is the worst component's.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cryptoj_actors.config import HealthConfig
 from cryptoj_actors.messages import HealthLevel
+
+#: Seconds of history behind "errors/min".
+ERROR_WINDOW_S = 60.0
 
 _RANK = {HealthLevel.OK: 0, HealthLevel.DEGRADED: 1, HealthLevel.CRITICAL: 2}
 
@@ -69,6 +73,20 @@ class HealthModel:
     def __init__(self, config: HealthConfig) -> None:
         self.config = config
         self._last: Sample | None = None
+        self._elapsed_s = 0.0
+        self._errors: deque[tuple[float, Mapping[str, int]]] = deque()
+
+    def _errors_a_minute_ago(self, sample: Sample) -> Mapping[str, int]:
+        """The error totals of the newest sample at least :data:`ERROR_WINDOW_S`
+        old (the first sample while the run is younger): "errors/min" counts
+        the errors of the last minute, never one short sample's count scaled
+        up (one error in a 1 s sample is not 60 a minute)."""
+        self._elapsed_s += sample.elapsed_s
+        history = self._errors
+        history.append((self._elapsed_s, sample.errors))
+        while len(history) > 1 and self._elapsed_s - history[1][0] >= ERROR_WINDOW_S:
+            history.popleft()
+        return history[0][1]
 
     def assess(self, sample: Sample) -> Assessment:
         cfg = self.config
@@ -94,6 +112,10 @@ class HealthModel:
             found.append((HealthLevel.CRITICAL, "feed", "down: the connection keeps failing"))
         elif sample.feed_state == "stale":
             found.append((HealthLevel.DEGRADED, "feed", "stale: no data, reconnecting"))
+        base = self._errors_a_minute_ago(sample)
+        for role, count in sorted(sample.errors.items()):
+            check(f"actor:{role}", count - base.get(role, 0), cfg.errors_degraded_per_min,
+                  cfg.errors_critical_per_min, "errors/min")
         last = self._last
         if last is not None:
             orders = sample.tick_to_order_count - last.tick_to_order_count
@@ -101,11 +123,6 @@ class HealthModel:
                 mean = (sample.tick_to_order_total_s - last.tick_to_order_total_s) / orders
                 check("executor", round(mean, 6), cfg.latency_degraded_s, cfg.latency_critical_s,
                       "tick-to-order s")
-            per_min = 60.0 / sample.elapsed_s if sample.elapsed_s > 0 else 0.0
-            for role, count in sorted(sample.errors.items()):
-                rate = (count - last.errors.get(role, 0)) * per_min
-                check(f"actor:{role}", round(rate, 1), cfg.errors_degraded_per_min,
-                      cfg.errors_critical_per_min, "errors/min")
             new_dead = sample.dead_letters - last.dead_letters
             if new_dead > 0:
                 found.append((HealthLevel.DEGRADED, "directory",

@@ -153,10 +153,18 @@ class RiskPolicy:
         is the operator's resume: it also lifts the policy's own halt and
         ends an unwind (the equity peak restarts from the next mark)."""
         if state.level is TradingLevel.ACTIVE and self._external.level is TradingLevel.HALTED:
-            self._halt = None
-            self.equity_peak = None
-            self.unwinder.stop()
+            self.lift_halt()
         self._external = state
+
+    def lift_halt(self) -> bool:
+        """The operator's resume, for the policy: forget its own halt (the
+        drawdown), restart the equity peak from the next mark and end an
+        unwind. True when there was a halt to lift."""
+        halted = self._halt is not None
+        self._halt = None
+        self.equity_peak = None
+        self.unwinder.stop()
+        return halted
 
     def start_unwind(self, reason: str) -> None:
         """Unwind the whole book from the next batch on (an operator's order)."""
@@ -219,7 +227,11 @@ class RiskPolicy:
         for pos in w.snapshot.positions:
             self._check_exit(w, pos)
         self._unwind(w)
-        for intent in intents:
+        # Every intent is sized against this batch's snapshot, so a second one
+        # for a product (a live batch can hold several of its bars) would buy
+        # the target again: one per product, the latest.
+        latest = {intent.product_id: intent for intent in intents}
+        for intent in latest.values():
             if intent.product_id not in w.exited:
                 self._size_intent(w, intent)
         return Decision(tuple(w.approved), tuple(w.denied), tuple(w.states))

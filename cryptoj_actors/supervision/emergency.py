@@ -95,10 +95,26 @@ class StateFile:
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{self.path}: not a trading state ({exc})") from None
 
-    def save(self, state: TradingState, *, run_id: str, mode: str) -> None:
+    def unwinding(self) -> bool:
+        """Whether the saved halt was unwinding the book (False when there is
+        no saved state, or an older one without the flag)."""
+        try:
+            return json.loads(self.path.read_text(encoding="utf-8")).get("unwinding") is True
+        except (OSError, ValueError, AttributeError):
+            return False
+
+    def save(self, state: TradingState, *, run_id: str, mode: str,
+             unwinding: bool = False) -> None:
+        """Write the state atomically; ``unwinding``: a halt that is closing
+        the book, to be taken up by the next start.
+
+        Raises:
+            OSError: the file cannot be written.
+        """
         record = {"level": state.level.value, "reason": state.reason,
                   "since": iso(state.since_ns), "since_ns": state.since_ns,
-                  "set_by": state.sender, "run_id": run_id, "mode": mode}
+                  "set_by": state.sender, "run_id": run_id, "mode": mode,
+                  "unwinding": unwinding and state.level is TradingLevel.HALTED}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(self.path, json.dumps(record, indent=2, sort_keys=True) + "\n")
 

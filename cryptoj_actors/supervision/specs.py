@@ -26,8 +26,9 @@ class ChildSpec:
 
     ``restart_from`` chooses the restart strategy (OTP): None restarts the
     child alone (``one_for_one``); a role restarts that role and every child
-    started after it (``rest_for_one``), for children whose state only makes
-    sense together with the others'.
+    started after it that names the same role (``rest_for_one`` within that
+    group), for children whose state only makes sense together with the
+    others'.
     """
 
     role: str

@@ -11,6 +11,7 @@ import pytest
 
 from cryptoj_actors.actors.admin import UNWIND_LINE, control_file
 from cryptoj_actors.clock import NS_PER_DAY
+from cryptoj_actors.config import FaultsConfig
 from cryptoj_actors.marketdata.replay import BarReplaySource
 from cryptoj_actors.runtime import RunInfo
 from cryptoj_actors.supervision.emergency import StateFile
@@ -105,3 +106,22 @@ def test_a_trading_state_that_cannot_be_recorded_halts(crash_window, tmp_path):
     assert results.status == "halted"
     assert results.reason.startswith(f"cannot record the trading state in {run.state_file}")
     assert results.portfolio.trades == ()
+
+
+def test_a_pipeline_failure_during_an_unwind_ends_the_replay_halted(crash_window, tmp_path):
+    config = config_for(tmp_path)
+    config = replace(config, risk=replace(config.risk, max_drawdown=Decimal("0.03")),
+                     faults=FaultsConfig(role="strategy", at_batch=HOURS - 400, times=1),
+                     supervisor=replace(config.supervisor, restart_initial_s=0.02))
+    run = RunInfo(run_id="dd", mode="replay", state_dir=tmp_path, run_dir=tmp_path / "run")
+    system = TradingSystem(config, run, lambda: BarReplaySource(crash_window))
+    system.start()
+    try:
+        assert system.wait(60), "a replay whose pipeline died while halted must still end"
+        results = system.results()
+    finally:
+        system.stop()
+    assert system.rt.faults_fired == 1
+    assert results.status == "halted"
+    assert "drawdown limit" in results.reason
+    assert results.reason.endswith("strategy failed while halted, not restarted")

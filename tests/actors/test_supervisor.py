@@ -136,6 +136,18 @@ def test_a_significant_temporary_child_failing_halts(runtime):
     assert ("start", "ledger", 1) not in events
 
 
+def test_a_resume_is_refused_while_a_significant_child_is_down(runtime):
+    events: list = []
+    sup = SupervisorActor.start(runtime, [spec("ledger", events, RestartType.TEMPORARY,
+                                               significant=True), spec("admin", events)])
+    wait_for(lambda: ("start", "admin", 0) in events)
+    crash(runtime, "ledger")
+    wait_for(runtime.halt.is_set)
+    refusal = sup.proxy().resume("operator").get(timeout=5)
+    assert refusal == "ledger down: restart the process to resume"
+    assert runtime.halt.is_set() and sup.proxy().emergency.get().halted
+
+
 def test_a_failure_in_on_start_is_reported_and_restarted(runtime):
     events: list = []
     SupervisorActor.start(runtime, [spec("flaky", events, fail_on_start=True)])
@@ -239,3 +251,50 @@ def test_an_operator_resume_leaves_halted_and_tells_risk(tmp_path):
     wait_for(lambda: len(told()) == 2)
     assert [(m.level, m.reason) for m in told()] == [(TradingLevel.HALTED, "drill"),
                                                   (TradingLevel.ACTIVE, "all clear")]
+
+
+def test_a_resume_under_critical_health_resumes_to_reducing(tmp_path):
+    run = RunInfo("live-3", "live", tmp_path, tmp_path / "run")
+    runtime = Runtime(config=Config(), run=run)
+    events: list = []
+    sup = SupervisorActor.start(runtime, [spec("risk", events)])
+    sup.proxy().children().get(timeout=5)
+    sup.tell(HealthStatus(sender="health", ts_ns=0, level=HealthLevel.CRITICAL,
+                          checks=(("memory", "5000 MiB > 4096 MiB"),)))
+    sup.tell(OperatorCommand(sender="admin", ts_ns=0, command="halt", reason="drill"))
+    sup.tell(OperatorCommand(sender="admin", ts_ns=0, command="resume", reason="all clear"))
+    wait_for(lambda: not runtime.halt.is_set())
+    # health reports changes only: the critical report before the halt still stands
+    state = sup.proxy().emergency.get().effective
+    assert (state.level, state.reason) == (TradingLevel.REDUCING,
+                                           "health critical: memory 5000 MiB > 4096 MiB")
+    assert StateFile(run.state_file).load().level is TradingLevel.REDUCING
+
+
+def test_a_live_restart_during_an_unwind_goes_on_unwinding(tmp_path):
+    from tests.actors.recorder import Recorder
+
+    run = RunInfo("live-4", "live", tmp_path, tmp_path / "run")
+    StateFile(run.state_file).save(
+        TradingState(sender="supervisor", ts_ns=0, level=TradingLevel.HALTED,
+                     reason="drawdown limit", since_ns=5), run_id="live-3", mode="live",
+        unwinding=True)
+    runtime = Runtime(config=Config(), run=run)
+
+    def recorder(rt: Runtime, generation: int) -> pykka.ActorRef:
+        return Recorder.start(rt, "risk")
+
+    sup = SupervisorActor.start(runtime, [ChildSpec(role="risk", factory=recorder,
+                                                    restart=RestartType.PERMANENT)])
+    sup.proxy().children().get(timeout=5)
+    assert runtime.halt.is_set() and runtime.halt.unwinding  # the market data keeps flowing
+
+    def commands() -> list[OperatorCommand]:
+        return [m for m in runtime.directory.get("risk").proxy().messages().get(timeout=5)
+                if isinstance(m, OperatorCommand)]
+
+    wait_for(lambda: len(commands()) == 1)
+    assert commands()[0].command == "unwind"
+    assert StateFile(run.state_file).unwinding()
+    sup.proxy().resume("flat now").get(timeout=5)
+    assert not StateFile(run.state_file).unwinding()

@@ -149,6 +149,8 @@ def test_an_actor_that_fails_is_restarted_and_the_ledger_is_the_same(
     assert system.rt.faults_fired == 1
     assert results.status == "finished" and not system.rt.halt.is_set()
     assert system.supervisor is None  # stopped
+    generations = system.rt.board.generations
+    assert generations[role] == 1 and generations["health"] == generations["admin"] == 0
     assert results.portfolio.trades == undisturbed.portfolio.trades
     assert results.portfolio.equity == undisturbed.portfolio.equity
     assert results.portfolio.snapshot.equity == undisturbed.portfolio.snapshot.equity

@@ -133,6 +133,25 @@ def test_halt_and_status_use_the_control_file(tmp_path):
     assert not (tmp_path / "HALT").exists()
 
 
+def test_resume_offline_also_lifts_risks_drawdown_halt(tmp_path):
+    since = 1_700_000_000_000_000_000
+    halt = {"level": "HALTED", "reason": "drawdown limit 20%", "since_ns": since}
+    (tmp_path / "risk_state.json").write_text(json.dumps({
+        "day": 19675, "start_of_day_equity": "9000", "daily": None, "halt": halt,
+        "equity_peak": "12000", "cooldown_until": {"BTC-USD": since}}))
+    (tmp_path / "trading_state.json").write_text(json.dumps({
+        "level": "HALTED", "reason": "drawdown limit 20%", "since_ns": since, "since": "",
+        "run_id": "live-x", "mode": "live"}))
+    result = cli("resume", "--state-dir", str(tmp_path), "--reason", "checked")
+    assert result.returncode == 0, result.stderr
+    assert "resumed: the next start trades again (checked)" in result.stdout
+    risk = json.loads((tmp_path / "risk_state.json").read_text())
+    assert risk["halt"] is None and risk["equity_peak"] is None
+    assert risk["start_of_day_equity"] == "9000"  # the rest of the day is kept
+    assert risk["cooldown_until"] == {"BTC-USD": since}
+    assert json.loads((tmp_path / "trading_state.json").read_text())["level"] == "ACTIVE"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -79,14 +79,22 @@ def test_run_live_trades_on_the_venue_and_reconciles_its_balances(capture, tmp_p
                  f"ws://127.0.0.1:{feed.port}"],
                 cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            journal = tmp_path / "journal.sqlite3"
+            traded = False
             try:
-                journal = tmp_path / "journal.sqlite3"
-                wait_until(lambda: journal_count(journal, "fills") >= 2, timeout=40)
+                # A market order can fill in pieces: wait for orders in both products.
+                wait_until(lambda: journal_count(journal, "fills") >= 2 and {
+                    p.body["product_id"] for p in rest.requests("POST", "/orders")} == {
+                    "BTC-USD", "ETH-USD"}, timeout=40)
+                traded = True
+            except AssertionError:
+                pass  # said below, with what the system logged
             finally:
                 proc.send_signal(signal.SIGINT)
                 stderr = proc.communicate(timeout=30)[1]
     finally:
         rest.stop()
+    assert traded, f"no fills in both products; the system said:\n{stderr[-4000:]}"
     assert proc.returncode == 0, stderr
     assert "Traceback" not in stderr and "LIVE TRADING WITH REAL MONEY" in stderr
     assert pem.splitlines()[1] not in stderr  # the secret never reaches a log

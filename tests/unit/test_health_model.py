@@ -35,14 +35,17 @@ def test_feed_lag_degrades_then_becomes_critical():
                                                  (("feed", "lag s 12.5 > 10"),))
 
 
-def test_error_rates_per_actor_between_two_samples():
+def test_errors_per_minute_count_the_last_minute_not_one_sample_scaled_up():
     before = replace(QUIET, errors={"risk": 5})
-    after = replace(QUIET, elapsed_s=30.0, errors={"risk": 6})  # 1 in 30 s: 2/min
-    result = assess(before, after)
-    assert result.components["actor:risk"] is HealthLevel.DEGRADED
-    assert result.checks == (("actor:risk", "errors/min 2 > 1"),)
-    storm = assess(before, replace(QUIET, elapsed_s=6.0, errors={"risk": 10}))  # 50/min
-    assert storm.level is HealthLevel.CRITICAL
+    one = assess(before, replace(QUIET, errors={"risk": 6}))  # 1 error in a 1 s sample
+    assert one.level is HealthLevel.OK, "one error is 1 a minute, not 60"
+    two = assess(before, replace(QUIET, elapsed_s=30.0, errors={"risk": 7}))
+    assert two.components["actor:risk"] is HealthLevel.DEGRADED
+    assert two.checks == (("actor:risk", "errors/min 2 > 1"),)
+    storm = [replace(QUIET, errors={"risk": 5 + n}) for n in range(12)]  # 11 in 11 s
+    assert assess(before, *storm).level is HealthLevel.CRITICAL
+    quiet_minute = [replace(QUIET, elapsed_s=10.0, errors={"risk": 16})] * 7
+    assert assess(before, *storm, *quiet_minute).level is HealthLevel.OK  # they age out
 
 
 def test_a_hung_or_dead_actor_is_critical_and_named():

@@ -152,6 +152,17 @@ def test_buy_covers_only_the_drift_from_the_current_weight():
     assert order.reason == "trend"
 
 
+def test_several_intents_for_a_product_in_one_batch_give_one_order_for_the_latest():
+    # A live batch can hold several bars of a product, each with its intent;
+    # sized against the same snapshot, each would buy the whole drift again.
+    book = Book().mark(BTC, "50000").mark(ETH, "2000")
+    intents = [intent(BTC, "0.05"), intent(ETH, "0.03"), intent(BTC, "0.04"),
+               intent(BTC, "0.06")]
+    decision = policy().decide(book.marked(), intents)
+    assert [(o.product_id, o.quote_size) for o in decision.approved] == [
+        (BTC, D("600.00")), (ETH, D("300.00"))]
+
+
 @pytest.mark.parametrize("target", ["0.05", "0.06", "0.065", "0.035", "0.04"])
 def test_drift_within_threshold_gives_nothing(target):
     book = Book().buy(BTC, "0.01", "50000")  # weight exactly 0.05, equity 10000
