@@ -189,7 +189,10 @@ class HealthConfig:
 
     Seconds, MiB, messages and errors per minute. Every sample is also kept
     in the run directory (``metrics.jsonl``), rotated at ``metrics_file_mb``
-    with ``metrics_files`` old files kept.
+    with ``metrics_files`` old files kept. ``recover_after_s``: how long
+    health must stay below ``CRITICAL`` before the ``REDUCING`` it caused is
+    lifted (live), so that a check hovering at its threshold does not flip
+    the trading state every sample.
     """
 
     interval_s: float = 1.0
@@ -205,6 +208,7 @@ class HealthConfig:
     errors_critical_per_min: float = 10.0
     metrics_file_mb: int = 10
     metrics_files: int = 3
+    recover_after_s: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -442,6 +446,8 @@ def parse_config(data: Mapping[str, Any], source: str = "<inline>") -> Config:
                                      _positive),
         metrics_files=reader.value(h, "health.metrics_files", int, dh.metrics_files,
                                    _positive),
+        recover_after_s=reader.number(h, "health.recover_after_s", dh.recover_after_s,
+                                      _non_negative),
     )
 
     ad = reader.table(top.get("admin", {}), "admin", {"http", "port", "token_file"})

@@ -60,6 +60,7 @@ class SupervisorActor(RoleActor):
         self._restarting: set[str] = set()
         self._stopping = False
         self._health: HealthStatus | None = None
+        self._recovering_since: float | None = None  # health below CRITICAL since (monotonic)
 
     def handlers(self) -> dict[type, Handler]:
         return {ChildDown: self.on_child_down, RestartDue: self.on_restart_due,
@@ -198,7 +199,9 @@ class SupervisorActor(RoleActor):
 
     def on_tick(self, tick: Tick) -> None:
         """Liveness: every child must answer a ping within the time-out. A
-        thread cannot be killed, so a hung significant child halts the system."""
+        thread cannot be killed, so a hung significant child halts the system.
+        A hung child stays hung until it answers that same ping (no second
+        ping is sent meanwhile), so health does not see it come and go."""
         if self._stopping:
             return
         now = time.monotonic()
@@ -208,20 +211,20 @@ class SupervisorActor(RoleActor):
             try:
                 future.get(timeout=0)
             except pykka.Timeout:
-                if now - sent < timeout:
-                    continue
-                hung.append(role)
-                del self._pings[role]
-                reason = f"{role} hung: no answer to a liveness ping in {timeout:g} s"
-                if self.specs[role].significant:
-                    self.halt(reason)
-                else:
-                    log.error("supervisor: %s", reason)
+                if now - sent >= timeout:
+                    hung.append(role)
+                    if role not in self.rt.board.hung:  # newly hung: act once
+                        reason = f"{role} hung: no answer to a liveness ping in {timeout:g} s"
+                        if self.specs[role].significant:
+                            self.halt(reason)
+                        else:
+                            log.error("supervisor: %s", reason)
                 continue
             except Exception:  # noqa: BLE001 - it died; its ChildDown tells the rest
                 pass
             del self._pings[role]
         self.rt.board.hung = tuple(hung)
+        self._lift_reducing_if_recovered()
         for role in self.order:
             ref = self.rt.directory.get(role)
             if role not in self._pings and role not in self._restarting and ref is not None \
@@ -251,11 +254,28 @@ class SupervisorActor(RoleActor):
                         status.level.value, checks)
             return
         if status.level is HealthLevel.CRITICAL:
+            self._recovering_since = None
             self._impose(TradingLevel.REDUCING, f"health critical: {checks}")
         elif self.emergency.imposed.level is TradingLevel.REDUCING:
-            log.warning("supervisor: health %s again; lifting REDUCING (automatic rule)",
-                        status.level.value)
-            self._impose(TradingLevel.ACTIVE, f"health {status.level.value} again")
+            if self._recovering_since is None:
+                self._recovering_since = time.monotonic()
+            self._lift_reducing_if_recovered()
+
+    def _lift_reducing_if_recovered(self) -> None:
+        """The automatic rule out of health's ``REDUCING``: health below
+        ``CRITICAL`` for ``[health] recover_after_s`` without a break (checked
+        on every health report and liveness tick)."""
+        since = self._recovering_since
+        if since is None or self.emergency.imposed.level is not TradingLevel.REDUCING:
+            return
+        held = time.monotonic() - since
+        if held < self.rt.config.health.recover_after_s:
+            return
+        self._recovering_since = None
+        level = self._health.level.value if self._health is not None else "OK"
+        log.warning("supervisor: health %s for %.1f s; lifting REDUCING (automatic rule)",
+                    level, held)
+        self._impose(TradingLevel.ACTIVE, f"health {level} again for {held:.1f} s")
 
     def on_command(self, command: OperatorCommand) -> None:
         reason = command.reason or f"operator ({command.source})"

@@ -116,9 +116,8 @@ def test_a_restart_storm_spends_the_budget_and_halts(runtime):
         wait_for(lambda g=generation: ("start", "a", g) in events
                  and sup.proxy().children().get()["a"] == g)
         crash(runtime, "a")
-    wait_for(runtime.halt.is_set)
+    wait_for(lambda: runtime.outcome.status == "halted")
     assert "restart budget spent" in runtime.halt.reason
-    assert runtime.outcome.status == "halted"
     state = json.loads(runtime.run.state_file.read_text())
     assert state["level"] == "HALTED" and "restart budget spent" in state["reason"]
     time.sleep(0.2)
@@ -194,6 +193,64 @@ def test_a_hung_significant_child_halts_the_system(runtime):
         assert "risk hung: no answer to a liveness ping in 0.3 s" in runtime.halt.reason
     finally:
         Sleeper.release.set()
+
+
+def test_a_hung_child_stays_hung_until_it_answers(runtime, caplog):
+    runtime = replace(runtime, config=replace(runtime.config, supervisor=replace(
+        runtime.config.supervisor, liveness_interval_s=0.05, liveness_timeout_s=0.2)))
+    events: list = []
+    Sleeper.release.clear()
+
+    def factory(rt: Runtime, generation: int) -> pykka.ActorRef:
+        return Sleeper.start(rt, generation, role="admin", events=events)
+
+    SupervisorActor.start(runtime, [ChildSpec(role="admin", factory=factory,
+                                              restart=RestartType.PERMANENT,
+                                              significant=False, shutdown_timeout_s=0.1)])
+    wait_for(lambda: (ref := runtime.directory.get("admin")) is not None and ref.is_alive())
+    runtime.directory.get("admin").tell(Tick(sender="test", ts_ns=0, name="hang"))
+    try:
+        wait_for(lambda: runtime.board.hung == ("admin",))
+        seen = set()
+        for _ in range(40):  # 1 s: about 20 liveness ticks, each must still see it hung
+            seen.add(runtime.board.hung)
+            time.sleep(0.025)
+        assert seen == {("admin",)}
+        assert sum("admin hung" in r.message for r in caplog.records) == 1
+        assert not runtime.halt.is_set()  # admin is not significant
+    finally:
+        Sleeper.release.set()
+    wait_for(lambda: runtime.board.hung == ())
+
+
+def test_health_reducing_lifts_only_after_a_quiet_spell(tmp_path):
+    config = replace(Config(), health=replace(Config().health, recover_after_s=0.4),
+                     supervisor=replace(Config().supervisor, liveness_interval_s=0.05))
+    runtime = Runtime(config=config, run=RunInfo("live-5", "live", tmp_path, tmp_path / "run"))
+    events: list = []
+    sup = SupervisorActor.start(runtime, [spec("risk", events)])
+    sup.proxy().children().get(timeout=5)
+
+    def level() -> TradingLevel:
+        return sup.proxy().emergency.get().effective.level
+
+    def health(level: HealthLevel) -> None:
+        sup.tell(HealthStatus(sender="health", ts_ns=0, level=level,
+                              checks=(("feed", "lag s 12 > 10"),) if level is
+                              HealthLevel.CRITICAL else ()))
+
+    health(HealthLevel.CRITICAL)
+    assert level() is TradingLevel.REDUCING
+    health(HealthLevel.OK)
+    time.sleep(0.2)
+    assert level() is TradingLevel.REDUCING  # not yet: 0.2 s of 0.4
+    health(HealthLevel.CRITICAL)  # a relapse starts the spell again
+    health(HealthLevel.OK)
+    time.sleep(0.3)
+    assert level() is TradingLevel.REDUCING
+    saved = StateFile(runtime.run.state_file)
+    wait_for(lambda: saved.load().level is TradingLevel.ACTIVE, timeout=2)
+    assert saved.load().reason.startswith("health OK again for")
 
 
 def test_health_never_changes_trading_in_a_replay(runtime):
