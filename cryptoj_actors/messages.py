@@ -518,9 +518,11 @@ class ChildDown(Message):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OperatorCommand(Message):
-    """``halt`` (with ``unwind``: close the book gradually) or ``resume``,
-    from the control file or the admin interface; ``unwind`` is also what
-    the supervisor tells risk when a halt must unwind."""
+    """``halt`` (with ``unwind``: close the book gradually), from the
+    control file or the admin interface; ``unwind`` is also what the
+    supervisor tells risk when a halt must unwind. A resume is not a message:
+    the admin interface asks the supervisor (``resume``) and waits for its
+    answer, which may be a refusal."""
 
     command: str
     reason: str = ""

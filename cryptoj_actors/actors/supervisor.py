@@ -281,8 +281,6 @@ class SupervisorActor(RoleActor):
         reason = command.reason or f"operator ({command.source})"
         if command.command == "halt":
             self.halt(reason, unwind=command.unwind)
-        elif command.command == "resume":
-            self.resume(reason)
         else:
             log.warning("supervisor: unknown operator command %r", command.command)
 

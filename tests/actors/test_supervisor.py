@@ -297,7 +297,7 @@ def test_an_operator_resume_leaves_halted_and_tells_risk(tmp_path):
     sup.proxy().children().get(timeout=5)
     sup.tell(OperatorCommand(sender="admin", ts_ns=0, command="halt", reason="drill"))
     wait_for(runtime.halt.is_set)
-    sup.tell(OperatorCommand(sender="admin", ts_ns=0, command="resume", reason="all clear"))
+    assert sup.proxy().resume("all clear").get(timeout=5) is None
     wait_for(lambda: not runtime.halt.is_set())
     assert StateFile(run.state_file).load().level is TradingLevel.ACTIVE
 
@@ -319,7 +319,7 @@ def test_a_resume_under_critical_health_resumes_to_reducing(tmp_path):
     sup.tell(HealthStatus(sender="health", ts_ns=0, level=HealthLevel.CRITICAL,
                           checks=(("memory", "5000 MiB > 4096 MiB"),)))
     sup.tell(OperatorCommand(sender="admin", ts_ns=0, command="halt", reason="drill"))
-    sup.tell(OperatorCommand(sender="admin", ts_ns=0, command="resume", reason="all clear"))
+    assert sup.proxy().resume("all clear").get(timeout=5) is None
     wait_for(lambda: not runtime.halt.is_set())
     # health reports changes only: the critical report before the halt still stands
     state = sup.proxy().emergency.get().effective
