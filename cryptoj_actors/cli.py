@@ -511,7 +511,7 @@ def _run_live(args: argparse.Namespace, config: Config, credentials: Credentials
     _logging(config, True, run.run_dir / "run.log")
     if credentials is not None:
         log.warning("starting: LIVE TRADING WITH REAL MONEY on %s, key %s: %s from %s "
-                    "(state in %s); Ctrl-C stops", config.coinbase.rest_url, credentials.name,
+                    "(state in %s); Ctrl-C stops", config.coinbase.rest_url, credentials.label,
                     ", ".join(config.feed.products), config.feed.url, config.system.state_dir)
     else:
         if config.system.mode == "live":

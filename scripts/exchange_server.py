@@ -89,6 +89,9 @@ class Venue:
     fills: list[dict[str, Any]] = field(default_factory=list)
     by_client: dict[str, str] = field(default_factory=dict)
     holds: dict[str, Decimal] = field(default_factory=dict)
+    #: Seconds a fill takes to be listed by ``GET /orders/historical/fills``
+    #: after the order's status already counts it (the venue's views lag).
+    fills_delay_s: float = 0.0
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -105,7 +108,7 @@ class Venue:
             order = {
                 "order_id": str(uuid.uuid4()), "client_order_id": coid, "product_id": product,
                 "side": side, "status": "OPEN", "filled_size": "0", "filled_value": "0",
-                "average_filled_price": "0", "total_fees": "0",
+                "average_filled_price": "0", "total_fees": "0", "number_of_fills": "0",
                 "created_time": _rfc3339(time.time()),
                 "order_configuration": config, "order_type": kind, "reject_reason": "",
                 "cancel_message": "", "completion_percentage": "0"}
@@ -224,7 +227,8 @@ class Venue:
             "side": order["side"]})
         order.update(filled_size=str(size), filled_value=str(size * price),
                      average_filled_price=str(price), total_fees=str(fee),
-                     completion_percentage="100")
+                     completion_percentage="100",
+                     number_of_fills=str(int(order["number_of_fills"]) + 1))
 
     def _success(self, order: dict[str, Any]) -> dict[str, Any]:
         return {"success": True, "success_response": {
@@ -449,8 +453,10 @@ class ExchangeServer:
             with venue.lock:
                 ids = set(query.get("order_ids", []))
                 since = query.get("start_sequence_timestamp", [""])[0]
+                listed = time.time() - venue.fills_delay_s
                 fills = [f for f in venue.fills if (not ids or f["order_id"] in ids)
-                         and (not since or _seconds(f["sequence_timestamp"]) >= _seconds(since))]
+                         and (not since or _seconds(f["sequence_timestamp"]) >= _seconds(since))
+                         and _seconds(f["trade_time"]) <= listed]
             return 200, _page(fills, query, "fills", has_next=False)
         if method == "GET" and sub.startswith("/orders/historical/"):
             order = venue.orders.get(sub.rsplit("/", 1)[1])

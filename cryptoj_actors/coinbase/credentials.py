@@ -54,13 +54,21 @@ class CredentialsError(Exception):
 class Credentials:
     """A loaded CDP API key.
 
-    ``name`` is not secret (it is sent in every JWT); ``private_key`` is, and
-    is kept out of ``repr``.
+    ``name`` is sent in every JWT, but it names the organization and the key,
+    so logs show :attr:`label` instead; ``private_key`` is secret. Both are
+    kept out of ``repr``.
     """
 
-    name: str
+    name: str = field(repr=False)
     private_key: ec.EllipticCurvePrivateKey = field(repr=False)
     source: str = ""
+
+    @property
+    def label(self) -> str:
+        """The key as logs and reports show it: the last 4 characters of its
+        id (``apiKeys/…1f77``), enough to tell keys apart, too little to
+        name the organization or the key."""
+        return f"apiKeys/…{self.name.rsplit('/', 1)[-1][-4:]}"
 
     def jwt(self, method: str, host: str, path: str, *, now: float | None = None) -> str:
         """A fresh ES256 JWT for one request.

@@ -66,7 +66,7 @@ def diagnose(config: Config) -> Iterator[Finding]:
                           f"{ENV_KEY_NAME}/{ENV_PRIVATE_KEY}): paper trading needs none, "
                           f"--live does")
         else:
-            yield Finding("api key", Verdict.OK, f"{credentials.name} (EC P-256, from "
+            yield Finding("api key", Verdict.OK, f"{credentials.label} (EC P-256, from "
                           f"{credentials.source})")
     rest = RestClient(config.coinbase, credentials)
     try:

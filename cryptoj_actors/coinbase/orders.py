@@ -33,8 +33,9 @@ class ShapeError(ValueError):
 class VenueOrder:
     """An order as the venue reports it.
 
-    ``filled_base`` in base units (cumulative); ``detail`` the venue's reject
-    or cancel reason when it gives one.
+    ``filled_base`` in base units (cumulative); ``fill_count`` the venue's
+    ``number_of_fills`` (None when it gives none); ``detail`` the venue's
+    reject or cancel reason when it gives one.
     """
 
     order_id: str
@@ -43,6 +44,7 @@ class VenueOrder:
     status: OrderStatus
     filled_base: Decimal
     detail: str = ""
+    fill_count: int | None = None
 
 
 def _plain(value: Decimal) -> str:
@@ -150,10 +152,15 @@ def parse_order(raw: dict[str, Any]) -> VenueOrder:
         if value and "UNKNOWN" not in str(value) and str(value) != "":
             detail = str(value)
             break
+    count = raw.get("number_of_fills")
+    try:
+        fill_count = None if count in (None, "") else int(count)
+    except (TypeError, ValueError):
+        raise ShapeError(f"number_of_fills is not a whole number: {count!r}") from None
     return VenueOrder(order_id=_text(raw, "order_id"),
                       client_order_id=str(raw.get("client_order_id") or ""),
                       product_id=_text(raw, "product_id"), status=status, filled_base=filled,
-                      detail=detail)
+                      detail=detail, fill_count=fill_count)
 
 
 _RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)")

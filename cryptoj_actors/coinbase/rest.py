@@ -28,6 +28,7 @@ No error message carries a token, a key or a request body.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -339,8 +340,10 @@ def _error_of(response: requests.Response) -> tuple[str, str]:
 
 
 def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After", "")
+    """``Retry-After`` in seconds, within 0 to 60; None when absent or not a
+    finite number (``nan`` would make the sleep raise)."""
     try:
-        return min(max(float(value), 0.0), 60.0)
+        seconds = float(response.headers.get("Retry-After", ""))
     except ValueError:
         return None
+    return min(max(seconds, 0.0), 60.0) if math.isfinite(seconds) else None

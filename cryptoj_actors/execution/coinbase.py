@@ -15,8 +15,17 @@ does not know which venue it drives. Rules a careful operator relies on:
   ``REJECTED`` with that reason, and the ledger is reconciled against
   balances anyway.
 * **Fills are the venue's.** Open orders are polled every ``poll_interval_s``
-  (on market batches, which arrive every second live): fills first, then
-  the status, each fill once by its ``entry_id``.
+  (on market batches, which arrive every second live): the status first,
+  then the fills, each fill once by its ``entry_id``. An order the venue
+  reports ended stays tracked until the fills listed for it add up to what
+  the venue says it filled (``number_of_fills``, else ``filled_size``), so a
+  fill made between the two requests is never lost; after
+  :data:`FILLS_GRACE_S` it ends anyway, loudly, and the balances reconcile
+  the rest. Entries that are not fills (``trade_type`` ``REVERSAL``,
+  ``CORRECTION``, ...) and unreadable ones are logged, counted and skipped.
+* **A cancel is wanted until the order ends.** :meth:`cancel_all` marks the
+  orders; every poll re-sends the cancel of a marked order the venue has not
+  accepted one for yet, an UNKNOWN order found later included.
 * **Reconciliation** at start (:meth:`recover`), after every feed reconnect
   (a batch's ``connection`` changes) and after the venue was unreachable:
   every open order's status, fills since the last journaled one, and the
@@ -62,6 +71,12 @@ log = logging.getLogger(__name__)
 #: How far before an order's sending the lookup of an UNKNOWN order searches
 #: (seconds): the venue's creation time and our clock may differ a little.
 LOOKUP_MARGIN_S = 300
+#: Seconds an order the venue reports ended may wait for its fills to be
+#: listed before it is ended without them (the balances then reconcile).
+FILLS_GRACE_S = 30.0
+#: Relative difference allowed between the venue's filled size and the fills'
+#: sum when the venue gives no fill count.
+FILL_TOLERANCE = Decimal("1e-9")
 
 
 @dataclass(slots=True)
@@ -72,6 +87,11 @@ class _Tracked:
     filled_base: Decimal
     sent_wall_s: float  # Unix seconds when sent (or adopted after a restart)
     sent_mono: float
+    booked_fills: int = 0  # fills of this order taken so far ...
+    booked_base: Decimal = ZERO  # ... and their base size
+    ended_at_venue: float | None = None  # monotonic: first seen ended, fills still missing
+    cancel_wanted: bool = False
+    cancel_accepted: bool = False
 
 
 @dataclass(slots=True)
@@ -83,6 +103,7 @@ class VenueStats:
     unknown_resolved: int = 0   # ... and were then found at the venue
     reconciliations: int = 0
     foreign_fills: int = 0      # fills of orders this run did not send
+    skipped_entries: int = 0    # fill entries that are not fills, or unreadable
     last_error: str = ""
 
 
@@ -114,6 +135,7 @@ class CoinbaseExchange:
         self._by_venue_id: dict[str, str] = {}  # venue order id -> client order id
         self._fill_ids: set[str] = set()
         self._foreign: set[str] = set()  # fills on the account of orders not ours
+        self._skipped: set[str] = set()  # entries of ours that are not fills, or unreadable
         self._last_fill_ns = 0
         self._last_poll = float("-inf")
         self._connection: int | None = None
@@ -178,24 +200,15 @@ class CoinbaseExchange:
         ``status`` is the paper exchange's choice; a venue order ends as the
         venue says."""
         events = self.poll(ts_ns)
-        ending = [t for t in self._tracked.values()
-                  if t.order_id and not (keep_reduce_only and t.order.reduce_only)]
-        if not ending:
-            return events
+        for tracked in self._tracked.values():
+            if not (keep_reduce_only and tracked.order.reduce_only):
+                tracked.cancel_wanted = True
         try:
-            results = self.rest.cancel_orders([t.order_id for t in ending])
+            self._send_cancels(detail)
         except CoinbaseError as exc:
             self._failed(exc)
-            log.error("venue: cancelling %d orders failed (%s); they are polled until they end",
-                      len(ending), exc)
-            return events
-        refused = [r for r in results if r.get("success") is not True]
-        log.info("venue: cancel (%s) accepted for %d of %d orders", detail,
-                 len(results) - len(refused), len(ending))
-        for result in refused:
-            log.warning("venue: cancel of %s refused: %s", result.get("order_id"),
-                        result.get("failure_reason"))
-        self._last_poll = float("-inf")  # see the cancellations at the next batch
+            log.error("venue: cancelling failed (%s); the cancels are sent again at every poll "
+                      "until the orders end", exc)
         return events
 
     # --- venue state ----------------------------------------------------------
@@ -248,6 +261,10 @@ class CoinbaseExchange:
             if not order_id:
                 status = OrderStatus.UNKNOWN
             self._track(order, order_id, status, filled, wall, mono)
+            booked = [f for f in fills if f.client_order_id == order.client_order_id]
+            tracked = self._tracked[order.client_order_id]
+            tracked.booked_fills = len(booked)
+            tracked.booked_base = sum((f.base_size for f in booked), ZERO)
         return self.reconcile(time.time_ns())
 
     # --- internals --------------------------------------------------------------
@@ -257,24 +274,66 @@ class CoinbaseExchange:
         for tracked in [t for t in self._tracked.values() if not t.order_id]:
             self._look_up(tracked, ts_ns, events)
         known = {t.order_id: t for t in self._tracked.values() if t.order_id}
-        if not known:
+        if known:
+            # The status first, then the fills: every fill the status counts
+            # is then listed (the other way round, one made between the two
+            # requests would be missed).
+            venues = self._orders(self.rest.list_orders(order_ids=list(known)))
+            events.extend(self._new_fills(self.rest.list_fills(order_ids=list(known))))
+            for venue in venues:
+                tracked = known.get(venue.order_id)
+                if tracked is not None:
+                    events.extend(self._apply(tracked, venue, ts_ns))
+        self._send_cancels("wanted since the halt")
+
+    def _send_cancels(self, detail: str) -> None:
+        """Cancel every marked order the venue has not accepted a cancel for.
+
+        Raises:
+            CoinbaseError: the request failed; the orders stay marked.
+        """
+        wanted = {t.order_id: t for t in self._tracked.values()
+                  if t.cancel_wanted and not t.cancel_accepted and t.order_id}
+        if not wanted:
             return
-        events.extend(self._new_fills(self.rest.list_fills(order_ids=list(known))))
-        for raw in self.rest.list_orders(order_ids=list(known)):
-            venue = parse_order(raw)
-            tracked = known.get(venue.order_id)
-            if tracked is not None:
-                events.extend(self._apply(tracked, venue, ts_ns))
+        results = self.rest.cancel_orders(list(wanted))
+        accepted = 0
+        for result in results:
+            tracked = wanted.get(str(result.get("order_id")))
+            if result.get("success") is True and tracked is not None:
+                tracked.cancel_accepted = True
+                accepted += 1
+            else:
+                log.warning("venue: cancel of %s refused: %s", result.get("order_id"),
+                            result.get("failure_reason"))
+        log.info("venue: cancel (%s) accepted for %d of %d orders", detail, accepted,
+                 len(wanted))
+        self._last_poll = float("-inf")  # see the cancellations at the next batch
+
+    def _orders(self, raw_orders: Iterable[dict]) -> list[VenueOrder]:
+        """Parsed orders; an unreadable one is logged and skipped (polled again
+        next time), never a reason to stop reading the others."""
+        venues = []
+        for raw in raw_orders:
+            try:
+                venues.append(parse_order(raw))
+            except ShapeError as exc:
+                self._failed(exc)
+        return venues
 
     def _look_up(self, tracked: _Tracked, ts_ns: int, events: list[VenueEvent]) -> None:
         """Find an UNKNOWN order by its client order id among the product's
         orders created since shortly before it was sent."""
-        since = datetime.fromtimestamp(tracked.sent_wall_s - LOOKUP_MARGIN_S, UTC)
+        created_s = tracked.order.created_ns / 1e9 or tracked.sent_wall_s
+        # From its creation (journaled), not its sending: an order adopted
+        # after a restart was sent long before the restart.
+        since = datetime.fromtimestamp(min(created_s, tracked.sent_wall_s) - LOOKUP_MARGIN_S,
+                                       UTC)
         coid = tracked.order.client_order_id
         for raw in self.rest.list_orders(product_ids=[tracked.order.product_id],
                                          start_date=since.strftime("%Y-%m-%dT%H:%M:%SZ")):
             if raw.get("client_order_id") == coid:
-                venue = parse_order(raw)
+                venue = parse_order(raw)  # the status before the fills, as in _poll
                 tracked.order_id = venue.order_id
                 self._by_venue_id[venue.order_id] = coid
                 self.stats.unknown_resolved += 1
@@ -291,29 +350,66 @@ class CoinbaseExchange:
 
     def _apply(self, tracked: _Tracked, venue: VenueOrder, ts_ns: int, *,
                force: bool = False) -> list[VenueEvent]:
+        if venue.status.is_terminal:
+            if not self._fills_complete(tracked, venue):
+                now = self._clock()
+                if tracked.ended_at_venue is None:
+                    tracked.ended_at_venue = now
+                    log.info("venue: %s ended %s; waiting for its fills to be listed",
+                             tracked.order.client_order_id, venue.status.value)
+                if now - tracked.ended_at_venue < FILLS_GRACE_S:
+                    return []
+                log.error("venue: %s ended %s with %s filled, but only %d fills (%s) are "
+                          "listed after %.0f s; ending it, the balances reconcile the rest",
+                          tracked.order.client_order_id, venue.status.value, venue.filled_base,
+                          tracked.booked_fills, tracked.booked_base, FILLS_GRACE_S)
+            return self._end(tracked, venue.status, ts_ns, venue.detail, venue.filled_base)
         if not force and (venue.status, venue.filled_base) == (tracked.status,
                                                               tracked.filled_base):
             return []
-        if venue.status.is_terminal:
-            return self._end(tracked, venue.status, ts_ns, venue.detail, venue.filled_base)
         tracked.status, tracked.filled_base = venue.status, venue.filled_base
         return [self._update(tracked.order, venue.status, ts_ns, venue.filled_base,
                              venue.detail, order_id=tracked.order_id)]
 
+    @staticmethod
+    def _fills_complete(tracked: _Tracked, venue: VenueOrder) -> bool:
+        if venue.fill_count is not None:
+            return tracked.booked_fills >= venue.fill_count
+        # A fill sized in quote is converted to base: allow its rounding.
+        return venue.filled_base - tracked.booked_base <= venue.filled_base * FILL_TOLERANCE
+
     def _new_fills(self, raw_fills: Iterable[dict]) -> list[VenueEvent]:
         """The fills not seen before, oldest first. Every page is read and
-        parsed before any is marked seen, so a failure midway loses none."""
+        parsed before any is marked seen, so a failure midway loses none.
+        Entries that are not fills, or cannot be read, are skipped (logged
+        and counted; the balances reconcile what they moved)."""
         found: dict[str, Fill] = {}
         for raw in list(raw_fills):
+            entry = str(raw.get("entry_id") or raw.get("trade_id"))
             coid = self._by_venue_id.get(str(raw.get("order_id")))
             if coid is None:
-                self._foreign.add(str(raw.get("entry_id") or raw.get("trade_id")))
+                self._foreign.add(entry)
                 continue
-            fill = parse_fill(raw, coid)
-            if fill.fill_id not in self._fill_ids:
-                found[fill.fill_id] = fill
+            if entry in self._fill_ids or entry in self._skipped:
+                continue
+            kind = raw.get("trade_type", "FILL")
+            try:
+                if kind != "FILL":
+                    raise ShapeError(f"trade_type {kind!r} is not a fill")
+                fill = parse_fill(raw, coid)
+            except ShapeError as exc:
+                self._skipped.add(entry)
+                self.stats.skipped_entries += 1
+                log.error("venue: fill entry %s of %s skipped: %s", entry, coid, exc)
+                continue
+            found[fill.fill_id] = fill
         self.stats.foreign_fills = len(self._foreign)
         self._fill_ids.update(found)
+        for fill in found.values():
+            tracked = self._tracked.get(fill.client_order_id)
+            if tracked is not None:
+                tracked.booked_fills += 1
+                tracked.booked_base += fill.base_size
         fills = sorted(found.values(), key=lambda f: f.ts_ns)
         if fills:
             self._last_fill_ns = max(self._last_fill_ns, fills[-1].ts_ns)

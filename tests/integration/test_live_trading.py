@@ -98,6 +98,7 @@ def test_run_live_trades_on_the_venue_and_reconciles_its_balances(capture, tmp_p
     assert proc.returncode == 0, stderr
     assert "Traceback" not in stderr and "LIVE TRADING WITH REAL MONEY" in stderr
     assert pem.splitlines()[1] not in stderr  # the secret never reaches a log
+    assert name not in stderr and f"apiKeys/…{name[-4:]}" in stderr  # nor the key's name
     posts = rest.requests("POST", "/orders")
     assert posts and all(p.authorized for p in posts)
     assert len({p.body["client_order_id"] for p in posts}) == len(posts)  # each sent once

@@ -6,6 +6,7 @@ within the rules, reconciliation after a restart."""
 from __future__ import annotations
 
 import socket
+import time
 from dataclasses import replace
 from decimal import Decimal
 
@@ -15,7 +16,7 @@ import pytest
 from cryptoj_actors.coinbase.credentials import parse_credentials
 from cryptoj_actors.coinbase.rest import AuthenticationError, RestClient, Unavailable
 from cryptoj_actors.config import CoinbaseConfig
-from cryptoj_actors.execution.coinbase import CoinbaseExchange
+from cryptoj_actors.execution.coinbase import FILLS_GRACE_S, CoinbaseExchange
 from cryptoj_actors.execution.journal import Journal
 from cryptoj_actors.messages import (
     Fill,
@@ -239,7 +240,80 @@ def test_limit_and_stop_limit_orders_rest_and_a_halt_cancels_them_at_the_venue(s
     assert exchange.open_orders == 1
 
 
+def test_an_order_ended_at_the_venue_waits_for_its_fills_to_be_listed(server, client):
+    server.venue.fills_delay_s = 0.5  # the status counts the fill before the fills list it
+    exchange = CoinbaseExchange(client, poll_interval_s=0)
+    exchange.submit(buy(), 0)
+    assert exchange.poll(0) == [] and exchange.open_orders == 1  # FILLED, but no fill yet
+    deadline = time.monotonic() + 5
+    events = []
+    while exchange.open_orders and time.monotonic() < deadline:
+        time.sleep(0.1)
+        events += exchange.poll(0)
+    fill, end = events
+    assert isinstance(fill, Fill) and fill.client_order_id == "o-1"
+    assert end.status is OrderStatus.FILLED and end.filled_base == fill.base_size
+
+
+def test_fills_never_listed_end_the_order_after_the_grace_loudly(server, client, caplog):
+    server.venue.fills_delay_s = 3600
+    clock = FakeClock()
+    exchange = CoinbaseExchange(client, poll_interval_s=0, clock=clock)
+    exchange.submit(buy(), 0)
+    assert exchange.poll(0) == []
+    clock.now += FILLS_GRACE_S
+    (end,) = exchange.poll(0)
+    assert end.status is OrderStatus.FILLED and exchange.open_orders == 0
+    assert "the balances reconcile the rest" in caplog.text
+
+
+def test_entries_that_are_not_fills_are_skipped_and_counted(server, client):
+    exchange = CoinbaseExchange(client, poll_interval_s=0)
+    exchange.submit(buy(), 0)
+    with server.venue.lock:
+        (real,) = server.venue.fills
+        server.venue.fills.append({**real, "entry_id": "reversal-1", "trade_type": "REVERSAL"})
+        server.venue.fills.append({**real, "entry_id": "bad-1", "price": "abc"})
+    events = exchange.poll(0)
+    assert [type(e).__name__ for e in events] == ["Fill", "OrderUpdate"]
+    assert events[0].fill_id == real["entry_id"]
+    assert exchange.stats.skipped_entries == 2
+
+
+def test_a_cancel_that_failed_is_sent_again_until_the_order_ends(server, client):
+    exchange = CoinbaseExchange(client, poll_interval_s=0)
+    limit = Order(client_order_id="l-2", product_id="BTC-USD", side=Side.BUY,
+                  order_type=OrderType.LIMIT, base_size=Decimal("0.001"),
+                  limit_price=Decimal("100000.00"))
+    exchange.submit(limit, 0)
+    failing = Fault("POST", "/orders/batch_cancel", "500", times=100)
+    server.add_fault(failing)
+    exchange.cancel_all(0, "halted")
+    assert exchange.poll(0) == [] and exchange.open_orders == 1  # still resting there
+    failing.times = 0  # the venue answers again
+    events = poll_until_ended(exchange)
+    assert events[-1].status is OrderStatus.CANCELLED and exchange.open_orders == 0
+
+
 # --- reconciliation -------------------------------------------------------------------
+
+
+def test_an_order_sent_long_before_a_restart_is_still_found_by_its_id(server, client,
+                                                                     tmp_path):
+    journal = Journal(tmp_path / "journal.sqlite3", "live-coinbase", mode="live")
+    an_hour_ago = time.time() - 3600
+    order = buy("o-old", created_ns=int(an_hour_ago * 1e9))
+    journal.record_order(order)  # sent, then the process died before the answer
+    server.venue.create({"client_order_id": "o-old", "product_id": "BTC-USD", "side": "BUY",
+                         "order_configuration": {"market_market_ioc": {"quote_size": "250.00"}}})
+    with server.venue.lock:
+        (placed,) = server.venue.orders.values()
+        placed["created_time"] = server_script._rfc3339(an_hour_ago)
+    events = CoinbaseExchange(client).recover(journal)
+    ends = {e.client_order_id: e.status for e in events if isinstance(e, OrderUpdate)}
+    assert ends == {"o-old": OrderStatus.FILLED}
+    assert [e.client_order_id for e in events if isinstance(e, Fill)] == ["o-old"]
+    journal.close()
 
 
 def test_a_restart_takes_up_open_orders_without_sending_them_again(server, client, tmp_path):

@@ -106,7 +106,7 @@ def test_parse_rejects_other_key_kinds(make) -> None:
 def test_repr_hides_key(p256, pem) -> None:
     creds = parse_credentials(NAME, pem, "s")
     text = repr(creds) + str(creds)
-    assert NAME in text
+    assert NAME not in text and "0b5c1a2e" not in text
     assert "private_key" not in text and "BEGIN" not in text
     assert str(p256.private_numbers().private_value) not in text
     assert not [c for c in _body_chunks(pem) if c in text]
@@ -200,3 +200,8 @@ def test_key_file_wins_over_environ(tmp_path, p256, pem) -> None:
     assert creds is not None and creds.private_key.private_numbers() == p256.private_numbers()
     only_one = {ENV_KEY_NAME: NAME}  # would be an error if the environment were read
     assert load_credentials(str(path), environ=only_one) is not None
+
+
+
+def test_logs_show_only_the_last_four_characters_of_the_key_id(pem):
+    assert parse_credentials(NAME, pem, "t").label == "apiKeys/…4321"
