@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 NS_PER_SECOND = 1_000_000_000
@@ -31,3 +32,26 @@ def from_datetime(value: datetime) -> int:
 def utc_day(ts_ns: int) -> int:
     """The UTC calendar day of ``ts_ns``, as days since the epoch."""
     return ts_ns // NS_PER_DAY
+
+
+_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?")
+
+
+def parse_rfc3339(text: object) -> int:
+    """An RFC 3339 time (``2026-09-30T12:00:00.123456789Z``, or with an offset
+    like ``+02:00``; no zone at all is taken as UTC) as nanoseconds since the
+    epoch, exactly: Coinbase sends up to nine digits, and digits past the
+    ninth are dropped.
+
+    Raises:
+        ValueError: not such a time.
+    """
+    match = _RFC3339.fullmatch(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(f"not an RFC 3339 time: {text!r}")
+    seconds, fraction, zone = match.groups()
+    try:
+        base = datetime.fromisoformat(seconds + ("+00:00" if zone in (None, "Z") else zone))
+    except ValueError:
+        raise ValueError(f"not an RFC 3339 time: {text!r}") from None
+    return from_datetime(base) + int((fraction or "")[:9].ljust(9, "0"))

@@ -19,13 +19,19 @@ ONE = Decimal(1)
 BPS = Decimal("0.0001")
 
 
+#: Decimal exponent bound of any amount this project accepts (see :func:`to_decimal`).
+MAX_EXPONENT = 30
+
+
 def to_decimal(value: object, what: str = "value") -> Decimal:
     """Parse ``value`` (a string, int or Decimal) into a finite Decimal.
 
     Floats are refused: they would smuggle binary rounding into the ledger.
 
     Raises:
-        ValueError: ``value`` is a float, not a number, or not finite.
+        ValueError: ``value`` is a float, not a number, not finite, or out of
+            range (its magnitude is not within 1e-30 .. 1e30: no price, size
+            or balance is, and the ledger's arithmetic must not overflow).
     """
     if isinstance(value, Decimal):
         result = value
@@ -35,9 +41,12 @@ def to_decimal(value: object, what: str = "value") -> Decimal:
         except InvalidOperation:
             raise ValueError(f"{what} is not a number: {value!r}") from None
     else:
-        raise ValueError(f"{what} must be a decimal string or an integer, not {type(value).__name__}")
+        raise ValueError(f"{what} must be a decimal string or an integer, "
+                         f"not {type(value).__name__}")
     if not result.is_finite():
         raise ValueError(f"{what} is not finite: {value!r}")
+    if result and not -MAX_EXPONENT <= result.adjusted() <= MAX_EXPONENT:
+        raise ValueError(f"{what} is out of range: {value!r}")
     return result
 
 

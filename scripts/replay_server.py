@@ -38,6 +38,9 @@ import websockets
 
 SUBSCRIBE_WITHIN_S = 5.0
 CHANNEL_OF = {"level2": "l2_data"}  # what a subscription is called on the wire
+#: Seconds the server waits for its connections to close when it stops.
+SHUTDOWN_S = 2.0
+
 MALFORMED = ('{"channel": "l2_data", "events": [{"type": "update", "product_id": "BTC-USD", '
              '"updates": [{"side": "bid", "price_level": "oops", "new_quantity": "1"}]}]}',
              "this is not json", '{"channel": "market_trades", "events": [{"trades": [{}]}]}')
@@ -145,12 +148,23 @@ class ReplayServer:
 
     async def serve(self, ready: threading.Event | None = None,
                     stop: asyncio.Future | None = None) -> None:
-        async with websockets.serve(self.handle, "127.0.0.1", self.port,
-                                    close_timeout=0.5) as server:
+        server = await websockets.serve(self.handle, "127.0.0.1", self.port, close_timeout=0.5)
+        try:
             self.port = server.sockets[0].getsockname()[1]
             if ready is not None:
                 ready.set()
             await (stop if stop is not None else asyncio.Future())
+        finally:
+            server.close()
+            try:
+                await asyncio.wait_for(server.wait_closed(), SHUTDOWN_S)
+            except TimeoutError:
+                # A handler still writing to a client that went without
+                # reading the rest: end it here, not when the loop is freed.
+                others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+                for task in others:
+                    task.cancel()
+                await asyncio.gather(*others, return_exceptions=True)
 
 
 def _parse(text: str) -> int:

@@ -72,6 +72,7 @@ class FeedActor(RoleActor):
         self.pump()
 
     def on_tick(self, tick: Tick) -> None:
+        self.source.watch(time.time_ns())
         self.pump()
 
     def pump(self) -> None:

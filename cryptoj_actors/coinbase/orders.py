@@ -9,12 +9,11 @@ Amounts travel as decimal strings both ways; they are never floats here.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from cryptoj_actors.clock import parse_rfc3339
 from cryptoj_actors.messages import Fill, Liquidity, Order, OrderStatus, OrderType, Side
 from cryptoj_actors.money import LEDGER_CONTEXT, ZERO
 
@@ -163,26 +162,16 @@ def parse_order(raw: dict[str, Any]) -> VenueOrder:
                       detail=detail, fill_count=fill_count)
 
 
-_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)")
-
-
 def parse_time_ns(text: str) -> int:
-    """An RFC 3339 time (``2026-09-30T12:00:00.123456Z``, or with an offset
-    like ``+02:00``; Coinbase sends up to nanosecond digits) as Unix
-    nanoseconds, exactly (digits past the ninth are dropped).
+    """An RFC 3339 time as Unix nanoseconds (:func:`cryptoj_actors.clock.parse_rfc3339`).
 
     Raises:
         ShapeError: not such a time.
     """
-    match = _RFC3339.fullmatch(text.strip()) if isinstance(text, str) else None
-    if match is None:
-        raise ShapeError(f"not an RFC 3339 time: {text!r}")
-    seconds, fraction, zone = match.groups()
     try:
-        base = datetime.fromisoformat(seconds + ("+00:00" if zone == "Z" else zone))
-    except ValueError:
-        raise ShapeError(f"not an RFC 3339 time: {text!r}") from None
-    return int(base.timestamp()) * 1_000_000_000 + int((fraction or "")[:9].ljust(9, "0"))
+        return parse_rfc3339(text)
+    except ValueError as exc:
+        raise ShapeError(str(exc)) from None
 
 
 def parse_fill(raw: dict[str, Any], client_order_id: str) -> Fill:

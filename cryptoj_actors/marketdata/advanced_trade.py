@@ -25,13 +25,12 @@ Malformed input raises :class:`FrameError` with a ``kind`` to count it by.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import orjson
 
-from cryptoj_actors.clock import NS_PER_SECOND, from_datetime
+from cryptoj_actors.clock import NS_PER_SECOND, parse_rfc3339
 from cryptoj_actors.messages import Bar, Side, Ticker, Trade
 from cryptoj_actors.money import to_decimal
 
@@ -70,17 +69,16 @@ class BookEvent:
 
 
 def parse_time(text: str) -> int:
-    """RFC 3339 time with up to nanosecond digits -> ns since the epoch.
+    """RFC 3339 time with up to nanosecond digits -> ns since the epoch
+    (:func:`cryptoj_actors.clock.parse_rfc3339`).
 
     Raises:
         FrameError: not such a time.
     """
     try:
-        head, _, frac = text.rstrip("Z").partition(".")
-        base = from_datetime(datetime.fromisoformat(head))
-    except (ValueError, AttributeError):
-        raise FrameError("bad_value", f"not a time: {text!r}") from None
-    return base + int((frac + "000000000")[:9]) if frac else base
+        return parse_rfc3339(text)
+    except ValueError as exc:
+        raise FrameError("bad_value", str(exc)) from None
 
 
 def parse_frame(raw: bytes | str) -> Frame:

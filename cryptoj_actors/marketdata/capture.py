@@ -122,6 +122,9 @@ class CaptureReplaySource:
     def absorb(self, message: object) -> None:
         raise TypeError(f"a replay source takes no live input ({type(message).__name__})")
 
+    def watch(self, now_ns: int) -> None:
+        pass
+
     def next_batch(self, seq: int, now_ns: int) -> MarketBatch | None:
         """The frames received before the next cut, as one batch; time slices
         with no frame give no batch."""

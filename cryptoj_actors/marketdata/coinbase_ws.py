@@ -8,8 +8,11 @@ feed actor touches. The connection:
 * subscribes every configured channel, one message each, as soon as it opens
   (Coinbase closes a connection that has not subscribed within 5 seconds),
   always including ``heartbeats``;
-* on a sequence gap, resubscribes by reconnecting (fresh snapshots);
-* reconnects when the data goes stale (no frame for ``stale_after_s``);
+* on a sequence gap or a book gone bad, resubscribes by reconnecting (fresh
+  snapshots); frames still queued from the dropped connection are ignored;
+* reconnects when the data goes stale (no frame for ``stale_after_s``), or
+  when a connection has not opened within that time, checked on every clock
+  tick whether or not batches are being taken;
 * reconnects after any drop with exponential backoff and full jitter
   (``reconnect_initial_s`` doubling to ``reconnect_max_s``; the count resets
   once a connection has lasted ``reconnect_reset_s``), and reports the feed
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -88,6 +92,11 @@ class CoinbaseFeedSource:
         self._ws: websocket.WebSocketApp | None = None
         self._thread: threading.Thread | None = None
         self._seen_connection = 0  # the newest connection whose frames reached the market
+        self._fenced = 0  # frames of connections up to this one are ignored (dropped by us)
+        # The socket thread's own view (the actor thread clears connected_since).
+        self._attempt_since: float | None = None  # monotonic: this connection attempt began
+        self._opened_at: float | None = None  # monotonic: this connection opened
+        self._dropping = False  # reconnect() is dropping this connection
 
     # --- the feed actor's side ------------------------------------------------------
 
@@ -112,7 +121,7 @@ class CoinbaseFeedSource:
     def absorb(self, message: object) -> None:
         if not isinstance(message, RawFrame):
             raise TypeError(f"unexpected live input {type(message).__name__}")
-        if message.connection < self._seen_connection:
+        if message.connection < self._seen_connection or message.connection <= self._fenced:
             return  # a frame of a connection already given up
         if message.connection > self._seen_connection:
             # A new connection numbers its frames from 0 and sends fresh snapshots.
@@ -124,14 +133,19 @@ class CoinbaseFeedSource:
         if verdict is Verdict.INVALID:
             self._telemetry.errors["feed.input"] += 1
         elif verdict is Verdict.RESYNC:
-            self.reconnect("sequence gap: resubscribing for fresh snapshots")
+            self.reconnect("frames lost or a book gone bad: resubscribing for fresh snapshots")
+
+    def watch(self, now_ns: int) -> None:
+        limit = self.config.stale_after_s
+        now = time.monotonic()
+        since, attempt = self.connected_since, self._attempt_since
+        if since is not None and now - since > limit and self.market.stale(now_ns):
+            self._telemetry.feed_state = "stale"
+            self.reconnect(f"no data for {limit:g} s")
+        elif attempt is not None and self._opened_at is None and now - attempt > limit:
+            self.reconnect(f"the connection did not open within {limit:g} s")
 
     def next_batch(self, seq: int, now_ns: int) -> MarketBatch | None:
-        since = self.connected_since
-        if since is not None and time.monotonic() - since > self.config.stale_after_s \
-                and self.market.stale(now_ns):
-            self._telemetry.feed_state = "stale"
-            self.reconnect(f"no data for {self.config.stale_after_s:g} s")
         batch = self.market.next_batch(seq, now_ns)
         if batch is not None:
             lag = max(0, now_ns - batch.ts_ns) / NS_PER_SECOND
@@ -143,9 +157,11 @@ class CoinbaseFeedSource:
         log.warning("feed: reconnecting: %s", reason)
         self.market.reset_connection(reason)
         self.connected_since = None
+        self._fenced = max(self._fenced, self._seen_connection)
         ws = self._ws
         if ws is not None:
-            ws.close()
+            self._dropping = True  # the error the drop raises is ours, not the network's
+            _drop(ws)
 
     # --- the socket thread ----------------------------------------------------------
 
@@ -158,11 +174,12 @@ class CoinbaseFeedSource:
                 cfg.url, on_open=lambda ws, c=connection: self._on_open(ws, c),
                 on_message=lambda ws, raw, c=connection: self._on_message(raw, c),
                 on_error=self._on_error)
+            self._attempt_since, self._opened_at, self._dropping = time.monotonic(), None, False
             self._ws.run_forever(ping_interval=20, ping_timeout=10)
+            opened, self._attempt_since = self._opened_at, None
             if self._stop.is_set():
                 break
-            since = self.connected_since
-            if since is not None and time.monotonic() - since >= cfg.reconnect_reset_s:
+            if opened is not None and time.monotonic() - opened >= cfg.reconnect_reset_s:
                 self.backoff.reset()
             self.connected_since = None
             if self.backoff.failures + 1 >= cfg.circuit_breaker_failures:
@@ -172,7 +189,7 @@ class CoinbaseFeedSource:
             self._stop.wait(delay)
 
     def _on_open(self, ws: websocket.WebSocket, connection: int) -> None:
-        self.connected_since = time.monotonic()
+        self._opened_at = self.connected_since = time.monotonic()
         self._telemetry.feed_state = "up"
         log.info("feed: connected to %s", self.config.url)
         for channel in self.config.channels:
@@ -186,4 +203,32 @@ class CoinbaseFeedSource:
             self._notify(RawFrame(raw, time.time_ns(), connection))
 
     def _on_error(self, ws: websocket.WebSocket, error: Exception) -> None:
+        if self._dropping or self._stop.is_set():
+            log.debug("feed: connection dropped: %s", error)
+            return
         log.warning("feed: cannot reach %s: %s", self.config.url, error)
+
+
+
+
+def _drop(ws: websocket.WebSocketApp) -> None:
+    """End a connection from another thread than its socket thread: a close
+    frame, so that the server ends its side at once, then a shutdown of the
+    socket, so that the socket thread's read returns at once and
+    ``run_forever`` ends. (Closing the socket here instead would leave the
+    socket thread waiting in its poll on a closed descriptor until the ping
+    time-out, up to 10 s.)"""
+    ws.keep_running = False
+    try:
+        ws.sock.send_close()
+    except (AttributeError, OSError, websocket.WebSocketException):
+        pass  # not connected yet, or already gone
+    _shut_down(ws)
+
+def _shut_down(ws: websocket.WebSocketApp) -> None:
+    """Shut the socket down under its socket thread: the thread's read
+    returns at once and ``run_forever`` ends."""
+    try:
+        ws.sock.sock.shutdown(socket.SHUT_RDWR)
+    except (AttributeError, OSError):
+        pass  # not connected yet, or already closed

@@ -38,6 +38,10 @@ from cryptoj_actors.money import ZERO
 log = logging.getLogger(__name__)
 
 LOG_EVERY_NS = 60 * NS_PER_SECOND
+#: Trades kept between two batches; past it the oldest half goes (counted as
+#: ``trades_conflated``), so that a feed nobody takes batches from (a halt)
+#: does not grow without bound.
+MAX_PENDING_TRADES = 20_000
 
 
 class Verdict(enum.Enum):
@@ -128,6 +132,8 @@ class LiveMarket:
             frame = at.parse_frame(raw)
         except at.FrameError as exc:
             return self._bad(exc.kind, str(exc), received_ns)
+        except (ValueError, ArithmeticError) as exc:
+            return self._bad("bad_value", repr(exc), received_ns)
         self.last_frame_ns = received_ns
         if not self._first_arrival_ns:
             self._first_arrival_ns = received_ns
@@ -144,15 +150,30 @@ class LiveMarket:
         try:
             return self._apply(frame, received_ns)
         except at.FrameError as exc:
-            return self._bad(exc.kind, str(exc), received_ns)
+            verdict = self._bad(exc.kind, str(exc), received_ns)
+        except (ValueError, ArithmeticError) as exc:  # a value no check foresaw
+            verdict = self._bad("bad_value", repr(exc), received_ns)
+        if frame.channel == "l2_data" and frame.sequence_num is not None:
+            # Its number is spent and its changes are not applied: the books
+            # it names no longer match the venue's. (A frame without a number
+            # is no venue's frame: junk, skipped.)
+            named = {e.get("product_id") for e in frame.events if isinstance(e, dict)}
+            books = [b for p, b in self.books.items() if p in named] or list(self.books.values())
+            for book in books:
+                book.invalidate("a book frame was rejected")
+                self._changed.add(book.product_id)
+            return Verdict.RESYNC
+        return verdict
 
     def _apply(self, frame: at.Frame, received_ns: int) -> Verdict:
         channel = frame.channel
         if channel == "l2_data":
+            broken = False
             for event in at.book_events(frame):
                 book = self.books.get(event.product_id)
                 if book is None:
                     continue
+                was_valid = book.valid
                 try:
                     if event.kind == "snapshot":
                         book.apply_snapshot(event.changes, event.time_ns)
@@ -160,16 +181,26 @@ class LiveMarket:
                         book.apply_update(event.changes, event.time_ns)
                 except BookError as exc:
                     self._bad("bad_book", str(exc), received_ns)
-                if book.crossed and event.kind == "update":
-                    self._note("crossed_book", book.invalid_reason, received_ns)
+                if (was_valid or event.kind == "snapshot") and not book.valid:
+                    broken = True  # just now: crossed, or a bad level
+                    if book.crossed:
+                        self._note("crossed_book", book.invalid_reason, received_ns)
                 self._changed.add(event.product_id)
                 self.last_seen[event.product_id] = received_ns
+            if broken:  # only a fresh snapshot can mend it: resubscribe
+                return Verdict.RESYNC
         elif channel == "market_trades":
             for trade in at.trades(frame):
                 if trade.product_id in self._cutters and self._is_new(trade):
                     bar = self._cutters[trade.product_id].add(trade)
                     if bar is not None:
                         self._bars.append(bar)
+                    if len(self._trades) >= MAX_PENDING_TRADES:
+                        # No batch taken for a long while (a halt): keep the
+                        # newest trades; the bars already hold the rest.
+                        del self._trades[:MAX_PENDING_TRADES // 2]
+                        self._note("trades_conflated", f"over {MAX_PENDING_TRADES} trades "
+                                   "waiting for a batch", received_ns)
                     self._trades.append(trade)
                     self.last_seen[trade.product_id] = received_ns
         elif channel == "ticker":

@@ -38,6 +38,9 @@ class BarReplaySource:
     def absorb(self, message: object) -> None:
         raise TypeError(f"a replay source takes no live input ({type(message).__name__})")
 
+    def watch(self, now_ns: int) -> None:
+        pass
+
     def next_batch(self, seq: int, now_ns: int) -> MarketBatch | None:
         if self.exhausted:
             return None

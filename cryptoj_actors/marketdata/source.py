@@ -34,3 +34,8 @@ class MarketSource(Protocol):
 
     def absorb(self, message: object) -> None:
         """Take in what a live connection delivered (via ``notify``)."""
+
+    def watch(self, now_ns: int) -> None:
+        """Look after the connection on every clock tick, whether or not
+        batches are being taken (a live source reconnects on stale data or a
+        connection that does not open); nothing for a replay."""

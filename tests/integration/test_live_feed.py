@@ -153,6 +153,41 @@ def test_the_server_down_at_start_is_retried_until_it_comes(capture, tmp_path):
         system.stop()
 
 
+def test_a_resubscription_is_quick_and_a_long_connection_resets_the_backoff(capture, tmp_path):
+    server = replay_server.ReplayServer(capture, loop=True)
+    with replay_server.Running(server):
+        system = live_system(tmp_path, server.port, reconnect_reset_s=0.5)
+        try:
+            source = source_of(system)
+            wait_until(lambda: all(b.valid for b in source.market.books.values()))
+            for n in range(3):  # three resyncs, each after a connection of over 0.5 s
+                time.sleep(0.6)
+                connections = server.connections
+                asked = time.monotonic()
+                system.rt.directory.get("feed").proxy().source.get().reconnect("drill")
+                wait_until(lambda c=connections: server.connections > c, timeout=5)
+                assert time.monotonic() - asked < 2.0, "the dropped socket must wake at once"
+            assert source.backoff.failures <= 1  # reset each time: no circuit breaker
+            assert system.rt.telemetry.feed_state != "down"
+        finally:
+            system.stop()
+
+
+def test_a_connection_that_never_opens_is_given_up_and_retried(tmp_path):
+    import socket
+    with socket.socket() as listener:  # accepts TCP, never answers the websocket upgrade
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        system = live_system(tmp_path, port, stale_after_s=0.5)
+        try:
+            source = source_of(system)
+            wait_until(lambda: source.backoff.failures >= 2, timeout=10)
+            assert system.rt.telemetry.feed_state == "connecting"
+        finally:
+            system.stop()
+
+
 class FivePercentEach:
     """Hold 5 % of equity in every product from its first bar on."""
 

@@ -95,14 +95,47 @@ def test_a_heartbeat_counter_gap_counts_as_a_gap(frames):
     ("{", "not_json"), ("[1, 2]", "not_object"), ('{"channel": "nope", "events": []}',
                                                    "unknown_channel"),
     ('{"channel": "market_trades", "events": [{"trades": [{"price": "1"}]}]}', "missing_field"),
-    ('{"channel": "l2_data", "events": [{"type": "update", "product_id": "BTC-USD", '
-     '"updates": [{"side": "bid", "price_level": "-5", "new_quantity": "1"}]}]}', "bad_value"),
+    ('{"channel": "market_trades", "timestamp": "2026-09-30T02:40:00Z", "events": [{"trades": '
+     '[{"product_id": "BTC-USD", "trade_id": "1", "price": "1", "size": "1e999999999", '
+     '"side": "BUY", "time": "2026-09-30T02:40:00Z"}]}]}', "bad_value"),
+    ('{"channel": "market_trades", "timestamp": "2026-09-30T02:40:00Z", "events": [{"trades": '
+     '[{"product_id": "BTC-USD", "trade_id": "1", "price": "1", "size": "1", '
+     '"side": "BUY", "time": "2026-09-30T02:40:00.abcZ"}]}]}', "bad_value"),
 ])
 def test_bad_input_is_counted_by_kind_and_skipped(frames, bad, kind):
     m = market()
     feed(m, frames[:30])
     assert m.on_frame(bad, 10**9) is Verdict.INVALID
     assert m.counts[kind] == 1 and all(b.valid for b in m.books.values())
+
+
+def test_a_rejected_book_frame_invalidates_its_book_and_resubscribes(frames):
+    m = market()
+    feed(m, frames[:30])
+    bad = ('{"channel": "l2_data", "sequence_num": 30, "timestamp": "2026-09-30T02:40:00Z", '
+           '"events": [{"type": "update", "product_id": "BTC-USD", "updates": ['
+           '{"side": "bid", "price_level": "100", "new_quantity": "0"}, '
+           '{"side": "offer", "price_level": "-5", "new_quantity": "1"}]}]}')
+    assert m.on_frame(bad, 10**9) is Verdict.RESYNC  # none of its changes could be applied
+    assert m.counts["bad_value"] == 1
+    assert not m.books["BTC-USD"].valid and m.books["ETH-USD"].valid
+    assert "BTC-USD" in m.unreliable(10**9)
+
+
+def test_a_book_that_becomes_crossed_resubscribes_and_is_counted_once(frames):
+    m = market()
+    feed(m, frames[:30])
+    book = m.books["BTC-USD"]
+    cross = {"channel": "l2_data", "sequence_num": m.last_seq + 1,
+             "timestamp": "2026-09-30T02:40:00Z", "events": [{
+                 "type": "update", "product_id": "BTC-USD", "updates": [{
+                     "side": "bid", "event_time": "2026-09-30T02:40:00Z",
+                     "price_level": str(book.best_ask + 1), "new_quantity": "1"}]}]}
+    assert m.on_frame(json.dumps(cross), 10**9) is Verdict.RESYNC
+    assert not book.valid and m.counts["crossed_book"] == 1
+    again = {**cross, "sequence_num": m.last_seq + 1}
+    assert m.on_frame(json.dumps(again), 10**9) is Verdict.OK  # already invalid: not again
+    assert m.counts["crossed_book"] == 1
 
 
 def test_silence_makes_products_unreliable_and_batches_say_so(frames):
