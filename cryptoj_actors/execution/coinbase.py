@@ -139,6 +139,7 @@ class CoinbaseExchange:
         self._last_fill_ns = 0
         self._last_poll = float("-inf")
         self._connection: int | None = None
+        self._batches = 0
         self._venue_down = False
 
     @property
@@ -182,10 +183,18 @@ class CoinbaseExchange:
         reconnected since the last batch, or the venue was unreachable."""
         reconnected = self._connection is not None and batch.connection != self._connection
         self._connection = batch.connection
+        self._batches += 1
         due = self._clock() - self._last_poll >= self.poll_interval_s
         if reconnected or (self._venue_down and due):
             log.info("venue: %s; reconciling", "the feed reconnected" if reconnected
                      else "retrying after the venue was unreachable")
+            return self.reconcile(batch.ts_ns)
+        if self._batches == 2:
+            # The reconciliation at start came before any mark, so a coin
+            # balance the ledger lacks could not be valued and applied; the
+            # first batch has marked the ledger by the time this one's
+            # balances reach the portfolio.
+            log.info("venue: reconciling again, now that the ledger has marks")
             return self.reconcile(batch.ts_ns)
         if self._tracked and due:
             return self.poll(batch.ts_ns)

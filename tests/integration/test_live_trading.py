@@ -66,7 +66,8 @@ def test_run_live_trades_on_the_venue_and_reconciles_its_balances(capture, tmp_p
     books = direct_books(capture)
     prices = {p: (b.best_bid, b.best_ask) for p, b in books.items()}
     # The account holds less than the config's starting cash: the venue is right.
-    venue = server_script.Venue(balances={"USD": Decimal("8000")}, prices=prices)
+    venue = server_script.Venue(balances={"USD": Decimal("8000"), "ETH": Decimal("0.05")},
+                                prices=prices)
     rest = server_script.ExchangeServer(venue, name, public).start()
     key_file = write_key(tmp_path / "cdp_api_key.json", name, pem)
     conf = live_config(tmp_path, rest.url, key_file)
@@ -103,11 +104,18 @@ def test_run_live_trades_on_the_venue_and_reconciles_its_balances(capture, tmp_p
     assert posts and all(p.authorized for p in posts)
     assert len({p.body["client_order_id"] for p in posts}) == len(posts)  # each sent once
     assert {p.body["product_id"] for p in posts} == {"BTC-USD", "ETH-USD"}
-    # Balances were taken up at start: USD 8000 on the venue, 10000 in the config.
+    # Balances were taken up at start: USD 8000 on the venue, 10000 in the
+    # config; the ETH the account held, once the first batch had marked it.
     run_dir = next((tmp_path / "runs").iterdir())
-    first = json.loads((run_dir / "reconciliation.jsonl").read_text().splitlines()[0])
+    lines = [json.loads(line) for line in
+             (run_dir / "reconciliation.jsonl").read_text().splitlines()]
+    first = lines[0]
     assert (first["currency"], first["venue"], first["ledger"], first["applied"]) == \
         ("USD", "8000", "10000", True)
+    eth = [(Decimal(d["venue"]) - Decimal(d["ledger"]), d["applied"])
+           for d in lines if d["currency"] == "ETH"]
+    assert eth[0] == (Decimal("0.05"), False)  # at start: no ETH mark yet
+    assert (Decimal("0.05"), True) in eth[1:]
     assert all(s.authorized for s in rest.seen)
 
 
