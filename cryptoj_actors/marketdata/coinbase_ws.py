@@ -40,8 +40,8 @@ from cryptoj_actors.messages import MarketBatch
 
 log = logging.getLogger(__name__)
 
-#: Seconds to wait for the server's close frame when stopping.
-CLOSE_TIMEOUT_S = 0.5
+#: Seconds :meth:`CoinbaseFeedSource.stop` waits for the socket thread to end.
+STOP_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,12 +111,10 @@ class CoinbaseFeedSource:
         self._stop.set()
         ws = self._ws
         if ws is not None:
-            # The close handshake reads until the server's close frame; a
-            # server still streaming frames would hold it for websocket-client's
-            # default 3 s, past the actor's shutdown time-out.
-            ws.close(timeout=CLOSE_TIMEOUT_S)
+            self._dropping = True
+            _drop(ws)
         if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=2 * CLOSE_TIMEOUT_S + 1)
+            self._thread.join(timeout=STOP_TIMEOUT_S)
 
     def absorb(self, message: object) -> None:
         if not isinstance(message, RawFrame):
@@ -209,8 +207,6 @@ class CoinbaseFeedSource:
         log.warning("feed: cannot reach %s: %s", self.config.url, error)
 
 
-
-
 def _drop(ws: websocket.WebSocketApp) -> None:
     """End a connection from another thread than its socket thread: a close
     frame, so that the server ends its side at once, then a shutdown of the
@@ -224,6 +220,7 @@ def _drop(ws: websocket.WebSocketApp) -> None:
     except (AttributeError, OSError, websocket.WebSocketException):
         pass  # not connected yet, or already gone
     _shut_down(ws)
+
 
 def _shut_down(ws: websocket.WebSocketApp) -> None:
     """Shut the socket down under its socket thread: the thread's read
