@@ -133,6 +133,8 @@ class CaptureReplaySource:
                     self._frames[self._next].received_ns < self._cut_at:
                 frame = self._frames[self._next]
                 self._next += 1
+                if self.market.last_seq is not None and _opens_connection(frame.text):
+                    self.market.reset_connection("the recording went through a reconnect")
                 verdict = self.market.on_frame(frame.text, frame.received_ns)
                 channel = "invalid" if verdict is Verdict.INVALID else "frames"
                 self._telemetry.feed_messages[channel] += 1
@@ -144,3 +146,16 @@ class CaptureReplaySource:
             if batch is not None:  # stamped with the wall clock, as a bar replay's
                 return replace(batch, received_ns=now_ns)
         return None
+
+
+def _opens_connection(text: str) -> bool:
+    """Whether a frame is the first of a connection: Coinbase numbers each
+    connection's frames from 0, so a 0 after other numbers is a reconnect the
+    recording went through (its books wait for the new snapshots)."""
+    if '"sequence_num":0' not in text.replace(" ", ""):
+        return False  # the cheap test first: this runs on every frame
+    try:
+        frame = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(frame, dict) and frame.get("sequence_num") == 0

@@ -126,6 +126,28 @@ def test_record_writes_frames_that_replay_and_the_book_code_read_back(capture, t
     assert "ended: finished" in replayed.stdout
 
 
+def test_a_recording_that_went_through_a_reconnect_replays_each_connection_apart(
+        advanced_ws_capture, tmp_path):
+    lines = advanced_ws_capture.read_text().splitlines()
+    last = int(lines[-1].split("\t", 1)[0])
+    first = int(lines[0].split("\t", 1)[0])
+    again = [f"{int(stamp) - first + last + 10**9}\t{frame}"  # a second connection, 1 s later
+             for stamp, frame in (line.split("\t", 1) for line in lines)]
+    out = tmp_path / "reconnected.jsonl"
+    out.write_text("\n".join(lines + again) + "\n")
+    frames, products = read_capture(out)
+    source = CaptureReplaySource(frames, products, FeedConfig(products=PRODUCTS))
+    while source.next_batch(1, 0) is not None:
+        pass
+    market = source.market
+    assert market.resets == 1 and market.counts["sequence_repeat"] == 0
+    assert market.counts["gap"] == 0
+    expected = direct_books(replay_server.Capture.read(advanced_ws_capture))
+    for product in PRODUCTS:
+        book = market.books[product]
+        assert book.valid and dict(book.bids) == dict(expected[product].bids)
+
+
 def test_record_never_overwrites_a_capture(tmp_path):
     out = tmp_path / "capture.jsonl"
     out.write_text("precious\n")
