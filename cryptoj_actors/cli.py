@@ -29,8 +29,8 @@ from typing import Any
 import requests
 
 from cryptoj_actors import __version__
-from cryptoj_actors.actors.admin import UNWIND_LINE, control_file
-from cryptoj_actors.admin.client import Endpoint, call, running_endpoint
+from cryptoj_actors.actors.admin import RESUME_TIMEOUT_S, UNWIND_LINE, control_file
+from cryptoj_actors.admin.client import TIMEOUT_S, Endpoint, call, running_endpoint
 from cryptoj_actors.admin.token import TokenError, load_or_create_token
 from cryptoj_actors.clock import iso
 from cryptoj_actors.coinbase.credentials import (
@@ -786,13 +786,20 @@ def cmd_resume(args: argparse.Namespace) -> int:
     endpoint = _endpoint(config)
     if endpoint is not None:
         try:
-            call(endpoint, "POST", "/resume", {"reason": reason})
+            # Longer than the system's own wait for its supervisor, so that
+            # its answer (done, refused, or still queued) is the one shown.
+            answer = call(endpoint, "POST", "/resume", {"reason": reason},
+                 timeout_s=RESUME_TIMEOUT_S + TIMEOUT_S)
         except requests.HTTPError as exc:
             raise UsageError(f"the running system {endpoint.run_id} refused: {exc}") from None
         except requests.RequestException as exc:
             raise UsageError(f"the running system at {endpoint.url} did not answer: {exc}") \
                 from None
-        print(f"resumed the running system {endpoint.run_id}: {reason}")
+        if answer.get("pending"):
+            print(f"resume queued: the running system {endpoint.run_id} is busy and acts on it "
+                  f"when free ({reason}); `status` shows when it has")
+        else:
+            print(f"resumed the running system {endpoint.run_id}: {reason}")
         return EXIT_OK
     state_file, state = _live_state(config)
     risk_lifted = _lift_risk_halt(config)

@@ -129,6 +129,8 @@ class ExecutorActor(RoleActor):
             for update in self.exchange.cancel_all(state.ts_ns, f"halted: {state.reason}",
                                                    keep_reduce_only=True):
                 self._emit(update)
+        elif not self.rt.halt.is_set():  # a resume (the supervisor clears the switch first)
+            self.exchange.resume()
 
     def _drain(self) -> None:
         # Batch n is matchable once the orders decided on n - 1 are in; the

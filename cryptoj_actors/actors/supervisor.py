@@ -184,11 +184,13 @@ class SupervisorActor(RoleActor):
         if self._stopping:
             return
         if self.rt.halt.is_set():
-            # A halted system starts nothing new. Its unwind (if any) ends
-            # here, and a replay ends too: its data no longer reaches the end.
+            # A halted system starts nothing new. Without a pipeline role its
+            # unwind (if any) ends here, and a replay ends too: its data no
+            # longer reaches the end.
             reason = f"{self.rt.halt.reason}; {due.role} failed while halted, not restarted"
             log.critical("supervisor: %s", reason)
-            if self.rt.run.mode == "replay":
+            if self.rt.run.mode == "replay" and any(
+                    self.specs[role].significant for role in self._restart_set(due.role)):
                 self.rt.outcome.end("halted", reason)
             return
         roles = self._restart_set(due.role)
@@ -309,18 +311,19 @@ class SupervisorActor(RoleActor):
 
         Returns:
             None when resumed (or not halted), else why the resume is refused:
-            a significant child is down (a halted system restarts nothing, and
-            a system without its whole pipeline cannot trade: restart the
-            process, which rebuilds from the journal), or the resume cannot
-            be recorded.
+            a significant child is down or hung (a halted system restarts
+            nothing, and a system without its whole pipeline cannot trade:
+            restart the process, which rebuilds from the journal), or the
+            resume cannot be recorded.
         """
         if not self.emergency.halted and not self.rt.halt.is_set():
             log.info("supervisor: resume: not halted")
             return None
         down = [role for role in self.order if self.specs[role].significant
-                and not ((ref := self.rt.directory.get(role)) is not None and ref.is_alive())]
+                and (role in self.rt.board.hung or not (
+                    (ref := self.rt.directory.get(role)) is not None and ref.is_alive()))]
         if down:
-            refusal = f"{', '.join(down)} down: restart the process to resume"
+            refusal = f"{', '.join(down)} down or hung: restart the process to resume"
             log.critical("supervisor: resume refused, still HALTED: %s", refusal)
             return refusal
         state = self.emergency.resume(reason, time.time_ns())

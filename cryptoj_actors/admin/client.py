@@ -38,7 +38,7 @@ def running_endpoint(state_dir: Path, token_file: str) -> Endpoint | None:
 
 
 def call(endpoint: Endpoint, method: str, path: str,
-         body: dict[str, Any] | None = None) -> dict[str, Any]:
+         body: dict[str, Any] | None = None, *, timeout_s: float = TIMEOUT_S) -> dict[str, Any]:
     """One authenticated request; the decoded JSON answer.
 
     Raises:
@@ -46,7 +46,7 @@ def call(endpoint: Endpoint, method: str, path: str,
             message is the status and the system's own ``error`` text.
         requests.RequestException: the system did not answer.
     """
-    response = requests.request(method, endpoint.url + path, json=body, timeout=TIMEOUT_S,
+    response = requests.request(method, endpoint.url + path, json=body, timeout=timeout_s,
                                 headers={"Authorization": f"Bearer {endpoint.token}"})
     if not response.ok:
         try:

@@ -5,8 +5,12 @@
 | ``GET /status`` | the status document (JSON) |
 | ``GET /metrics`` | Prometheus text exposition |
 | ``POST /halt`` | halt now; JSON body ``{"reason": "...", "unwind": true}`` optional |
-| ``POST /resume`` | lift a halt; 409 when refused (a pipeline actor down, the state not recorded) |
+| ``POST /resume`` | lift a halt: 200 done, 409 refused, 202 queued (see below) |
 | ``POST /report`` | write the run's report files as they stand now (JSON: the files) |
+
+A resume is refused (409, with the reason) while a pipeline actor is down or
+hung, or when it cannot be recorded; it is queued (202) when the supervisor
+is too busy to answer within ``RESUME_TIMEOUT_S``, and acts on it when free.
 
 Every request needs ``Authorization: Bearer <token>``; without the right one
 the answer is 401 and the attempt is logged (with the client address, never
@@ -127,8 +131,14 @@ class _Handler(BaseHTTPRequestHandler):
                 self._error(HTTPStatus.INTERNAL_SERVER_ERROR,
                             f"cannot remove the control file, still halted: {exc.strerror}")
                 return
-            except (pykka.ActorDeadError, pykka.Timeout) as exc:
-                self._error(HTTPStatus.SERVICE_UNAVAILABLE, f"the supervisor did not answer: {exc}")
+            except pykka.Timeout:
+                # The request stays in the supervisor's mailbox: it may still
+                # take effect, and the answer must not say it failed.
+                self._reply(HTTPStatus.ACCEPTED, {"resumed": False, "pending": True,
+                                                  "reason": reason})
+                return
+            except pykka.ActorDeadError as exc:
+                self._error(HTTPStatus.SERVICE_UNAVAILABLE, f"the supervisor is gone: {exc}")
                 return
             if refusal is not None:
                 self._error(HTTPStatus.CONFLICT, f"still halted: {refusal}")

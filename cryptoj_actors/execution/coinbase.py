@@ -140,6 +140,7 @@ class CoinbaseExchange:
         self._last_poll = float("-inf")
         self._connection: int | None = None
         self._batches = 0
+        self._marked_reconcile_due = False  # set at a restart: see on_market
         self._venue_down = False
 
     @property
@@ -189,11 +190,13 @@ class CoinbaseExchange:
             log.info("venue: %s; reconciling", "the feed reconnected" if reconnected
                      else "retrying after the venue was unreachable")
             return self.reconcile(batch.ts_ns)
-        if self._batches == 2:
+        if self._marked_reconcile_due and self._batches >= 2 and not self._tracked:
             # The reconciliation at start came before any mark, so a coin
             # balance the ledger lacks could not be valued and applied; the
             # first batch has marked the ledger by the time this one's
-            # balances reach the portfolio.
+            # balances reach the portfolio, and with no order open they can
+            # be applied.
+            self._marked_reconcile_due = False
             log.info("venue: reconciling again, now that the ledger has marks")
             return self.reconcile(batch.ts_ns)
         if self._tracked and due:
@@ -219,6 +222,16 @@ class CoinbaseExchange:
             log.error("venue: cancelling failed (%s); the cancels are sent again at every poll "
                       "until the orders end", exc)
         return events
+
+    def resume(self) -> None:
+        """An operator's resume: the halt's cancels the venue has not accepted
+        yet (it was unreachable, or the order was still UNKNOWN) are dropped;
+        those orders trade on."""
+        for tracked in self._tracked.values():
+            if tracked.cancel_wanted and not tracked.cancel_accepted:
+                tracked.cancel_wanted = False
+                log.info("venue: resumed: %s is no longer to be cancelled",
+                         tracked.order.client_order_id)
 
     # --- venue state ----------------------------------------------------------
 
@@ -274,6 +287,7 @@ class CoinbaseExchange:
             tracked = self._tracked[order.client_order_id]
             tracked.booked_fills = len(booked)
             tracked.booked_base = sum((f.base_size for f in booked), ZERO)
+        self._marked_reconcile_due = True
         return self.reconcile(time.time_ns())
 
     # --- internals --------------------------------------------------------------

@@ -120,6 +120,9 @@ class PaperExchange:
             self._match(order, offer, batch.ts_ns, events)
         return events
 
+    def resume(self) -> None:
+        pass  # a halt's cancels take effect at once here: none is left pending
+
     def recover(self, journal: Journal) -> list[PaperEvent]:
         """A live restart: the paper venue lived in the process that ended, and
         its resting orders ended with it. Each order the journal still has

@@ -39,5 +39,9 @@ class Venue(Protocol):
                    keep_reduce_only: bool = False) -> list[VenueEvent]:
         """End every open order (``keep_reduce_only`` spares exits)."""
 
+    def resume(self) -> None:
+        """An operator's resume: cancels a halt asked for and the venue has not
+        yet accepted are no longer wanted."""
+
     def recover(self, journal: Journal) -> list[VenueEvent]:
         """A live restart: take up the journal's open orders."""

@@ -131,7 +131,8 @@ class CoinbaseFeedSource:
         if verdict is Verdict.INVALID:
             self._telemetry.errors["feed.input"] += 1
         elif verdict is Verdict.RESYNC:
-            self.reconnect("frames lost or a book gone bad: resubscribing for fresh snapshots")
+            self.reconnect("frames lost or a book gone bad: resubscribing for fresh snapshots",
+                           connection=message.connection)
 
     def watch(self, now_ns: int) -> None:
         limit = self.config.stale_after_s
@@ -150,12 +151,20 @@ class CoinbaseFeedSource:
             self._telemetry.feed_lag.record(lag)
         return batch
 
-    def reconnect(self, reason: str) -> None:
-        """Drop the connection (the socket thread opens a new one)."""
+    def reconnect(self, reason: str, connection: int | None = None) -> None:
+        """Drop the current connection (the socket thread opens a new one),
+        or only ignore ``connection``'s frames from now on when a newer one
+        has replaced it already."""
+        current = self.connection
+        if connection is not None and connection < current:
+            self._fenced = max(self._fenced, connection)
+            log.info("feed: connection %d already replaced (%s)", connection, reason)
+            return
         log.warning("feed: reconnecting: %s", reason)
         self.market.reset_connection(reason)
         self.connected_since = None
-        self._fenced = max(self._fenced, self._seen_connection)
+        self._attempt_since = None  # "did not open" is said once per attempt
+        self._fenced = max(self._fenced, current)
         ws = self._ws
         if ws is not None:
             self._dropping = True  # the error the drop raises is ours, not the network's
@@ -173,6 +182,9 @@ class CoinbaseFeedSource:
                 on_message=lambda ws, raw, c=connection: self._on_message(raw, c),
                 on_error=self._on_error)
             self._attempt_since, self._opened_at, self._dropping = time.monotonic(), None, False
+            # The TCP connect and the handshake time out like stale data: a
+            # socket still connecting cannot be shut down from outside.
+            websocket.setdefaulttimeout(cfg.stale_after_s)
             self._ws.run_forever(ping_interval=20, ping_timeout=10)
             opened, self._attempt_since = self._opened_at, None
             if self._stop.is_set():

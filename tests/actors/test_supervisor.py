@@ -143,7 +143,7 @@ def test_a_resume_is_refused_while_a_significant_child_is_down(runtime):
     crash(runtime, "ledger")
     wait_for(runtime.halt.is_set)
     refusal = sup.proxy().resume("operator").get(timeout=5)
-    assert refusal == "ledger down: restart the process to resume"
+    assert refusal == "ledger down or hung: restart the process to resume"
     assert runtime.halt.is_set() and sup.proxy().emergency.get().halted
 
 
@@ -183,14 +183,19 @@ def test_a_hung_significant_child_halts_the_system(runtime):
     def factory(rt: Runtime, generation: int) -> pykka.ActorRef:
         return Sleeper.start(rt, generation, role="risk", events=events)
 
-    SupervisorActor.start(runtime, [ChildSpec(role="risk", factory=factory,
-                                              restart=RestartType.TEMPORARY,
-                                              significant=True, shutdown_timeout_s=0.1)])
+    Sleeper.release.clear()
+    sup = SupervisorActor.start(runtime, [ChildSpec(role="risk", factory=factory,
+                                                    restart=RestartType.TEMPORARY,
+                                                    significant=True, shutdown_timeout_s=0.1)])
     wait_for(lambda: (ref := runtime.directory.get("risk")) is not None and ref.is_alive())
     runtime.directory.get("risk").tell(Tick(sender="test", ts_ns=0, name="hang"))
     try:
         wait_for(runtime.halt.is_set, timeout=5)
         assert "risk hung: no answer to a liveness ping in 0.3 s" in runtime.halt.reason
+        # alive but hung: a resume would trade without it
+        assert sup.proxy().resume("operator").get(timeout=5) == \
+            "risk down or hung: restart the process to resume"
+        assert runtime.halt.is_set()
     finally:
         Sleeper.release.set()
 

@@ -295,6 +295,22 @@ def test_a_cancel_that_failed_is_sent_again_until_the_order_ends(server, client)
     assert events[-1].status is OrderStatus.CANCELLED and exchange.open_orders == 0
 
 
+def test_a_resume_withdraws_the_cancels_the_venue_has_not_accepted(server, client):
+    exchange = CoinbaseExchange(client, poll_interval_s=0)
+    limit = Order(client_order_id="l-3", product_id="BTC-USD", side=Side.BUY,
+                  order_type=OrderType.LIMIT, base_size=Decimal("0.001"),
+                  limit_price=Decimal("100000.00"))
+    exchange.submit(limit, 0)
+    failing = Fault("POST", "/orders/batch_cancel", "500", times=100)
+    server.add_fault(failing)
+    exchange.cancel_all(0, "halted")
+    failing.times = 0
+    exchange.resume()  # the operator resumed before the venue took the cancel
+    calls = len(server.requests("POST", "/orders/batch_cancel"))
+    assert exchange.poll(0) == [] and exchange.open_orders == 1  # it trades on
+    assert len(server.requests("POST", "/orders/batch_cancel")) == calls
+
+
 # --- reconciliation -------------------------------------------------------------------
 
 
