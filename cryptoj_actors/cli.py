@@ -789,7 +789,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
             # Longer than the system's own wait for its supervisor, so that
             # its answer (done, refused, or still queued) is the one shown.
             answer = call(endpoint, "POST", "/resume", {"reason": reason},
-                 timeout_s=RESUME_TIMEOUT_S + TIMEOUT_S)
+                          timeout_s=RESUME_TIMEOUT_S + TIMEOUT_S)
         except requests.HTTPError as exc:
             raise UsageError(f"the running system {endpoint.run_id} refused: {exc}") from None
         except requests.RequestException as exc:

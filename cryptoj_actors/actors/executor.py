@@ -68,6 +68,7 @@ class ExecutorActor(RoleActor):
         self._received_ns: dict[int, int] = {}  # batch seq -> when the feed cut it (wall, ns)
         self._sent_ns: dict[str, int] = {}  # client order id -> when it was sent (wall, ns)
         self._venue_ids: set[str] = set()  # client order ids whose venue id is journaled
+        self._halted = False  # told HALTED, and not yet anything else
 
     def handlers(self) -> dict[type, Handler]:
         return {MarketBatch: self.on_batch, OrderBatch: self.on_orders, EndOfData: self.on_end,
@@ -126,10 +127,12 @@ class ExecutorActor(RoleActor):
 
     def on_state(self, state: TradingState) -> None:
         if state.level is TradingLevel.HALTED:
+            self._halted = True
             for update in self.exchange.cancel_all(state.ts_ns, f"halted: {state.reason}",
                                                    keep_reduce_only=True):
                 self._emit(update)
-        elif not self.rt.halt.is_set():  # a resume (the supervisor clears the switch first)
+        elif self._halted:  # only an operator's resume leaves HALTED
+            self._halted = False
             self.exchange.resume()
 
     def _drain(self) -> None:
