@@ -480,7 +480,7 @@ class ExchangeServer:
                              "message": "product not found"}
             bid, ask = venue.prices[product]
             return 200, {"product_id": product, "price": str((bid + ask) / 2),
-                         "base_increment": str(venue.base_increment),
+                         "base_increment": f"{venue.base_increment:f}",  # plain, never 1E-8
                          "quote_increment": "0.01", "base_min_size": "0.00000001",
                          "quote_min_size": "1", "status": "online", "trading_disabled": False}
         if method == "GET" and sub == "/time":

@@ -39,7 +39,13 @@ from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Protocol
 
-from cryptoj_actors.clock import NS_PER_DAY, NS_PER_HOUR, NS_PER_SECOND, from_datetime, iso
+from cryptoj_actors.clock import (
+    NS_PER_DAY,
+    NS_PER_HOUR,
+    NS_PER_SECOND,
+    from_datetime,
+    iso,
+)
 from cryptoj_actors.messages import PRODUCT_ID, Bar
 from cryptoj_actors.money import ZERO, to_decimal
 

@@ -13,7 +13,6 @@ capture's next snapshot, as the live path would see them meanwhile.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -21,9 +20,9 @@ import orjson
 
 from cryptoj_actors.clock import NS_PER_SECOND
 from cryptoj_actors.config import FeedConfig
-from cryptoj_actors.health.telemetry import Telemetry
 from cryptoj_actors.marketdata.bars_csv import DataError
-from cryptoj_actors.marketdata.live_market import LiveMarket, Verdict
+from cryptoj_actors.marketdata.live_market import LiveMarket
+from cryptoj_actors.marketdata.source import RecordedSource
 from cryptoj_actors.messages import PRODUCT_ID, MarketBatch
 
 
@@ -85,7 +84,7 @@ def _product_ids(text: str) -> set[str]:
     return found
 
 
-class CaptureReplaySource:
+class CaptureReplaySource(RecordedSource):
     """Serves a capture as market batches (a :class:`MarketSource`).
 
     Args:
@@ -97,13 +96,13 @@ class CaptureReplaySource:
 
     def __init__(self, frames: list[CapturedFrame], products: tuple[str, ...],
                  config: FeedConfig) -> None:
+        super().__init__()
         self.products = products
         self.period_ns = int(config.batch_interval_s * NS_PER_SECOND)
         self.market = LiveMarket(products, config.bar_interval_s * NS_PER_SECOND,
                                  int(config.stale_after_s * NS_PER_SECOND), config.book_depth)
         self._frames = frames
         self._next = 0
-        self._telemetry = Telemetry()
         first = frames[0].received_ns if frames else 0
         last = frames[-1].received_ns if frames else 0
         self.total_batches = (last - first) // self.period_ns + 1 if frames else 0
@@ -112,18 +111,6 @@ class CaptureReplaySource:
     @property
     def exhausted(self) -> bool:
         return self._next >= len(self._frames)
-
-    def start(self, notify: Callable[[object], None], telemetry: Telemetry) -> None:
-        self._telemetry = telemetry
-
-    def stop(self) -> None:
-        pass
-
-    def absorb(self, message: object) -> None:
-        raise TypeError(f"a replay source takes no live input ({type(message).__name__})")
-
-    def watch(self, now_ns: int) -> None:
-        pass
 
     def next_batch(self, seq: int, now_ns: int) -> MarketBatch | None:
         """The frames received before the next cut, as one batch; time slices
@@ -135,11 +122,7 @@ class CaptureReplaySource:
                 self._next += 1
                 if self.market.last_seq is not None and _opens_connection(frame.text):
                     self.market.reset_connection("the recording went through a reconnect")
-                verdict = self.market.on_frame(frame.text, frame.received_ns)
-                channel = "invalid" if verdict is Verdict.INVALID else "frames"
-                self._telemetry.feed_messages[channel] += 1
-                if verdict is Verdict.INVALID:
-                    self._telemetry.errors["feed.input"] += 1
+                self.market.take(frame.text, frame.received_ns, self._telemetry)
             cut = self._cut_at
             self._cut_at += self.period_ns
             batch = self.market.next_batch(seq, cut)

@@ -125,12 +125,8 @@ class CoinbaseFeedSource:
             # A new connection numbers its frames from 0 and sends fresh snapshots.
             self._seen_connection = message.connection
             self.market.reset_connection("new connection")
-        verdict = self.market.on_frame(message.text, message.received_ns)
-        channel = "invalid" if verdict is Verdict.INVALID else "frames"
-        self._telemetry.feed_messages[channel] += 1
-        if verdict is Verdict.INVALID:
-            self._telemetry.errors["feed.input"] += 1
-        elif verdict is Verdict.RESYNC:
+        verdict = self.market.take(message.text, message.received_ns, self._telemetry)
+        if verdict is Verdict.RESYNC:
             self.reconnect("frames lost or a book gone bad: resubscribing for fresh snapshots",
                            connection=message.connection)
 

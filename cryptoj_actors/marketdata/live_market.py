@@ -30,9 +30,17 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from cryptoj_actors.clock import NS_PER_SECOND
+from cryptoj_actors.health.telemetry import Telemetry
 from cryptoj_actors.marketdata import advanced_trade as at
 from cryptoj_actors.marketdata.orderbook import BookError, OrderBook
-from cryptoj_actors.messages import Bar, BookUpdate, MarketBatch, MarketEvent, Ticker, Trade
+from cryptoj_actors.messages import (
+    Bar,
+    BookUpdate,
+    MarketBatch,
+    MarketEvent,
+    Ticker,
+    Trade,
+)
 from cryptoj_actors.money import ZERO
 
 log = logging.getLogger(__name__)
@@ -163,6 +171,16 @@ class LiveMarket:
                 book.invalidate("a book frame was rejected")
                 self._changed.add(book.product_id)
             return Verdict.RESYNC
+        return verdict
+
+    def take(self, raw: str | bytes, received_ns: int, telemetry: Telemetry) -> Verdict:
+        """:meth:`on_frame`, counted into ``telemetry``: every frame by
+        verdict (``frames`` or ``invalid``), bad input as ``feed.input`` errors."""
+        verdict = self.on_frame(raw, received_ns)
+        invalid = verdict is Verdict.INVALID
+        telemetry.feed_messages["invalid" if invalid else "frames"] += 1
+        if invalid:
+            telemetry.errors["feed.input"] += 1
         return verdict
 
     def _apply(self, frame: at.Frame, received_ns: int) -> Verdict:

@@ -7,19 +7,17 @@ would have known them (DESIGN.md section 9).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from cryptoj_actors.health.telemetry import Telemetry
 from cryptoj_actors.marketdata.bars_csv import AlignedBars
+from cryptoj_actors.marketdata.source import RecordedSource
 from cryptoj_actors.messages import MarketBatch
 
 
-class BarReplaySource:
+class BarReplaySource(RecordedSource):
     """Serves an :class:`AlignedBars` slice by slice, in time order."""
 
     def __init__(self, aligned: AlignedBars) -> None:
+        super().__init__()
         self.aligned = aligned
-        self._telemetry = Telemetry()
         self.products = aligned.products
         self.total_batches = len(aligned.slices)
         self.period_ns = aligned.interval_ns
@@ -28,18 +26,6 @@ class BarReplaySource:
     @property
     def exhausted(self) -> bool:
         return self._next >= self.total_batches
-
-    def start(self, notify: Callable[[object], None], telemetry: Telemetry) -> None:
-        self._telemetry = telemetry
-
-    def stop(self) -> None:
-        pass
-
-    def absorb(self, message: object) -> None:
-        raise TypeError(f"a replay source takes no live input ({type(message).__name__})")
-
-    def watch(self, now_ns: int) -> None:
-        pass
 
     def next_batch(self, seq: int, now_ns: int) -> MarketBatch | None:
         if self.exhausted:

@@ -39,3 +39,23 @@ class MarketSource(Protocol):
         """Look after the connection on every clock tick, whether or not
         batches are being taken (a live source reconnects on stale data or a
         connection that does not open); nothing for a replay."""
+
+
+class RecordedSource:
+    """What every replay source shares: no connection to start, stop or
+    watch, and no live input; it only counts into the run's telemetry."""
+
+    def __init__(self) -> None:
+        self._telemetry = Telemetry()  # until start() gives the run's
+
+    def start(self, notify: Callable[[object], None], telemetry: Telemetry) -> None:
+        self._telemetry = telemetry
+
+    def stop(self) -> None:
+        pass
+
+    def absorb(self, message: object) -> None:
+        raise TypeError(f"a replay source takes no live input ({type(message).__name__})")
+
+    def watch(self, now_ns: int) -> None:
+        pass

@@ -14,7 +14,7 @@ import jwt
 import pytest
 
 from cryptoj_actors.coinbase.credentials import parse_credentials
-from cryptoj_actors.coinbase.rest import AuthenticationError, RestClient, Unavailable
+from cryptoj_actors.coinbase.rest import AuthenticationError, NotFound, RestClient, Unavailable
 from cryptoj_actors.config import CoinbaseConfig
 from cryptoj_actors.execution.coinbase import FILLS_GRACE_S, CoinbaseExchange
 from cryptoj_actors.execution.journal import Journal
@@ -80,6 +80,22 @@ def buy(coid: str = "o-1", quote: str = "250.00", **kw) -> Order:
                  order_type=OrderType.MARKET, quote_size=Decimal(quote), **kw)
 
 
+def limit_buy(coid: str) -> Order:
+    """A buy resting well below the market (the venue's ask is 114,120.51)."""
+    return Order(client_order_id=coid, product_id="BTC-USD", side=Side.BUY,
+                 order_type=OrderType.LIMIT, base_size=Decimal("0.001"),
+                 limit_price=Decimal("100000.00"))
+
+
+def halt_while_cancels_fail(server, exchange: CoinbaseExchange) -> Fault:
+    """Ask for the halt's cancels while the venue answers 500 to every one;
+    the fault returned stops failing when its ``times`` is set to 0."""
+    failing = Fault("POST", "/orders/batch_cancel", "500", times=100)
+    server.add_fault(failing)
+    exchange.cancel_all(0, "halted")
+    return failing
+
+
 def poll_until_ended(exchange: CoinbaseExchange, clock: FakeClock | None = None) -> list:
     events = []
     for _ in range(5):
@@ -127,6 +143,20 @@ def test_public_endpoints_need_no_key(server):
     assert [p["product_id"] for p in rest.public_products()] == ["BTC-USD"]
     with pytest.raises(AuthenticationError, match="no API key configured"):
         rest.accounts()
+
+
+def test_an_order_a_product_and_the_best_bid_and_ask_are_read_in_coinbase_shapes(client):
+    placed = client.create_order({"client_order_id": "o-9", "product_id": "BTC-USD",
+                                  "side": "BUY", "order_configuration": {
+                                      "market_market_ioc": {"quote_size": "100.00"}}})
+    order = client.get_order(placed["success_response"]["order_id"])
+    assert (order["client_order_id"], order["status"]) == ("o-9", "FILLED")
+    with pytest.raises(NotFound):
+        client.get_order("no-such-order")
+    product = client.product("BTC-USD")
+    assert product["base_increment"] == "0.00000001" and product["status"] == "online"
+    (book,) = client.best_bid_ask(["BTC-USD"])
+    assert (book["bids"][0]["price"], book["asks"][0]["price"]) == (str(BID), str(ASK))
 
 
 # --- orders ---------------------------------------------------------------------------
@@ -220,9 +250,7 @@ def test_reads_are_retried_on_500_and_429_and_give_up_as_unavailable(server, cli
 
 def test_limit_and_stop_limit_orders_rest_and_a_halt_cancels_them_at_the_venue(server, client):
     exchange = CoinbaseExchange(client, poll_interval_s=0)
-    limit = Order(client_order_id="l-1", product_id="BTC-USD", side=Side.BUY,
-                  order_type=OrderType.LIMIT, base_size=Decimal("0.001"),
-                  limit_price=Decimal("100000.00"))
+    limit = limit_buy("l-1")
     server.venue.balances["BTC"] = Decimal("0.01")
     stop = Order(client_order_id="s-1", product_id="BTC-USD", side=Side.SELL,
                  order_type=OrderType.STOP_LIMIT, base_size=Decimal("0.002"),
@@ -282,13 +310,8 @@ def test_entries_that_are_not_fills_are_skipped_and_counted(server, client):
 
 def test_a_cancel_that_failed_is_sent_again_until_the_order_ends(server, client):
     exchange = CoinbaseExchange(client, poll_interval_s=0)
-    limit = Order(client_order_id="l-2", product_id="BTC-USD", side=Side.BUY,
-                  order_type=OrderType.LIMIT, base_size=Decimal("0.001"),
-                  limit_price=Decimal("100000.00"))
-    exchange.submit(limit, 0)
-    failing = Fault("POST", "/orders/batch_cancel", "500", times=100)
-    server.add_fault(failing)
-    exchange.cancel_all(0, "halted")
+    exchange.submit(limit_buy("l-2"), 0)
+    failing = halt_while_cancels_fail(server, exchange)
     assert exchange.poll(0) == [] and exchange.open_orders == 1  # still resting there
     failing.times = 0  # the venue answers again
     events = poll_until_ended(exchange)
@@ -297,14 +320,8 @@ def test_a_cancel_that_failed_is_sent_again_until_the_order_ends(server, client)
 
 def test_a_resume_withdraws_the_cancels_the_venue_has_not_accepted(server, client):
     exchange = CoinbaseExchange(client, poll_interval_s=0)
-    limit = Order(client_order_id="l-3", product_id="BTC-USD", side=Side.BUY,
-                  order_type=OrderType.LIMIT, base_size=Decimal("0.001"),
-                  limit_price=Decimal("100000.00"))
-    exchange.submit(limit, 0)
-    failing = Fault("POST", "/orders/batch_cancel", "500", times=100)
-    server.add_fault(failing)
-    exchange.cancel_all(0, "halted")
-    failing.times = 0
+    exchange.submit(limit_buy("l-3"), 0)
+    halt_while_cancels_fail(server, exchange).times = 0
     exchange.resume()  # the operator resumed before the venue took the cancel
     calls = len(server.requests("POST", "/orders/batch_cancel"))
     assert exchange.poll(0) == [] and exchange.open_orders == 1  # it trades on
