@@ -13,6 +13,7 @@ capture's next snapshot, as the live path would see them meanwhile.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -131,11 +132,14 @@ class CaptureReplaySource(RecordedSource):
         return None
 
 
+_SEQUENCE_ZERO = re.compile(r'"sequence_num":\s*0\b')
+
+
 def _opens_connection(text: str) -> bool:
     """Whether a frame is the first of a connection: Coinbase numbers each
     connection's frames from 0, so a 0 after other numbers is a reconnect the
     recording went through (its books wait for the new snapshots)."""
-    if '"sequence_num":0' not in text.replace(" ", ""):
+    if not _SEQUENCE_ZERO.search(text):
         return False  # the cheap test first: this runs on every frame
     try:
         frame = orjson.loads(text)

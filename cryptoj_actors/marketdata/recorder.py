@@ -64,7 +64,9 @@ def record(config: FeedConfig, out: Path, *, duration_s: float | None,
                     source.absorb(frame)  # sequence and staleness checks, as live
                 if time.monotonic() >= next_check:
                     fh.flush()
-                    source.next_batch(0, time.time_ns())  # reconnects when stale
+                    now_ns = time.time_ns()
+                    source.watch(now_ns)  # reconnects when stale, as live
+                    source.next_batch(0, now_ns)  # nobody trades here: drop the market's batch
                     next_check += FLUSH_INTERVAL_S
         finally:
             source.stop()

@@ -8,6 +8,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 from cryptoj_actors.config import FeedConfig
 from cryptoj_actors.marketdata.bars_csv import load_bars
 from cryptoj_actors.marketdata.capture import CaptureReplaySource, read_capture
+from cryptoj_actors.marketdata.recorder import record
 from tests.conftest import DATA_DIR, REPO, load_script
 from tests.integration.test_live_feed import PRODUCTS, capture, direct_books  # noqa: F401
 
@@ -146,6 +149,16 @@ def test_a_recording_that_went_through_a_reconnect_replays_each_connection_apart
     for product in PRODUCTS:
         book = market.books[product]
         assert book.valid and dict(book.bids) == dict(expected[product].bids)
+
+
+def test_record_reconnects_when_the_data_goes_stale(capture, tmp_path):  # noqa: F811
+    server = replay_server.ReplayServer(capture, faults=replay_server.Faults(stall_after=50))
+    config = FeedConfig(url="", products=PRODUCTS, stale_after_s=1.0,
+                        reconnect_initial_s=0.05, reconnect_max_s=0.1)
+    with replay_server.Running(server):
+        stats = record(replace(config, url=f"ws://127.0.0.1:{server.port}"),
+                       tmp_path / "stalled.jsonl", duration_s=4, stop=threading.Event())
+    assert stats.connections >= 2 and server.connections >= 2
 
 
 def test_record_never_overwrites_a_capture(tmp_path):
