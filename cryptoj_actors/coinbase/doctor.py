@@ -16,7 +16,6 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 
 import orjson
 import websocket
@@ -28,8 +27,10 @@ from cryptoj_actors.coinbase.credentials import (
     CredentialsError,
     load_credentials,
 )
+from cryptoj_actors.coinbase.orders import ShapeError, parse_balances
 from cryptoj_actors.coinbase.rest import AuthenticationError, CoinbaseError, RestClient
 from cryptoj_actors.config import Config
+from cryptoj_actors.money import to_decimal
 
 #: Clock skew against the venue (seconds) that is reported, and that fails.
 SKEW_WARN_S = 2.0
@@ -122,8 +123,7 @@ def _rest(config: Config, rest: RestClient) -> Iterator[Finding]:
 
 def _product(config: Config, rest: RestClient, product_id: str) -> Finding:
     try:
-        answer = rest.request("GET", f"/api/v3/brokerage/market/products/{product_id}",
-                              private=False)
+        answer = rest.public_product(product_id)
     except CoinbaseError as exc:
         return Finding(f"product {product_id}", Verdict.FAIL, str(exc))
     if answer.get("trading_disabled") or answer.get("is_disabled") or \
@@ -136,7 +136,11 @@ def _product(config: Config, rest: RestClient, product_id: str) -> Finding:
     for field, ours in (("base_increment", rules.base_increment),
                         ("quote_increment", rules.quote_increment)):
         theirs = answer.get(field)
-        if theirs is not None and Decimal(str(theirs)) != ours:
+        try:
+            differs = theirs is not None and to_decimal(str(theirs), field) != ours
+        except ValueError:
+            differs = True
+        if differs:
             differences.append(f"{field} is {theirs} there, {ours} in the config")
     if differences:
         return Finding(f"product {product_id}", Verdict.WARN, "; ".join(differences))
@@ -146,15 +150,16 @@ def _product(config: Config, rest: RestClient, product_id: str) -> Finding:
 def _private(rest: RestClient) -> Finding:
     try:
         accounts = rest.accounts()
+        held = [b.currency for b in parse_balances(accounts) if b.available > 0]
     except AuthenticationError as exc:
         return Finding("key accepted", Verdict.FAIL, f"the venue refused the key ({exc}): "
                        f"wrong or revoked key, missing view permission, or the clock")
     except CoinbaseError as exc:
         return Finding("key accepted", Verdict.FAIL, str(exc))
-    held = [a.get("currency") for a in accounts
-            if Decimal(str((a.get("available_balance") or {}).get("value") or 0)) > 0]
+    except ShapeError as exc:
+        return Finding("key accepted", Verdict.WARN, f"accounts read, but {exc}")
     return Finding("key accepted", Verdict.OK, f"{len(accounts)} accounts"
-                   + (f", holding {', '.join(map(str, held))}" if held else ", all empty"))
+                   + (f", holding {', '.join(held)}" if held else ", all empty"))
 
 
 def _websocket(config: Config) -> Finding:

@@ -19,11 +19,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from cryptoj_actors.clock import NS_PER_SECOND, iso
 from cryptoj_actors.coinbase.rest import GRANULARITY_S, MAX_CANDLES, RestClient
+from cryptoj_actors.money import to_decimal
 
 
 class CandleError(ValueError):
@@ -46,8 +46,8 @@ def _bar(candle: dict, product_id: str) -> tuple[int, tuple[str, ...]]:
     try:
         start = int(candle["start"])
         values = tuple(str(candle[k]) for k in ("open", "high", "low", "close", "volume"))
-        o, h, low, c, v = (Decimal(x) for x in values)
-    except (KeyError, ValueError, TypeError, InvalidOperation):
+        o, h, low, c, v = (to_decimal(x) for x in values)
+    except (KeyError, ValueError, TypeError):
         raise CandleError(f"{product_id}: malformed candle {candle!r}") from None
     if not (low <= min(o, c) and h >= max(o, c) and low > 0 and v >= 0):
         raise CandleError(f"{product_id}: candle at {start} is not a bar "
@@ -93,8 +93,7 @@ def download_candles(rest: RestClient, product_id: str, granularity: str, start_
     with open(tmp, "w", encoding="ascii", newline="") as fh:
         fh.write("timestamp,open,high,low,close,volume\n")
         for start in ordered:
-            stamp = datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            fh.write(f"{stamp},{','.join(bars[start])}\n")
+            fh.write(f"{iso(start * NS_PER_SECOND)},{','.join(bars[start])}\n")
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, out)

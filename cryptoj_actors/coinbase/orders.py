@@ -9,13 +9,22 @@ Amounts travel as decimal strings both ways; they are never floats here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from cryptoj_actors.clock import parse_rfc3339
-from cryptoj_actors.messages import Fill, Liquidity, Order, OrderStatus, OrderType, Side
-from cryptoj_actors.money import LEDGER_CONTEXT, ZERO
+from cryptoj_actors.messages import (
+    Fill,
+    Liquidity,
+    Order,
+    OrderStatus,
+    OrderType,
+    Side,
+    VenueBalance,
+)
+from cryptoj_actors.money import LEDGER_CONTEXT, ZERO, to_decimal
 
 #: Coinbase's final order statuses -> ours. Every other status (``OPEN``,
 #: ``PENDING``, ``QUEUED``, ``CANCEL_QUEUED``, ...) is an order still live at
@@ -116,10 +125,10 @@ def _decimal(raw: Any, name: str) -> Decimal:
     if raw is None or raw == "":
         return ZERO
     try:
-        value = Decimal(str(raw))
-    except InvalidOperation:
-        raise ShapeError(f"{name} is not a number: {raw!r}") from None
-    if not value.is_finite() or value < 0:
+        value = to_decimal(str(raw), name)
+    except ValueError as exc:
+        raise ShapeError(str(exc)) from None
+    if value < 0:
         raise ShapeError(f"{name} must be a non-negative number: {raw!r}")
     return value
 
@@ -202,3 +211,20 @@ def parse_fill(raw: dict[str, Any], client_order_id: str) -> Fill:
                 side=Side(side), base_size=size, price=price,
                 fee=_decimal(raw.get("commission"), "commission"), liquidity=liquidity,
                 final=False)
+
+
+def parse_balances(accounts: Iterable[dict[str, Any]]) -> Iterator[VenueBalance]:
+    """``GET /accounts`` entries as :class:`VenueBalance` (one per currency:
+    ``available_balance`` plus ``hold`` is what the account holds).
+
+    Raises:
+        ShapeError: a balance is not a non-negative number.
+    """
+    for account in accounts:
+        available = account.get("available_balance") or {}
+        hold = account.get("hold") or {}
+        currency = str(available.get("currency") or account.get("currency") or "")
+        if currency:
+            yield VenueBalance(currency=currency,
+                               available=_decimal(available.get("value"), f"{currency} available"),
+                               hold=_decimal(hold.get("value"), f"{currency} hold"))

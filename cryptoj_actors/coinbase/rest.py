@@ -37,7 +37,11 @@ from urllib.parse import urlsplit
 
 import orjson
 import requests
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    NameResolutionError,
+    NewConnectionError,
+)
 
 from cryptoj_actors.coinbase.credentials import Credentials
 from cryptoj_actors.coinbase.rate_limit import TokenBucket
@@ -281,6 +285,11 @@ class RestClient:
         """``GET /market/products``: every product with its trading rules."""
         answer = self.request("GET", f"{BROKERAGE}/market/products", private=False)
         return list(answer.get("products") or [])
+
+    def public_product(self, product_id: str) -> dict[str, Any]:
+        """``GET /market/products/{product_id}``: the product's trading rules
+        and status, without a key."""
+        return self.request("GET", f"{BROKERAGE}/market/products/{product_id}", private=False)
 
     def public_candles(self, product_id: str, granularity: str, start_s: int,
                        end_s: int) -> list[dict[str, Any]]:

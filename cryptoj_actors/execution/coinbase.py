@@ -47,6 +47,7 @@ from cryptoj_actors.coinbase.orders import (
     VenueOrder,
     create_order_body,
     create_order_result,
+    parse_balances,
     parse_fill,
     parse_order,
 )
@@ -58,7 +59,6 @@ from cryptoj_actors.messages import (
     Order,
     OrderStatus,
     OrderUpdate,
-    VenueBalance,
     VenueBalances,
 )
 from cryptoj_actors.money import ZERO
@@ -257,7 +257,7 @@ class CoinbaseExchange:
                 since = datetime.fromtimestamp(self._last_fill_ns / 1e9, UTC)
                 events.extend(self._new_fills(self.rest.list_fills(
                     start_sequence_timestamp=since.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))))
-            balances = tuple(_balances(self.rest.accounts()))
+            balances = tuple(parse_balances(self.rest.accounts()))
         except (CoinbaseError, ShapeError) as exc:
             self._failed(exc)
             return events
@@ -477,18 +477,3 @@ class CoinbaseExchange:
                            status=status, filled_base=filled, detail=detail,
                            exchange_order_id=order_id)
 
-
-def _balances(accounts: Iterable[dict]) -> Iterable[VenueBalance]:
-    """Per currency: available plus hold is what the account holds."""
-    for account in accounts:
-        available = account.get("available_balance") or {}
-        hold = account.get("hold") or {}
-        currency = str(available.get("currency") or account.get("currency") or "")
-        if not currency:
-            continue
-        try:
-            yield VenueBalance(currency=currency, available=Decimal(str(available.get("value")
-                                                                          or "0")),
-                               hold=Decimal(str(hold.get("value") or "0")))
-        except ArithmeticError:
-            raise ShapeError(f"account {currency}: balance is not a number") from None

@@ -43,7 +43,14 @@ from cryptoj_actors.messages import (
     Ticker,
     Trade,
 )
-from cryptoj_actors.money import BPS, LEDGER_CONTEXT, ONE, ZERO, floor_to_increment, round_quote
+from cryptoj_actors.money import (
+    BPS,
+    LEDGER_CONTEXT,
+    ONE,
+    ZERO,
+    floor_to_increment,
+    round_quote,
+)
 
 if TYPE_CHECKING:
     from cryptoj_actors.execution.journal import Journal

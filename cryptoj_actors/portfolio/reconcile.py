@@ -10,15 +10,13 @@ order of ours open, so that it cannot be a fill still on its way.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from cryptoj_actors.messages import PortfolioSnapshot, VenueBalances
+from cryptoj_actors.money import ZERO
 from cryptoj_actors.portfolio.ledger import Ledger, LedgerError
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +31,7 @@ class BalanceDifference:
     ledger: Decimal
     venue: Decimal
     applied: bool = False
-    value: Decimal = Decimal(0)
+    value: Decimal = ZERO
     note: str = ""
 
     @property
@@ -51,15 +49,14 @@ def balance_differences(snapshot: PortfolioSnapshot, balances: VenueBalances,
     totals = {b.currency: b.total for b in balances.balances}
     quote = products[0].split("-", 1)[1]
     found = []
-    if totals.get(quote, Decimal(0)) != snapshot.cash:
-        found.append(BalanceDifference(quote, "", snapshot.cash, totals.get(quote, Decimal(0))))
+    if totals.get(quote, ZERO) != snapshot.cash:
+        found.append(BalanceDifference(quote, "", snapshot.cash, totals.get(quote, ZERO)))
     for product_id in products:
         base = product_id.split("-", 1)[0]
         position = snapshot.position(product_id)
-        held = position.base_size if position is not None else Decimal(0)
-        if totals.get(base, Decimal(0)) != held:
-            found.append(BalanceDifference(base, product_id, held,
-                                           totals.get(base, Decimal(0))))
+        held = position.base_size if position is not None else ZERO
+        if totals.get(base, ZERO) != held:
+            found.append(BalanceDifference(base, product_id, held, totals.get(base, ZERO)))
     return found
 
 
@@ -77,9 +74,7 @@ def apply_differences(ledger: Ledger, differences: Sequence[BalanceDifference]
                 ledger.transfer_cash(diff.difference)
                 value = diff.difference
         except LedgerError as exc:
-            done.append(BalanceDifference(diff.currency, diff.product_id, diff.ledger,
-                                          diff.venue, note=str(exc)))
+            done.append(replace(diff, note=str(exc)))
             continue
-        done.append(BalanceDifference(diff.currency, diff.product_id, diff.ledger, diff.venue,
-                                      applied=True, value=value))
+        done.append(replace(diff, applied=True, value=value))
     return done
