@@ -12,6 +12,8 @@ import ipaddress
 import os
 import socket
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -57,6 +59,14 @@ def loopback_only():
     yield
     socket.socket.connect = _connect  # type: ignore[method-assign]
     socket.socket.connect_ex = _connect_ex  # type: ignore[method-assign]
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 20.0) -> None:
+    """Poll ``condition`` until it is true; fail the test after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "not reached in time"
+        time.sleep(0.005)
 
 
 def load_script(name: str) -> ModuleType:

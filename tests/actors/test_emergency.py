@@ -3,7 +3,6 @@ drawdown halt that unwinds the book, and an operator's halt with unwind."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from decimal import Decimal
 
@@ -17,7 +16,7 @@ from cryptoj_actors.runtime import RunInfo
 from cryptoj_actors.supervision.emergency import StateFile
 from cryptoj_actors.system import RunResults, TradingSystem
 from tests.actors.test_system import HOURS, START, config_for, replay
-from tests.conftest import window
+from tests.conftest import wait_until, window
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +73,7 @@ def test_an_operator_halt_with_unwind_closes_the_book(crash_window, tmp_path):
     system = TradingSystem(config, run, lambda: BarReplaySource(crash_window))
     system.start()
     try:
-        deadline = time.monotonic() + 60
-        while system.rt.progress.settled < 1500 and time.monotonic() < deadline:
-            time.sleep(0.005)
+        wait_until(lambda: system.rt.progress.settled >= 1500, timeout=60)
         control_file(tmp_path).write_text(f"drill\n{UNWIND_LINE}\n")
         assert system.wait(120)
         results = system.results()

@@ -27,6 +27,7 @@ from cryptoj_actors.runtime import RunInfo, Runtime
 from cryptoj_actors.supervision.emergency import StateFile
 from cryptoj_actors.supervision.restart import RestartType
 from cryptoj_actors.supervision.specs import ChildSpec
+from tests.conftest import wait_until
 
 
 class Worker(RoleActor):
@@ -78,16 +79,9 @@ def stop_everything():
     pykka.ActorRegistry.stop_all()
 
 
-def wait_for(condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.005)
-
-
 def crash(runtime: Runtime, role: str) -> pykka.ActorRef:
     # The child's on_start can run before the supervisor has registered it.
-    wait_for(lambda: (ref := runtime.directory.get(role)) is not None and ref.is_alive())
+    wait_until(lambda: (ref := runtime.directory.get(role)) is not None and ref.is_alive())
     ref = runtime.directory.get(role)
     ref.tell(Tick(sender="test", ts_ns=0, name="crash"))
     return ref
@@ -96,12 +90,12 @@ def crash(runtime: Runtime, role: str) -> pykka.ActorRef:
 def test_a_permanent_child_is_restarted_and_reachable_again(runtime):
     events: list = []
     sup = SupervisorActor.start(runtime, [spec("a", events), spec("b", events)])
-    wait_for(lambda: ("start", "b", 0) in events)
+    wait_until(lambda: ("start", "b", 0) in events)
     old = crash(runtime, "a")
     # children() is answered between the supervisor's messages: once it shows
     # generation 1, the restarted child is registered.
-    wait_for(lambda: sup.proxy().children().get()["a"] == 1)
-    wait_for(lambda: ("start", "a", 1) in events)
+    wait_until(lambda: sup.proxy().children().get()["a"] == 1)
+    wait_until(lambda: ("start", "a", 1) in events)
     new = runtime.directory.get("a")
     assert new is not old and new.is_alive() and not old.is_alive()
     assert runtime.directory.get("b").is_alive()  # one_for_one: b was left alone
@@ -113,10 +107,10 @@ def test_a_restart_storm_spends_the_budget_and_halts(runtime):
     events: list = []
     sup = SupervisorActor.start(runtime, [spec("a", events)])
     for generation in range(4):  # max_restarts = 3: the 4th failure is one too many
-        wait_for(lambda g=generation: ("start", "a", g) in events
+        wait_until(lambda g=generation: ("start", "a", g) in events
                  and sup.proxy().children().get()["a"] == g)
         crash(runtime, "a")
-    wait_for(lambda: runtime.outcome.status == "halted")
+    wait_until(lambda: runtime.outcome.status == "halted")
     assert "restart budget spent" in runtime.halt.reason
     state = json.loads(runtime.run.state_file.read_text())
     assert state["level"] == "HALTED" and "restart budget spent" in state["reason"]
@@ -128,9 +122,9 @@ def test_a_significant_temporary_child_failing_halts(runtime):
     events: list = []
     SupervisorActor.start(runtime, [spec("ledger", events, RestartType.TEMPORARY,
                                          significant=True)])
-    wait_for(lambda: ("start", "ledger", 0) in events)
+    wait_until(lambda: ("start", "ledger", 0) in events)
     crash(runtime, "ledger")
-    wait_for(runtime.halt.is_set)
+    wait_until(runtime.halt.is_set)
     assert "ledger failed and cannot be restarted safely" in runtime.halt.reason
     assert ("start", "ledger", 1) not in events
 
@@ -139,9 +133,9 @@ def test_a_resume_is_refused_while_a_significant_child_is_down(runtime):
     events: list = []
     sup = SupervisorActor.start(runtime, [spec("ledger", events, RestartType.TEMPORARY,
                                                significant=True), spec("admin", events)])
-    wait_for(lambda: ("start", "admin", 0) in events)
+    wait_until(lambda: ("start", "admin", 0) in events)
     crash(runtime, "ledger")
-    wait_for(runtime.halt.is_set)
+    wait_until(runtime.halt.is_set)
     refusal = sup.proxy().resume("operator").get(timeout=5)
     assert refusal == "ledger down or hung: restart the process to resume"
     assert runtime.halt.is_set() and sup.proxy().emergency.get().halted
@@ -151,7 +145,7 @@ def test_a_failure_in_on_start_is_reported_and_restarted(runtime):
     events: list = []
     SupervisorActor.start(runtime, [spec("flaky", events, fail_on_start=True)])
     # Every start fails, so the budget runs out: the failures were all seen.
-    wait_for(runtime.halt.is_set)
+    wait_until(runtime.halt.is_set)
     assert [e for e in events if e[0] == "start"] == [("start", "flaky", g) for g in range(4)]
     assert "flaky" in runtime.halt.reason
 
@@ -159,7 +153,7 @@ def test_a_failure_in_on_start_is_reported_and_restarted(runtime):
 def test_children_stop_in_reverse_start_order(runtime):
     events: list = []
     sup = SupervisorActor.start(runtime, [spec(r, events) for r in ("first", "second", "third")])
-    wait_for(lambda: ("start", "third", 0) in events)
+    wait_until(lambda: ("start", "third", 0) in events)
     sup.proxy().shutdown().get(timeout=10)
     assert [e[1] for e in events if e[0] == "stop"] == ["third", "second", "first"]
 
@@ -187,10 +181,10 @@ def test_a_hung_significant_child_halts_the_system(runtime):
     sup = SupervisorActor.start(runtime, [ChildSpec(role="risk", factory=factory,
                                                     restart=RestartType.TEMPORARY,
                                                     significant=True, shutdown_timeout_s=0.1)])
-    wait_for(lambda: (ref := runtime.directory.get("risk")) is not None and ref.is_alive())
+    wait_until(lambda: (ref := runtime.directory.get("risk")) is not None and ref.is_alive())
     runtime.directory.get("risk").tell(Tick(sender="test", ts_ns=0, name="hang"))
     try:
-        wait_for(runtime.halt.is_set, timeout=5)
+        wait_until(runtime.halt.is_set, timeout=5)
         assert "risk hung: no answer to a liveness ping in 0.3 s" in runtime.halt.reason
         # alive but hung: a resume would trade without it
         assert sup.proxy().resume("operator").get(timeout=5) == \
@@ -212,10 +206,10 @@ def test_a_hung_child_stays_hung_until_it_answers(runtime, caplog):
     SupervisorActor.start(runtime, [ChildSpec(role="admin", factory=factory,
                                               restart=RestartType.PERMANENT,
                                               significant=False, shutdown_timeout_s=0.1)])
-    wait_for(lambda: (ref := runtime.directory.get("admin")) is not None and ref.is_alive())
+    wait_until(lambda: (ref := runtime.directory.get("admin")) is not None and ref.is_alive())
     runtime.directory.get("admin").tell(Tick(sender="test", ts_ns=0, name="hang"))
     try:
-        wait_for(lambda: runtime.board.hung == ("admin",))
+        wait_until(lambda: runtime.board.hung == ("admin",))
         seen = set()
         for _ in range(40):  # 1 s: about 20 liveness ticks, each must still see it hung
             seen.add(runtime.board.hung)
@@ -225,7 +219,7 @@ def test_a_hung_child_stays_hung_until_it_answers(runtime, caplog):
         assert not runtime.halt.is_set()  # admin is not significant
     finally:
         Sleeper.release.set()
-    wait_for(lambda: runtime.board.hung == ())
+    wait_until(lambda: runtime.board.hung == ())
 
 
 def test_health_reducing_lifts_only_after_a_quiet_spell(tmp_path):
@@ -254,14 +248,14 @@ def test_health_reducing_lifts_only_after_a_quiet_spell(tmp_path):
     time.sleep(0.3)
     assert level() is TradingLevel.REDUCING
     saved = StateFile(runtime.run.state_file)
-    wait_for(lambda: saved.load().level is TradingLevel.ACTIVE, timeout=2)
+    wait_until(lambda: saved.load().level is TradingLevel.ACTIVE, timeout=2)
     assert saved.load().reason.startswith("health OK again for")
 
 
 def test_health_never_changes_trading_in_a_replay(runtime):
     events: list = []
     sup = SupervisorActor.start(runtime, [spec("risk", events)])
-    wait_for(lambda: ("start", "risk", 0) in events)
+    wait_until(lambda: ("start", "risk", 0) in events)
     sup.tell(HealthStatus(sender="health", ts_ns=0, level=HealthLevel.CRITICAL,
                           checks=(("memory", "5000 MiB > 4096 MiB"),)))
     assert sup.proxy().emergency.get().effective.level is TradingLevel.ACTIVE
@@ -276,7 +270,7 @@ def test_a_live_system_restarts_halted_and_health_cannot_lift_it(tmp_path):
     runtime = Runtime(config=config, run=run)
     events: list = []
     sup = SupervisorActor.start(runtime, [spec("risk", events)])
-    wait_for(lambda: ("start", "risk", 0) in events)
+    wait_until(lambda: ("start", "risk", 0) in events)
     assert runtime.halt.is_set() and "drawdown drill" in runtime.halt.reason
     for level in (HealthLevel.CRITICAL, HealthLevel.OK):
         sup.tell(HealthStatus(sender="health", ts_ns=0, level=level))
@@ -301,16 +295,16 @@ def test_an_operator_resume_leaves_halted_and_tells_risk(tmp_path):
                                                     significant=False)])
     sup.proxy().children().get(timeout=5)
     sup.tell(OperatorCommand(sender="admin", ts_ns=0, command="halt", reason="drill"))
-    wait_for(runtime.halt.is_set)
+    wait_until(runtime.halt.is_set)
     assert sup.proxy().resume("all clear").get(timeout=5) is None
-    wait_for(lambda: not runtime.halt.is_set())
+    wait_until(lambda: not runtime.halt.is_set())
     assert StateFile(run.state_file).load().level is TradingLevel.ACTIVE
 
     def told() -> list[TradingState]:
         return [m for m in runtime.directory.get("risk").proxy().messages().get(timeout=5)
                 if isinstance(m, TradingState)]
 
-    wait_for(lambda: len(told()) == 2)
+    wait_until(lambda: len(told()) == 2)
     assert [(m.level, m.reason) for m in told()] == [(TradingLevel.HALTED, "drill"),
                                                   (TradingLevel.ACTIVE, "all clear")]
 
@@ -325,7 +319,7 @@ def test_a_resume_under_critical_health_resumes_to_reducing(tmp_path):
                           checks=(("memory", "5000 MiB > 4096 MiB"),)))
     sup.tell(OperatorCommand(sender="admin", ts_ns=0, command="halt", reason="drill"))
     assert sup.proxy().resume("all clear").get(timeout=5) is None
-    wait_for(lambda: not runtime.halt.is_set())
+    wait_until(lambda: not runtime.halt.is_set())
     # health reports changes only: the critical report before the halt still stands
     state = sup.proxy().emergency.get().effective
     assert (state.level, state.reason) == (TradingLevel.REDUCING,
@@ -355,7 +349,7 @@ def test_a_live_restart_during_an_unwind_goes_on_unwinding(tmp_path):
         return [m for m in runtime.directory.get("risk").proxy().messages().get(timeout=5)
                 if isinstance(m, OperatorCommand)]
 
-    wait_for(lambda: len(commands()) == 1)
+    wait_until(lambda: len(commands()) == 1)
     assert commands()[0].command == "unwind"
     assert StateFile(run.state_file).unwinding()
     sup.proxy().resume("flat now").get(timeout=5)

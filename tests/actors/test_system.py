@@ -19,7 +19,7 @@ from cryptoj_actors.messages import MarketBatch, OrderIntent
 from cryptoj_actors.money import BPS, ONE
 from cryptoj_actors.runtime import RunInfo
 from cryptoj_actors.system import RunResults, TradingSystem
-from tests.conftest import REPO, window
+from tests.conftest import REPO, wait_until, window
 
 # 2017-10-15 to 2018-01-22: the end of the 2017 rally and the first crash:
 # warm-up, rebalancing, stop-losses and daily-loss days all happen in it.
@@ -177,9 +177,7 @@ def test_halt_control_file_stops_new_orders_within_a_second(crash_window, tmp_pa
     system = TradingSystem(config, run, lambda: BarReplaySource(crash_window))
     system.start()
     try:
-        deadline = time.monotonic() + 60
-        while system.rt.progress.settled < 1200 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: system.rt.progress.settled >= 1200, timeout=60)
         control_file(tmp_path).write_text("test drill\n")
         created = time.monotonic()
         assert system.wait(5)

@@ -25,7 +25,7 @@ from cryptoj_actors.runtime import RunInfo
 from cryptoj_actors.strategy.trend import TrendRiskParity
 from cryptoj_actors.system import TradingSystem
 from tests.actors.test_system import HOURS, START, config_for
-from tests.conftest import window
+from tests.conftest import wait_until, window
 
 
 class SlowTrend(TrendRiskParity):
@@ -139,14 +139,11 @@ def test_resume_over_http_lets_the_strategy_trade_again(aligned_real, tmp_path):
     try:
         endpoint = endpoint_of(tmp_path)
         auth = {"Authorization": f"Bearer {endpoint.token}"}
-        while system.rt.progress.settled < 1000:
-            time.sleep(0.01)
+        wait_until(lambda: system.rt.progress.settled >= 1000, timeout=60)
         control_file(tmp_path).write_text(f"pause\n{UNWIND_LINE}\n")
-        while not system.rt.halt.is_set():
-            time.sleep(0.01)
+        wait_until(system.rt.halt.is_set)
         halted_at = system.rt.progress.settled
-        while system.rt.progress.settled < halted_at + 100:
-            time.sleep(0.01)
+        wait_until(lambda: system.rt.progress.settled >= halted_at + 100, timeout=60)
         answer = requests.post(endpoint.url + "/resume", headers=auth, timeout=5,
                                json={"reason": "all clear"})
         assert answer.status_code == 200 and answer.json()["resumed"]

@@ -26,7 +26,7 @@ from cryptoj_actors.marketdata.orderbook import OrderBook
 from cryptoj_actors.messages import Bar, MarketBatch, OrderIntent
 from cryptoj_actors.runtime import LIVE_LEDGER, RunInfo
 from cryptoj_actors.system import TradingSystem
-from tests.conftest import REPO, load_script
+from tests.conftest import REPO, load_script, wait_until
 
 PRODUCTS = ("BTC-USD", "ETH-USD")
 replay_server = load_script("replay_server")
@@ -60,13 +60,6 @@ def live_system(tmp_path: Path, port: int, **feed) -> TradingSystem:
 
 def source_of(system: TradingSystem) -> CoinbaseFeedSource:
     return system.rt.directory.get("feed").proxy().source.get(timeout=5)
-
-
-def wait_until(condition, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "not reached in time"
-        time.sleep(0.05)
 
 
 def books_match(source: CoinbaseFeedSource, expected: dict[str, OrderBook]) -> bool:

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from cryptoj_actors.runtime import COINBASE_LEDGER
-from tests.conftest import REPO, load_script
-from tests.integration.test_live_feed import capture, direct_books, wait_until  # noqa: F401
+from tests.conftest import REPO, load_script, wait_until
+from tests.integration.test_live_feed import capture, direct_books  # noqa: F401
 
 server_script = load_script("exchange_server")
 replay_server = load_script("replay_server")
