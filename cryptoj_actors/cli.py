@@ -30,17 +30,17 @@ import requests
 
 from cryptoj_actors import __version__
 from cryptoj_actors.actors.admin import RESUME_TIMEOUT_S, UNWIND_LINE, control_file
-from cryptoj_actors.admin.client import TIMEOUT_S, Endpoint, call, running_endpoint
-from cryptoj_actors.admin.token import TokenError, load_or_create_token
-from cryptoj_actors.clock import iso
-from cryptoj_actors.coinbase.credentials import (
+from cryptoj_actors.adapters.coinbase.credentials import (
     ENV_KEY_NAME,
     ENV_PRIVATE_KEY,
     Credentials,
     CredentialsError,
     load_credentials,
 )
-from cryptoj_actors.coinbase.rest import GRANULARITY_S
+from cryptoj_actors.adapters.coinbase.rest import GRANULARITY_S
+from cryptoj_actors.admin.client import TIMEOUT_S, Endpoint, call, running_endpoint
+from cryptoj_actors.admin.token import TokenError, load_or_create_token
+from cryptoj_actors.clock import iso
 from cryptoj_actors.config import (
     DEFAULT_CONFIG_PATH,
     MAX_CREDIT_WINDOW,
@@ -52,8 +52,9 @@ from cryptoj_actors.ids import OrderIds
 from cryptoj_actors.marketdata.bars_csv import AlignedBars, DataError, align, load_bars
 from cryptoj_actors.marketdata.replay import BarReplaySource
 from cryptoj_actors.marketdata.source import MarketSource
-from cryptoj_actors.messages import PRODUCT_ID, TradingLevel, TradingState
-from cryptoj_actors.results import RunResults
+from cryptoj_actors.messages import TradingState
+from cryptoj_actors.model import PRODUCT_ID, TradingLevel
+from cryptoj_actors.report.results import RunResults
 from cryptoj_actors.risk.policy import RiskPolicy
 from cryptoj_actors.runtime import RunInfo
 from cryptoj_actors.state_lock import StateDirLock, StateDirLocked
@@ -282,7 +283,10 @@ def _replay_source(files: Sequence[str], config: Config
     """What a replay reads: bars (CSV files) or one websocket capture
     (``.jsonl``, as ``record`` writes it). Returns the source factory, the
     time one batch covers (ns), the products and the inputs' descriptions."""
-    from cryptoj_actors.marketdata.capture import CaptureReplaySource, read_capture
+    from cryptoj_actors.adapters.coinbase.capture import (
+        CaptureReplaySource,
+        read_capture,
+    )
 
     captures = [f for f in files if f.endswith(".jsonl")]
     if not captures:
@@ -505,7 +509,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _run_live(args: argparse.Namespace, config: Config, credentials: Credentials | None) -> int:
     """``run`` once it holds the state directory."""
-    from cryptoj_actors.marketdata.coinbase_ws import CoinbaseFeedSource
+    from cryptoj_actors.adapters.coinbase.websocket import CoinbaseFeedSource
 
     run = replace(_run_info(config, "live"), venue="coinbase" if credentials else "paper")
     _logging(config, True, run.run_dir / "run.log")
@@ -574,7 +578,7 @@ def _live_credentials(config: Config, live: bool) -> Credentials | None:
 def cmd_record(args: argparse.Namespace) -> int:
     import threading
 
-    from cryptoj_actors.marketdata.recorder import record
+    from cryptoj_actors.adapters.coinbase.recorder import record
 
     config = _config(args)
     feed = replace(config.feed, products=args.products or config.feed.products,
@@ -599,8 +603,8 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    from cryptoj_actors.coinbase.download import CandleError, download_candles
-    from cryptoj_actors.coinbase.rest import CoinbaseError, RestClient
+    from cryptoj_actors.adapters.coinbase.download import CandleError, download_candles
+    from cryptoj_actors.adapters.coinbase.rest import CoinbaseError, RestClient
 
     config = _config(args)
     (product,) = args.product if len(args.product) == 1 else (None,)
@@ -630,7 +634,7 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from cryptoj_actors.coinbase.doctor import Verdict, diagnose
+    from cryptoj_actors.adapters.coinbase.doctor import Verdict, diagnose
 
     config = _config(args)
     print(f"config {config.source}: OK (mode {config.system.mode})")

@@ -21,7 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from cryptoj_actors.messages import PRODUCT_ID
+from cryptoj_actors.model import PRODUCT_ID
 
 T = TypeVar("T")
 

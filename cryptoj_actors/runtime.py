@@ -19,6 +19,7 @@ from cryptoj_actors.config import Config
 from cryptoj_actors.health.telemetry import Telemetry
 from cryptoj_actors.messages import HealthStatus, PortfolioSnapshot, TradingState
 from cryptoj_actors.report.metrics import Performance
+from cryptoj_actors.report.results import RunResults, collect_results
 from cryptoj_actors.supervision.directory import Directory
 
 
@@ -153,5 +154,13 @@ class Runtime:
     #: Builds and writes the run's report files from results as they stand,
     #: answering (report, files); set by the command that knows the inputs.
     #: The admin interface uses it to report on a running run.
-    write_report: Callable[[Any], tuple[dict[str, Any], list[Path]]] | None = None
+    write_report: Callable[[RunResults], tuple[dict[str, Any], list[Path]]] | None = None
     faults_fired: int = 0  # injected faults so far (drills), across restarts
+
+    def results(self, timeout: float = 10.0, if_running: str = "running") -> RunResults:
+        """The run's results as they stand, asked of the portfolio and risk;
+        the status is the outcome's once the run has ended, else ``if_running``."""
+        outcome = self.outcome
+        status = outcome.status if outcome.done.is_set() else if_running
+        return collect_results(self.directory, status=status, reason=outcome.reason,
+                               timeout=timeout)

@@ -24,11 +24,11 @@ from cryptoj_actors.actors.health import HealthActor
 from cryptoj_actors.actors.portfolio import PortfolioActor
 from cryptoj_actors.actors.risk import RiskActor
 from cryptoj_actors.actors.strategy import StrategyActor
-from cryptoj_actors.actors.supervisor import SupervisorActor
-from cryptoj_actors.coinbase.credentials import Credentials
-from cryptoj_actors.coinbase.rest import RestClient
+from cryptoj_actors.actors.supervisor import START_ORDER, ChildSpec, SupervisorActor
+from cryptoj_actors.adapters.coinbase.credentials import Credentials
+from cryptoj_actors.adapters.coinbase.execution import CoinbaseExchange
+from cryptoj_actors.adapters.coinbase.rest import RestClient
 from cryptoj_actors.config import Config
-from cryptoj_actors.execution.coinbase import CoinbaseExchange
 from cryptoj_actors.execution.journal import Journal
 from cryptoj_actors.execution.paper import PaperExchange
 from cryptoj_actors.execution.venue import Venue
@@ -36,12 +36,11 @@ from cryptoj_actors.ids import OrderIds
 from cryptoj_actors.marketdata.source import MarketSource
 from cryptoj_actors.portfolio.ledger import Ledger
 from cryptoj_actors.report.metrics import periods_per_year
-from cryptoj_actors.results import RunResults, collect_results
+from cryptoj_actors.report.results import RunResults
 from cryptoj_actors.risk.policy import RiskPolicy
 from cryptoj_actors.runtime import RunInfo, Runtime
 from cryptoj_actors.strategy.base import Strategy, load_strategy
 from cryptoj_actors.supervision.restart import RestartType
-from cryptoj_actors.supervision.specs import START_ORDER, ChildSpec
 
 log = logging.getLogger(__name__)
 
@@ -169,8 +168,7 @@ class TradingSystem:
 
     def results(self, timeout: float = 10.0) -> RunResults:
         """Collect the results from the actors (they must still be running)."""
-        return collect_results(self.rt, timeout,
-                               "stopped" if not self.rt.outcome.done.is_set() else None)
+        return self.rt.results(timeout, if_running="stopped")
 
     def stop(self) -> None:
         """Stop every actor in reverse start order, then the supervisor.

@@ -40,10 +40,11 @@ sys.path.insert(0, str(REPO / "scripts"))
 import exchange_server  # noqa: E402
 import replay_server  # noqa: E402
 
-from cryptoj_actors.coinbase.credentials import parse_credentials  # noqa: E402
+from cryptoj_actors.adapters.coinbase.credentials import parse_credentials  # noqa: E402
+from cryptoj_actors.adapters.coinbase.websocket import CoinbaseFeedSource  # noqa: E402
 from cryptoj_actors.config import Config, FeedConfig, RiskConfig  # noqa: E402
-from cryptoj_actors.marketdata.coinbase_ws import CoinbaseFeedSource  # noqa: E402
-from cryptoj_actors.messages import Bar, MarketBatch, OrderIntent  # noqa: E402
+from cryptoj_actors.messages import MarketBatch
+from cryptoj_actors.model import Bar, OrderIntent
 from cryptoj_actors.runtime import RunInfo  # noqa: E402
 from cryptoj_actors.system import TradingSystem  # noqa: E402
 

@@ -25,7 +25,6 @@ from cryptoj_actors.admin.client import ENDPOINT_FILE
 from cryptoj_actors.admin.http import AdminServer
 from cryptoj_actors.admin.token import load_or_create_token
 from cryptoj_actors.messages import OperatorCommand, Tick
-from cryptoj_actors.results import collect_results
 from cryptoj_actors.runtime import Runtime
 from cryptoj_actors.supervision.emergency import write_atomic
 
@@ -108,7 +107,7 @@ class AdminActor(RoleActor):
         """
         if self.rt.write_report is None:
             raise RuntimeError("this run has no report writer")
-        results = collect_results(self.rt)
+        results = self.rt.results()
         if results.portfolio is None or not results.portfolio.equity:
             raise RuntimeError("the portfolio has nothing to report yet")
         _, files = self.rt.write_report(results)

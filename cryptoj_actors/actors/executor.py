@@ -42,11 +42,10 @@ from cryptoj_actors.messages import (
     Fill,
     MarketBatch,
     OrderBatch,
-    OrderStatus,
     OrderUpdate,
-    TradingLevel,
     TradingState,
 )
+from cryptoj_actors.model import OrderStatus, TradingLevel
 from cryptoj_actors.runtime import Runtime
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,8 @@ import psutil
 
 from cryptoj_actors.actors.base import Handler, RoleActor
 from cryptoj_actors.health.model import HealthModel, Sample
-from cryptoj_actors.messages import HealthLevel, HealthStatus, Tick
+from cryptoj_actors.messages import HealthStatus, Tick
+from cryptoj_actors.model import HealthLevel
 from cryptoj_actors.runtime import Runtime
 
 log = logging.getLogger(__name__)

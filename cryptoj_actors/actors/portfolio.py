@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from dataclasses import dataclass
 from decimal import Decimal
 
 import orjson
@@ -26,21 +25,18 @@ from cryptoj_actors.actors.base import Handler, RoleActor
 from cryptoj_actors.clock import utc_day
 from cryptoj_actors.execution.journal import Journal
 from cryptoj_actors.messages import (
-    Bar,
     EndOfData,
     Fill,
     MarkedBatch,
     MarketBatch,
-    MarketEvent,
     OrderBatch,
     OrderDenied,
     OrderUpdate,
     PortfolioSnapshot,
     RiskDecisions,
-    Ticker,
-    Trade,
     VenueBalances,
 )
+from cryptoj_actors.model import Bar, MarketEvent, Ticker, Trade
 from cryptoj_actors.portfolio.ledger import Ledger, ReservationError
 from cryptoj_actors.portfolio.reconcile import (
     BalanceDifference,
@@ -50,6 +46,7 @@ from cryptoj_actors.portfolio.reconcile import (
 from cryptoj_actors.portfolio.recovery import rebuild_ledger
 from cryptoj_actors.report.metrics import EquityPoint, TradeRecord
 from cryptoj_actors.report.metrics import snapshot as performance_snapshot
+from cryptoj_actors.report.results import PortfolioResults
 from cryptoj_actors.report.running import RunningPerformance
 from cryptoj_actors.runtime import Runtime
 
@@ -59,19 +56,6 @@ log = logging.getLogger(__name__)
 #: often (seconds; and at the end): fresh enough to watch, rarely enough to be
 #: free. Display only: when it is published changes no result.
 PUBLISH_INTERVAL_S = 0.5
-
-
-@dataclass(frozen=True, slots=True)
-class PortfolioResults:
-    """Everything the report needs from the portfolio, at the end of a run."""
-
-    snapshot: PortfolioSnapshot
-    equity: tuple[EquityPoint, ...]
-    trades: tuple[TradeRecord, ...]
-    denials: tuple[OrderDenied, ...]  # refused at reservation (risk keeps its own)
-    order_status: dict[str, int]
-    starting_cash: Decimal
-    transfers: tuple[BalanceDifference, ...] = ()  # differences applied to the ledger
 
 
 def _mark_price(event: MarketEvent) -> Decimal | None:

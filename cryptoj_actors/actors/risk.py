@@ -24,9 +24,9 @@ from cryptoj_actors.messages import (
     OrderBatch,
     OrderDenied,
     RiskDecisions,
-    TradingLevel,
     TradingState,
 )
+from cryptoj_actors.model import TradingLevel
 from cryptoj_actors.risk.policy import RiskPolicy
 from cryptoj_actors.runtime import Runtime
 from cryptoj_actors.supervision.emergency import write_atomic

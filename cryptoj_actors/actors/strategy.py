@@ -12,7 +12,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from cryptoj_actors.actors.base import Handler, RoleActor
-from cryptoj_actors.messages import EndOfData, IntentBatch, MarketBatch, OrderIntent
+from cryptoj_actors.messages import EndOfData, IntentBatch, MarketBatch
+from cryptoj_actors.model import OrderIntent
 from cryptoj_actors.runtime import Runtime
 from cryptoj_actors.strategy.base import Strategy
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pykka
@@ -25,22 +26,48 @@ from cryptoj_actors.actors.base import Handler, RoleActor
 from cryptoj_actors.messages import (
     ChildDown,
     EndOfData,
-    HealthLevel,
     HealthStatus,
     OperatorCommand,
     Ping,
     Registered,
     RestartDue,
     Tick,
-    TradingLevel,
     TradingState,
 )
+from cryptoj_actors.model import HealthLevel, TradingLevel
 from cryptoj_actors.runtime import Runtime
 from cryptoj_actors.supervision.emergency import EmergencyState, StateFile
-from cryptoj_actors.supervision.restart import RestartPolicy
-from cryptoj_actors.supervision.specs import ChildSpec
+from cryptoj_actors.supervision.restart import RestartPolicy, RestartType
 
 log = logging.getLogger(__name__)
+
+
+#: Start order; stop order is the reverse.
+START_ORDER = ("health", "portfolio", "executor", "risk", "strategy", "feed", "admin")
+
+
+@dataclass(frozen=True, slots=True)
+class ChildSpec:
+    """How to start one role and what to do when it fails.
+
+    ``factory(runtime, generation)`` starts a fresh actor (fresh domain
+    objects too) and returns its ref. ``significant`` children are ones the
+    system cannot trade without: when such a child is down for good, the
+    supervisor halts. ``shutdown_timeout_s`` bounds a normal stop.
+
+    ``restart_from`` chooses the restart strategy (OTP): None restarts the
+    child alone (``one_for_one``); a role restarts that role and every child
+    started after it that names the same role (``rest_for_one`` within that
+    group), for children whose state only makes sense together with the
+    others'.
+    """
+
+    role: str
+    factory: Callable[[Runtime, int], pykka.ActorRef[Any]]
+    restart: RestartType
+    significant: bool = True
+    shutdown_timeout_s: float = 5.0
+    restart_from: str | None = None
 
 
 class SupervisorActor(RoleActor):

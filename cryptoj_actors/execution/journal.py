@@ -24,7 +24,8 @@ import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
-from cryptoj_actors.messages import Fill, Liquidity, Order, OrderStatus, OrderType, Side
+from cryptoj_actors.messages import Fill
+from cryptoj_actors.model import Liquidity, Order, OrderStatus, OrderType, Side
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (

@@ -30,15 +30,13 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING
 
 from cryptoj_actors.config import PaperConfig, ProductRules
-from cryptoj_actors.messages import (
+from cryptoj_actors.messages import Fill, MarketBatch, OrderUpdate
+from cryptoj_actors.model import (
     BookUpdate,
-    Fill,
     Liquidity,
-    MarketBatch,
     Order,
     OrderStatus,
     OrderType,
-    OrderUpdate,
     Side,
     Ticker,
     Trade,

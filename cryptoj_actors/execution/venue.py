@@ -4,14 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from cryptoj_actors.messages import (
-    Fill,
-    MarketBatch,
-    Order,
-    OrderStatus,
-    OrderUpdate,
-    VenueBalances,
-)
+from cryptoj_actors.messages import Fill, MarketBatch, OrderUpdate, VenueBalances
+from cryptoj_actors.model import Order, OrderStatus
 
 if TYPE_CHECKING:
     from cryptoj_actors.execution.journal import Journal
@@ -22,7 +16,7 @@ VenueEvent = Fill | OrderUpdate | VenueBalances
 
 class Venue(Protocol):
     """Implemented by :class:`~cryptoj_actors.execution.paper.PaperExchange`
-    and :class:`~cryptoj_actors.execution.coinbase.CoinbaseExchange`."""
+    and :class:`~cryptoj_actors.adapters.coinbase.execution.CoinbaseExchange`."""
 
     @property
     def open_orders(self) -> int:

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cryptoj_actors.config import HealthConfig
-from cryptoj_actors.messages import HealthLevel
+from cryptoj_actors.model import HealthLevel
 
 #: Seconds of history behind "errors/min".
 ERROR_WINDOW_S = 60.0

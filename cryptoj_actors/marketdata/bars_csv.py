@@ -46,7 +46,7 @@ from cryptoj_actors.clock import (
     from_datetime,
     iso,
 )
-from cryptoj_actors.messages import PRODUCT_ID, Bar
+from cryptoj_actors.model import PRODUCT_ID, Bar
 from cryptoj_actors.money import ZERO, to_decimal
 
 __all__ = [

@@ -31,16 +31,10 @@ from decimal import Decimal
 
 from cryptoj_actors.clock import NS_PER_SECOND
 from cryptoj_actors.health.telemetry import Telemetry
-from cryptoj_actors.marketdata import advanced_trade as at
+from cryptoj_actors.marketdata.frames import Channel, Frame, FrameCodec, FrameError
 from cryptoj_actors.marketdata.orderbook import BookError, OrderBook
-from cryptoj_actors.messages import (
-    Bar,
-    BookUpdate,
-    MarketBatch,
-    MarketEvent,
-    Ticker,
-    Trade,
-)
+from cryptoj_actors.messages import MarketBatch
+from cryptoj_actors.model import Bar, BookUpdate, MarketEvent, Ticker, Trade
 from cryptoj_actors.money import ZERO
 
 log = logging.getLogger(__name__)
@@ -89,14 +83,16 @@ class LiveMarket:
     """Market state of one connection's frames.
 
     Args:
+        codec: the venue's frame decoder.
         products: the products subscribed.
         bar_interval_ns: bars cut from trades (ns).
         stale_after_ns: a product with no frame for this long is unreliable.
         book_depth: levels per side in each batch's :class:`BookUpdate`.
     """
 
-    def __init__(self, products: Iterable[str], bar_interval_ns: int, stale_after_ns: int,
-                 book_depth: int = 20) -> None:
+    def __init__(self, codec: FrameCodec, products: Iterable[str], bar_interval_ns: int,
+                 stale_after_ns: int, book_depth: int = 20) -> None:
+        self.codec = codec
         self.products = tuple(products)
         self.stale_after_ns = stale_after_ns
         self.book_depth = book_depth
@@ -137,8 +133,8 @@ class LiveMarket:
     def on_frame(self, raw: str | bytes, received_ns: int) -> Verdict:
         """Take one frame received at ``received_ns`` (local clock, ns)."""
         try:
-            frame = at.parse_frame(raw)
-        except at.FrameError as exc:
+            frame = self.codec.parse_frame(raw)
+        except FrameError as exc:
             return self._bad(exc.kind, str(exc), received_ns)
         except (ValueError, ArithmeticError) as exc:
             return self._bad("bad_value", repr(exc), received_ns)
@@ -157,15 +153,15 @@ class LiveMarket:
                                  received_ns)
         try:
             return self._apply(frame, received_ns)
-        except at.FrameError as exc:
+        except FrameError as exc:
             verdict = self._bad(exc.kind, str(exc), received_ns)
         except (ValueError, ArithmeticError) as exc:  # a value no check foresaw
             verdict = self._bad("bad_value", repr(exc), received_ns)
-        if frame.channel == "l2_data" and frame.sequence_num is not None:
+        if frame.channel is Channel.BOOK and frame.sequence_num is not None:
             # Its number is spent and its changes are not applied: the books
             # it names no longer match the venue's. (A frame without a number
             # is no venue's frame: junk, skipped.)
-            named = {e.get("product_id") for e in frame.events if isinstance(e, dict)}
+            named = self.codec.product_ids(frame)
             books = [b for p, b in self.books.items() if p in named] or list(self.books.values())
             for book in books:
                 book.invalidate("a book frame was rejected")
@@ -183,11 +179,11 @@ class LiveMarket:
             telemetry.errors["feed.input"] += 1
         return verdict
 
-    def _apply(self, frame: at.Frame, received_ns: int) -> Verdict:
+    def _apply(self, frame: Frame, received_ns: int) -> Verdict:
         channel = frame.channel
-        if channel == "l2_data":
+        if channel is Channel.BOOK:
             broken = False
-            for event in at.book_events(frame):
+            for event in self.codec.book_events(frame):
                 book = self.books.get(event.product_id)
                 if book is None:
                     continue
@@ -207,8 +203,8 @@ class LiveMarket:
                 self.last_seen[event.product_id] = received_ns
             if broken:  # only a fresh snapshot can mend it: resubscribe
                 return Verdict.RESYNC
-        elif channel == "market_trades":
-            for trade in at.trades(frame):
+        elif channel is Channel.TRADES:
+            for trade in self.codec.trades(frame):
                 if trade.product_id in self._cutters and self._is_new(trade):
                     bar = self._cutters[trade.product_id].add(trade)
                     if bar is not None:
@@ -221,17 +217,17 @@ class LiveMarket:
                                    "waiting for a batch", received_ns)
                     self._trades.append(trade)
                     self.last_seen[trade.product_id] = received_ns
-        elif channel == "ticker":
-            for ticker in at.tickers(frame):
+        elif channel is Channel.TICKER:
+            for ticker in self.codec.tickers(frame):
                 if ticker.product_id in self.books:
                     self._tickers[ticker.product_id] = ticker
                     self.last_seen[ticker.product_id] = received_ns
-        elif channel == "candles":
-            for bar in at.candles(frame):
+        elif channel is Channel.CANDLES:
+            for bar in self.codec.candles(frame):
                 if bar.product_id in self.books:
                     self.last_seen[bar.product_id] = received_ns
-        elif channel == "heartbeats":
-            counter = at.heartbeat_counter(frame)
+        elif channel is Channel.HEARTBEATS:
+            counter = self.codec.heartbeat_counter(frame)
             last, self.last_heartbeat = self.last_heartbeat, counter
             if last is not None and counter is not None and counter != last + 1:
                 return self._gap(f"heartbeat counter jumped from {last} to {counter}",

@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import ParamSpec, TypeVar
 
-from cryptoj_actors.messages import Fill, Order, PortfolioSnapshot, PositionView, Side
+from cryptoj_actors.messages import Fill, PortfolioSnapshot
+from cryptoj_actors.model import DenyReason, Order, PositionView, Side
 from cryptoj_actors.money import LEDGER_CONTEXT, ZERO, round_quote
 from cryptoj_actors.risk.limits import position_limit_exceeded
 
@@ -59,11 +60,12 @@ class LedgerError(Exception):
 
 
 class ReservationError(LedgerError):
-    """An order cannot be reserved; ``reason_code`` names why (a denial code)."""
+    """An order cannot be reserved; ``reason_code`` is the denial code's value
+    (a :class:`~cryptoj_actors.model.DenyReason`)."""
 
-    def __init__(self, reason_code: str, detail: str) -> None:
-        super().__init__(f"{reason_code}: {detail}")
-        self.reason_code = reason_code
+    def __init__(self, reason: DenyReason, detail: str) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason_code = reason.value
         self.detail = detail
 
 
@@ -141,23 +143,23 @@ class Ledger:
         """
         coid = order.client_order_id
         if coid in self._reservations:
-            raise ReservationError("DUPLICATE_ORDER", f"{coid} is already open")
+            raise ReservationError(DenyReason.DUPLICATE_ORDER, f"{coid} is already open")
         pos = self._positions.get(order.product_id) or _Position()
         if order.side is Side.BUY:
             quote = order.quote_size
             if quote is None or quote <= 0:
-                raise ReservationError("INVALID_ORDER",
+                raise ReservationError(DenyReason.INVALID_ORDER,
                                        f"{coid}: a buy needs a positive quote size")
             available = self.cash - self._reserved_quote
             if quote > available:
-                raise ReservationError("INSUFFICIENT_FUNDS",
+                raise ReservationError(DenyReason.INSUFFICIENT_FUNDS,
                                        f"{coid}: buy of {quote} exceeds available cash {available}")
             if self._max_fraction is not None and not order.reduce_only and position_limit_exceeded(
                 position_notional=pos.base_size * pos.mark_price, open_buy_quote=pos.reserved_quote,
                 order_quote=quote, equity=self.equity(), max_fraction=self._max_fraction,
             ):
                 raise ReservationError(
-                    "POSITION_LIMIT",
+                    DenyReason.POSITION_LIMIT,
                     f"{coid}: {order.product_id} would exceed {self._max_fraction} of equity")
             pos = self._position(order.product_id)
             self._reservations[coid] = _Reservation(order.product_id, Side.BUY, quote, ZERO)
@@ -166,12 +168,12 @@ class Ledger:
         else:
             base = order.base_size
             if base is None or base <= 0:
-                raise ReservationError("INVALID_ORDER",
+                raise ReservationError(DenyReason.INVALID_ORDER,
                                        f"{coid}: a sell needs a positive base size")
             free = pos.base_size - pos.reserved_base
             if base > free:
                 raise ReservationError(
-                    "INSUFFICIENT_POSITION",
+                    DenyReason.INSUFFICIENT_POSITION,
                     f"{coid}: sell of {base} {order.product_id} exceeds the free position {free}")
             pos = self._position(order.product_id)
             self._reservations[coid] = _Reservation(order.product_id, Side.SELL, ZERO, base)

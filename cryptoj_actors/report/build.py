@@ -39,7 +39,7 @@ from cryptoj_actors.report.files import (
     write_trades_csv,
 )
 from cryptoj_actors.report.metrics import TradeRecord, performance, periods_per_year
-from cryptoj_actors.results import RunResults
+from cryptoj_actors.report.results import RunResults
 
 #: The cross-checks that hold exactly unless the ledger is wrong.
 LEDGER_CHECKS = ("equity_equals_cash_plus_positions", "pnl_identity", "ledger_matches_fills")

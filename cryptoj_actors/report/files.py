@@ -30,7 +30,12 @@ import orjson
 
 from cryptoj_actors.clock import iso
 from cryptoj_actors.money import LEDGER_CONTEXT, fmt
-from cryptoj_actors.report.metrics import EquityPoint, Performance, TradeRecord, drawdown_series
+from cryptoj_actors.report.metrics import (
+    EquityPoint,
+    Performance,
+    TradeRecord,
+    drawdown_series,
+)
 
 FLOAT_SIGNIFICANT_DIGITS = 12
 FRACTION_QUANTUM = Decimal("1e-6")

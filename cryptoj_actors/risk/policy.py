@@ -44,7 +44,6 @@ Trading levels: ``HALTED`` refuses every order except the policy's own exits;
 
 from __future__ import annotations
 
-import enum
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -56,34 +55,22 @@ from cryptoj_actors.config import ProductRules, RiskConfig
 from cryptoj_actors.ids import OrderIds
 from cryptoj_actors.messages import (
     MarkedBatch,
-    Order,
     OrderDenied,
+    PortfolioSnapshot,
+    TradingState,
+)
+from cryptoj_actors.model import (
+    DenyReason,
+    Order,
     OrderIntent,
     OrderType,
-    PortfolioSnapshot,
     PositionView,
     Side,
     TradingLevel,
-    TradingState,
 )
 from cryptoj_actors.money import ZERO, floor_to_increment
 from cryptoj_actors.risk.limits import position_limit_exceeded
 from cryptoj_actors.risk.unwind import Unwinder
-
-
-class DenyReason(str, enum.Enum):
-    """Why risk refused an order (the ``reason_code`` of :class:`OrderDenied`)."""
-
-    TRADING_HALTED = "TRADING_HALTED"
-    TRADING_REDUCING = "TRADING_REDUCING"
-    POSITION_LIMIT = "POSITION_LIMIT"
-    STOP_LOSS_COOLDOWN = "STOP_LOSS_COOLDOWN"
-    MIN_SIZE = "MIN_SIZE"
-    MIN_NOTIONAL = "MIN_NOTIONAL"
-    ORDER_RATE = "ORDER_RATE"
-    INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
-    NO_MARK = "NO_MARK"
-    STALE_DATA = "STALE_DATA"
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from cryptoj_actors.messages import PortfolioSnapshot, PositionView
+from cryptoj_actors.messages import PortfolioSnapshot
+from cryptoj_actors.model import PositionView
 
 
 @dataclass(frozen=True, slots=True)

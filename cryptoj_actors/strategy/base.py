@@ -22,7 +22,8 @@ from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from cryptoj_actors.config import ConfigError, StrategyConfig
-from cryptoj_actors.messages import MarketBatch, OrderIntent
+from cryptoj_actors.messages import MarketBatch
+from cryptoj_actors.model import OrderIntent
 
 
 @runtime_checkable

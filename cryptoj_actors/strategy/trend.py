@@ -34,7 +34,8 @@ import math
 from collections.abc import Sequence
 from decimal import ROUND_DOWN, Decimal
 
-from cryptoj_actors.messages import Bar, MarketBatch, OrderIntent
+from cryptoj_actors.messages import MarketBatch
+from cryptoj_actors.model import Bar, OrderIntent
 from cryptoj_actors.strategy.stats import Ema, EwmCovariance
 
 #: Targets are rounded down to this step, so they never add up to more than

@@ -17,7 +17,8 @@ import os
 from pathlib import Path
 
 from cryptoj_actors.clock import iso
-from cryptoj_actors.messages import TradingLevel, TradingState
+from cryptoj_actors.messages import TradingState
+from cryptoj_actors.model import TradingLevel
 
 
 class EmergencyState:

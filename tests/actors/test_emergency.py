@@ -12,9 +12,10 @@ from cryptoj_actors.actors.admin import UNWIND_LINE, control_file
 from cryptoj_actors.clock import NS_PER_DAY
 from cryptoj_actors.config import FaultsConfig
 from cryptoj_actors.marketdata.replay import BarReplaySource
+from cryptoj_actors.report.results import RunResults
 from cryptoj_actors.runtime import RunInfo
 from cryptoj_actors.supervision.emergency import StateFile
-from cryptoj_actors.system import RunResults, TradingSystem
+from cryptoj_actors.system import TradingSystem
 from tests.actors.test_system import HOURS, START, config_for, replay
 from tests.conftest import wait_until, window
 

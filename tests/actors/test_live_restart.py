@@ -17,8 +17,8 @@ from cryptoj_actors.actors.risk import RiskActor
 from cryptoj_actors.config import Config
 from cryptoj_actors.execution.journal import Journal
 from cryptoj_actors.ids import OrderIds
-from cryptoj_actors.messages import (
-    Fill,
+from cryptoj_actors.messages import Fill
+from cryptoj_actors.model import (
     Liquidity,
     Order,
     OrderStatus,

@@ -13,17 +13,8 @@ import pytest
 
 from cryptoj_actors.actors.portfolio import PortfolioActor
 from cryptoj_actors.config import Config
-from cryptoj_actors.messages import (
-    Bar,
-    Fill,
-    Liquidity,
-    MarketBatch,
-    Order,
-    OrderBatch,
-    OrderType,
-    RiskDecisions,
-    Side,
-)
+from cryptoj_actors.messages import Fill, MarketBatch, OrderBatch, RiskDecisions
+from cryptoj_actors.model import Bar, Liquidity, Order, OrderType, Side
 from cryptoj_actors.portfolio.ledger import Ledger
 from cryptoj_actors.runtime import RunInfo, Runtime
 from tests.actors.recorder import Recorder

@@ -13,20 +13,13 @@ import pykka
 import pytest
 
 from cryptoj_actors.actors.base import Handler, RoleActor
-from cryptoj_actors.actors.supervisor import SupervisorActor
+from cryptoj_actors.actors.supervisor import ChildSpec, SupervisorActor
 from cryptoj_actors.config import Config, SupervisorConfig
-from cryptoj_actors.messages import (
-    HealthLevel,
-    HealthStatus,
-    OperatorCommand,
-    Tick,
-    TradingLevel,
-    TradingState,
-)
+from cryptoj_actors.messages import HealthStatus, OperatorCommand, Tick, TradingState
+from cryptoj_actors.model import HealthLevel, TradingLevel
 from cryptoj_actors.runtime import RunInfo, Runtime
 from cryptoj_actors.supervision.emergency import StateFile
 from cryptoj_actors.supervision.restart import RestartType
-from cryptoj_actors.supervision.specs import ChildSpec
 from tests.conftest import wait_until
 
 

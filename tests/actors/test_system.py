@@ -15,10 +15,12 @@ import pytest
 from cryptoj_actors.actors.admin import control_file
 from cryptoj_actors.config import FaultsConfig, StrategyConfig, load_config
 from cryptoj_actors.marketdata.replay import BarReplaySource
-from cryptoj_actors.messages import MarketBatch, OrderIntent
+from cryptoj_actors.messages import MarketBatch
+from cryptoj_actors.model import OrderIntent
 from cryptoj_actors.money import BPS, ONE
+from cryptoj_actors.report.results import RunResults
 from cryptoj_actors.runtime import RunInfo
-from cryptoj_actors.system import RunResults, TradingSystem
+from cryptoj_actors.system import TradingSystem
 from tests.conftest import REPO, wait_until, window
 
 # 2017-10-15 to 2018-01-22: the end of the 2017 rally and the first crash:

@@ -20,7 +20,8 @@ from cryptoj_actors.admin.client import running_endpoint
 from cryptoj_actors.admin.token import TokenError, load_or_create_token
 from cryptoj_actors.config import StrategyConfig
 from cryptoj_actors.marketdata.replay import BarReplaySource
-from cryptoj_actors.messages import MarketBatch, OrderIntent
+from cryptoj_actors.messages import MarketBatch
+from cryptoj_actors.model import OrderIntent
 from cryptoj_actors.runtime import RunInfo
 from cryptoj_actors.strategy.trend import TrendRiskParity
 from cryptoj_actors.system import TradingSystem

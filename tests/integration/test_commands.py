@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from cryptoj_actors.adapters.coinbase.capture import CaptureReplaySource, read_capture
+from cryptoj_actors.adapters.coinbase.recorder import record
 from cryptoj_actors.config import FeedConfig
 from cryptoj_actors.marketdata.bars_csv import load_bars
-from cryptoj_actors.marketdata.capture import CaptureReplaySource, read_capture
-from cryptoj_actors.marketdata.recorder import record
 from tests.conftest import DATA_DIR, REPO, load_script
 from tests.integration.test_live_feed import PRODUCTS, capture, direct_books  # noqa: F401
 

@@ -19,11 +19,13 @@ from pathlib import Path
 
 import pytest
 
+from cryptoj_actors.adapters.coinbase import advanced_trade as at
+from cryptoj_actors.adapters.coinbase.websocket import CoinbaseFeedSource
 from cryptoj_actors.config import Config, FeedConfig
-from cryptoj_actors.marketdata import advanced_trade as at
-from cryptoj_actors.marketdata.coinbase_ws import CoinbaseFeedSource
+from cryptoj_actors.marketdata.frames import Channel
 from cryptoj_actors.marketdata.orderbook import OrderBook
-from cryptoj_actors.messages import Bar, MarketBatch, OrderIntent
+from cryptoj_actors.messages import MarketBatch
+from cryptoj_actors.model import Bar, OrderIntent
 from cryptoj_actors.runtime import LIVE_LEDGER, RunInfo
 from cryptoj_actors.system import TradingSystem
 from tests.conftest import REPO, load_script, wait_until
@@ -41,7 +43,7 @@ def direct_books(capture) -> dict[str, OrderBook]:
     books = {p: OrderBook(p) for p in PRODUCTS}
     for _, frame in capture.frames:
         parsed = at.parse_frame(json.dumps(frame))
-        if parsed.channel == "l2_data":
+        if parsed.channel is Channel.BOOK:
             for e in at.book_events(parsed):
                 getattr(books[e.product_id], f"apply_{e.kind}")(e.changes, e.time_ns)
     return books
@@ -227,11 +229,11 @@ def test_a_resubscription_snapshot_does_not_count_trades_twice(capture):
     source = CoinbaseFeedSource(FeedConfig(products=PRODUCTS, bar_interval_s=1))
     texts = [json.dumps({**frame, "sequence_num": i}) for i, (_, frame) in
              enumerate(capture.frames)]
-    from cryptoj_actors.marketdata.coinbase_ws import RawFrame
+    from cryptoj_actors.adapters.coinbase.websocket import RawFrame
     for connection in (1, 2):  # the second connection replays everything
         for text in texts:
             source.absorb(RawFrame(text, time.time_ns(), connection))
-    from cryptoj_actors.messages import Trade
+    from cryptoj_actors.model import Trade
     batch = source.market.next_batch(1, time.time_ns())
     ids = [(e.product_id, e.trade_id) for e in batch.events if isinstance(e, Trade)]
     assert len(ids) == len(set(ids)) > 0

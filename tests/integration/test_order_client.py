@@ -13,21 +13,18 @@ from decimal import Decimal
 import jwt
 import pytest
 
-from cryptoj_actors.coinbase.credentials import parse_credentials
-from cryptoj_actors.coinbase.rest import AuthenticationError, NotFound, RestClient, Unavailable
-from cryptoj_actors.config import CoinbaseConfig
-from cryptoj_actors.execution.coinbase import FILLS_GRACE_S, CoinbaseExchange
-from cryptoj_actors.execution.journal import Journal
-from cryptoj_actors.messages import (
-    Fill,
-    MarketBatch,
-    Order,
-    OrderStatus,
-    OrderType,
-    OrderUpdate,
-    Side,
-    VenueBalances,
+from cryptoj_actors.adapters.coinbase.credentials import parse_credentials
+from cryptoj_actors.adapters.coinbase.execution import FILLS_GRACE_S, CoinbaseExchange
+from cryptoj_actors.adapters.coinbase.rest import (
+    AuthenticationError,
+    NotFound,
+    RestClient,
+    Unavailable,
 )
+from cryptoj_actors.config import CoinbaseConfig
+from cryptoj_actors.execution.journal import Journal
+from cryptoj_actors.messages import Fill, MarketBatch, OrderUpdate, VenueBalances
+from cryptoj_actors.model import Order, OrderStatus, OrderType, Side
 from cryptoj_actors.portfolio.ledger import Ledger
 from cryptoj_actors.portfolio.reconcile import apply_differences, balance_differences
 from tests.conftest import load_script

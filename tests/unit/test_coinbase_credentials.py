@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from cryptoj_actors.coinbase.credentials import (
+from cryptoj_actors.adapters.coinbase.credentials import (
     ENV_KEY_NAME,
     ENV_PRIVATE_KEY,
     Credentials,

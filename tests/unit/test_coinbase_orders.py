@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cryptoj_actors.coinbase.orders import (
+from cryptoj_actors.adapters.coinbase.orders import (
     ShapeError,
     create_order_body,
     create_order_result,
@@ -21,7 +21,7 @@ from cryptoj_actors.coinbase.orders import (
     parse_order,
     parse_time_ns,
 )
-from cryptoj_actors.messages import Liquidity, Order, OrderStatus, OrderType, Side
+from cryptoj_actors.model import Liquidity, Order, OrderStatus, OrderType, Side
 
 D = Decimal
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from cryptoj_actors.config import HealthConfig
 from cryptoj_actors.health.model import HealthModel, Sample
-from cryptoj_actors.messages import HealthLevel
+from cryptoj_actors.model import HealthLevel
 
 QUIET = Sample(elapsed_s=1.0, rss_mb=100, cpu_percent=10, available_mb=8000,
                mailboxes={"feed": 0, "risk": 0})

@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 
 from cryptoj_actors.execution.journal import Journal, JournalDivergence
-from cryptoj_actors.messages import Fill, Liquidity, Order, OrderStatus, OrderType, Side
+from cryptoj_actors.messages import Fill
+from cryptoj_actors.model import Liquidity, Order, OrderStatus, OrderType, Side
 
 D = Decimal
 

@@ -10,9 +10,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cryptoj_actors.messages import Fill, Liquidity, Order, OrderType, Side
+from cryptoj_actors.messages import Fill
+from cryptoj_actors.model import Liquidity, Order, OrderType, Side
 from cryptoj_actors.money import round_quote
-from cryptoj_actors.portfolio.ledger import FillResult, Ledger, LedgerError, ReservationError
+from cryptoj_actors.portfolio.ledger import (
+    FillResult,
+    Ledger,
+    LedgerError,
+    ReservationError,
+)
 
 D = Decimal
 BTC = "BTC-USD"

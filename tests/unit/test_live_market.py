@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from cryptoj_actors.adapters.coinbase import advanced_trade as at
 from cryptoj_actors.clock import NS_PER_SECOND
-from cryptoj_actors.marketdata import advanced_trade as at
+from cryptoj_actors.marketdata.frames import Channel
 from cryptoj_actors.marketdata.live_market import LiveMarket, Verdict
 from cryptoj_actors.marketdata.orderbook import OrderBook
-from cryptoj_actors.messages import BookUpdate, Trade
+from cryptoj_actors.model import BookUpdate, Trade
 
 PRODUCTS = ("BTC-USD", "ETH-USD")
 SECOND = NS_PER_SECOND
@@ -24,7 +25,7 @@ def frames(advanced_ws_capture: Path) -> list[str]:
 
 
 def market() -> LiveMarket:
-    return LiveMarket(PRODUCTS, bar_interval_ns=SECOND, stale_after_ns=5 * SECOND)
+    return LiveMarket(at, PRODUCTS, bar_interval_ns=SECOND, stale_after_ns=5 * SECOND)
 
 
 def feed(m: LiveMarket, frames: list[str], start_ns: int = 0) -> list[Verdict]:
@@ -36,7 +37,7 @@ def direct_books(frames: list[str]) -> dict[str, OrderBook]:
     books = {p: OrderBook(p) for p in PRODUCTS}
     for raw in frames:
         frame = at.parse_frame(raw)
-        if frame.channel == "l2_data":
+        if frame.channel is Channel.BOOK:
             for e in at.book_events(frame):
                 getattr(books[e.product_id], f"apply_{e.kind}")(e.changes, e.time_ns)
     return books

@@ -12,15 +12,13 @@ from hypothesis import strategies as st
 
 from cryptoj_actors.config import Config, PaperConfig, ProductRules
 from cryptoj_actors.execution.paper import ASSUMPTIONS, PaperExchange
-from cryptoj_actors.messages import (
+from cryptoj_actors.messages import Fill, MarketBatch, OrderUpdate
+from cryptoj_actors.model import (
     Bar,
-    Fill,
     Liquidity,
-    MarketBatch,
     Order,
     OrderStatus,
     OrderType,
-    OrderUpdate,
     Side,
     Trade,
 )
@@ -397,7 +395,7 @@ def test_assumptions_are_listed():
 
 
 def book(n: int, asks, bids, valid: bool = True) -> MarketBatch:
-    from cryptoj_actors.messages import BookUpdate
+    from cryptoj_actors.model import BookUpdate
     update = BookUpdate(product_id=BTC, time_ns=T0 + n * HOUR,
                         asks=tuple((D(p), D(s)) for p, s in asks),
                         bids=tuple((D(p), D(s)) for p, s in bids), valid=valid)

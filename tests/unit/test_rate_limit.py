@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cryptoj_actors.coinbase.rate_limit import TokenBucket
+from cryptoj_actors.adapters.coinbase.rate_limit import TokenBucket
 
 
 class FakeTime:

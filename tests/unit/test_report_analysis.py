@@ -6,7 +6,13 @@ from decimal import Decimal as D
 
 import pytest
 
-from cryptoj_actors.report.analysis import Mark, Trade, breakdown, month_grid, period_returns
+from cryptoj_actors.report.analysis import (
+    Mark,
+    Trade,
+    breakdown,
+    month_grid,
+    period_returns,
+)
 
 
 def mark(time: str, equity: str) -> Mark:

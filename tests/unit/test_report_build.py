@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal as D
 
-from cryptoj_actors.actors.portfolio import PortfolioResults
 from cryptoj_actors.config import Config
-from cryptoj_actors.messages import Fill, Liquidity, Side
+from cryptoj_actors.messages import Fill
+from cryptoj_actors.model import Liquidity, Side
 from cryptoj_actors.portfolio.ledger import Ledger
 from cryptoj_actors.report.build import build_report
 from cryptoj_actors.report.metrics import EquityPoint, TradeRecord
-from cryptoj_actors.system import RunResults
+from cryptoj_actors.report.results import PortfolioResults, RunResults
 
 HOUR = 3_600_000_000_000
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from cryptoj_actors.clock import NS_PER_HOUR, from_datetime
-from cryptoj_actors.messages import OrderStatus, Side
+from cryptoj_actors.model import OrderStatus, Side
 from cryptoj_actors.report.files import (
     performance_dict,
     round_float,
@@ -21,7 +21,12 @@ from cryptoj_actors.report.files import (
     write_report_json,
     write_trades_csv,
 )
-from cryptoj_actors.report.metrics import EquityPoint, Performance, TradeRecord, performance
+from cryptoj_actors.report.metrics import (
+    EquityPoint,
+    Performance,
+    TradeRecord,
+    performance,
+)
 
 T0 = from_datetime(datetime(2021, 3, 1, tzinfo=timezone.utc))
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cryptoj_actors.clock import NS_PER_DAY, NS_PER_HOUR, from_datetime
-from cryptoj_actors.messages import Side
+from cryptoj_actors.model import Side
 from cryptoj_actors.report.metrics import (
     YEAR_NS,
     EquityPoint,

@@ -15,20 +15,18 @@ import pytest
 from cryptoj_actors.clock import NS_PER_HOUR, NS_PER_SECOND, from_datetime
 from cryptoj_actors.config import ProductRules, RiskConfig
 from cryptoj_actors.ids import OrderIds
-from cryptoj_actors.messages import (
-    Fill,
+from cryptoj_actors.messages import Fill, MarkedBatch, MarketBatch, TradingState
+from cryptoj_actors.model import (
+    DenyReason,
     Liquidity,
-    MarkedBatch,
-    MarketBatch,
     Order,
     OrderIntent,
     OrderType,
     Side,
     TradingLevel,
-    TradingState,
 )
 from cryptoj_actors.portfolio.ledger import Ledger
-from cryptoj_actors.risk.policy import Decision, DenyReason, RiskPolicy
+from cryptoj_actors.risk.policy import Decision, RiskPolicy
 
 D = Decimal
 BTC, ETH, LTC = "BTC-USD", "ETH-USD", "LTC-USD"
@@ -703,7 +701,8 @@ def test_two_policies_decide_identically():
 def test_deny_reason_codes():
     assert {r.value for r in DenyReason} == {
         "TRADING_HALTED", "TRADING_REDUCING", "POSITION_LIMIT", "STOP_LOSS_COOLDOWN",
-        "MIN_SIZE", "MIN_NOTIONAL", "ORDER_RATE", "INSUFFICIENT_FUNDS", "NO_MARK", "STALE_DATA"}
+        "MIN_SIZE", "MIN_NOTIONAL", "ORDER_RATE", "INSUFFICIENT_FUNDS", "INSUFFICIENT_POSITION",
+        "DUPLICATE_ORDER", "INVALID_ORDER", "NO_MARK", "STALE_DATA"}
 
 
 def test_unreliable_data_refuses_new_exposure_but_lets_positions_be_sold():

@@ -6,7 +6,12 @@ import random
 from decimal import Decimal
 
 from cryptoj_actors.clock import NS_PER_HOUR
-from cryptoj_actors.report.metrics import EquityPoint, TradeRecord, performance, snapshot
+from cryptoj_actors.report.metrics import (
+    EquityPoint,
+    TradeRecord,
+    performance,
+    snapshot,
+)
 from cryptoj_actors.report.running import BLOCK, RunningPerformance
 
 

@@ -12,7 +12,8 @@ import pytest
 from cryptoj_actors.config import ConfigError, StrategyConfig
 from cryptoj_actors.marketdata.bars_csv import align, load_bars
 from cryptoj_actors.marketdata.replay import BarReplaySource
-from cryptoj_actors.messages import Bar, MarketBatch, OrderIntent
+from cryptoj_actors.messages import MarketBatch
+from cryptoj_actors.model import Bar, OrderIntent
 from cryptoj_actors.strategy.base import Strategy, load_strategy
 from cryptoj_actors.strategy.stats import Ema, EwmCovariance, alpha_for_span
 from cryptoj_actors.strategy.trend import TrendRiskParity

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from cryptoj_actors.messages import PortfolioSnapshot, PositionView
+from cryptoj_actors.messages import PortfolioSnapshot
+from cryptoj_actors.model import PositionView
 from cryptoj_actors.risk.unwind import Slice, Unwinder
 
 

@@ -3,7 +3,7 @@
 Source: Coinbase Developer Platform, "Advanced Trade API" reference (orders,
 fills, accounts, products, best bid/ask; public market endpoints and server
 time) and "Rate limits". Every private request carries a fresh ES256 JWT
-(:mod:`cryptoj_actors.coinbase.credentials`); public ones carry none.
+(:mod:`cryptoj_actors.adapters.coinbase.credentials`); public ones carry none.
 
 Failure model, which the order path depends on:
 
@@ -43,8 +43,8 @@ from urllib3.exceptions import (
     NewConnectionError,
 )
 
-from cryptoj_actors.coinbase.credentials import Credentials
-from cryptoj_actors.coinbase.rate_limit import TokenBucket
+from cryptoj_actors.adapters.coinbase.credentials import Credentials
+from cryptoj_actors.adapters.coinbase.rate_limit import TokenBucket
 from cryptoj_actors.config import CoinbaseConfig
 
 log = logging.getLogger(__name__)
@@ -230,7 +230,7 @@ class RestClient:
 
     def create_order(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """``POST /orders``; ``body`` from
-        :func:`cryptoj_actors.coinbase.orders.create_order_body`. Returns the
+        :func:`cryptoj_actors.adapters.coinbase.orders.create_order_body`. Returns the
         answer, ``success`` true or false. Never repeated unless refused with 429."""
         return self.request("POST", f"{BROKERAGE}/orders", body=body, repeatable=False)
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import orjson
 import websocket
 
+from cryptoj_actors.adapters.coinbase import advanced_trade
 from cryptoj_actors.clock import NS_PER_SECOND
 from cryptoj_actors.config import FeedConfig
 from cryptoj_actors.health.telemetry import Telemetry
@@ -81,7 +82,7 @@ class CoinbaseFeedSource:
         self.config = config
         self.products = config.products
         self.period_ns = int(config.batch_interval_s * NS_PER_SECOND)
-        self.market = LiveMarket(config.products, config.bar_interval_s * NS_PER_SECOND,
+        self.market = LiveMarket(advanced_trade, config.products, config.bar_interval_s * NS_PER_SECOND,
                                  int(config.stale_after_s * NS_PER_SECOND), config.book_depth)
         self.backoff = Backoff(config.reconnect_initial_s, config.reconnect_max_s, rng)
         self.connection = 0  # counts connections opened; frames of older ones are dropped

@@ -19,12 +19,14 @@ from pathlib import Path
 
 import orjson
 
+from cryptoj_actors.adapters.coinbase import advanced_trade
 from cryptoj_actors.clock import NS_PER_SECOND
 from cryptoj_actors.config import FeedConfig
 from cryptoj_actors.marketdata.bars_csv import DataError
 from cryptoj_actors.marketdata.live_market import LiveMarket
 from cryptoj_actors.marketdata.source import RecordedSource
-from cryptoj_actors.messages import PRODUCT_ID, MarketBatch
+from cryptoj_actors.messages import MarketBatch
+from cryptoj_actors.model import PRODUCT_ID
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +43,7 @@ def read_capture(path: Path) -> tuple[list[CapturedFrame], tuple[str, ...]]:
             a prefix-less line is not a frame with a ``timestamp``, or no
             frame names a product (one line naming the file and line).
     """
-    from cryptoj_actors.coinbase.orders import ShapeError, parse_time_ns
+    from cryptoj_actors.adapters.coinbase.orders import ShapeError, parse_time_ns
 
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -100,7 +102,7 @@ class CaptureReplaySource(RecordedSource):
         super().__init__()
         self.products = products
         self.period_ns = int(config.batch_interval_s * NS_PER_SECOND)
-        self.market = LiveMarket(products, config.bar_interval_s * NS_PER_SECOND,
+        self.market = LiveMarket(advanced_trade, products, config.bar_interval_s * NS_PER_SECOND,
                                  int(config.stale_after_s * NS_PER_SECOND), config.book_depth)
         self._frames = frames
         self._next = 0

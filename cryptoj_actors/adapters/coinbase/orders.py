@@ -15,8 +15,8 @@ from decimal import Decimal
 from typing import Any
 
 from cryptoj_actors.clock import parse_rfc3339
-from cryptoj_actors.messages import (
-    Fill,
+from cryptoj_actors.messages import Fill
+from cryptoj_actors.model import (
     Liquidity,
     Order,
     OrderStatus,

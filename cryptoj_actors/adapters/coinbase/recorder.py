@@ -1,7 +1,7 @@
 """Recording the live feed into a capture file (``record``).
 
 The connection is the live feed's own
-(:class:`~cryptoj_actors.marketdata.coinbase_ws.CoinbaseFeedSource`):
+(:class:`~cryptoj_actors.adapters.coinbase.websocket.CoinbaseFeedSource`):
 subscriptions, reconnects with backoff, a reconnect on a sequence gap (so
 the capture gets a fresh snapshot) and on stale data. Every frame, good or
 bad, is written as received, one a line: ``<receive time, ns>`` TAB
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import orjson
 
+from cryptoj_actors.adapters.coinbase.websocket import CoinbaseFeedSource, RawFrame
 from cryptoj_actors.config import FeedConfig
 from cryptoj_actors.health.telemetry import Telemetry
-from cryptoj_actors.marketdata.coinbase_ws import CoinbaseFeedSource, RawFrame
 
 #: Seconds between flushes of the file and staleness checks.
 FLUSH_INTERVAL_S = 1.0

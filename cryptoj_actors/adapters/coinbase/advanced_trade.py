@@ -19,53 +19,29 @@ production frames have none). Channels and what they carry:
 * ``heartbeats``: ``events[].heartbeat_counter`` (+1 per second);
 * ``subscriptions`` and ``status``: acknowledgements and product status.
 
-Malformed input raises :class:`FrameError` with a ``kind`` to count it by.
+The module is the :class:`~cryptoj_actors.marketdata.frames.FrameCodec` the
+live market state is given. Malformed input raises
+:class:`~cryptoj_actors.marketdata.frames.FrameError` with a ``kind`` to count
+it by.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import orjson
 
 from cryptoj_actors.clock import NS_PER_SECOND, parse_rfc3339
-from cryptoj_actors.messages import Bar, Side, Ticker, Trade
+from cryptoj_actors.marketdata.frames import BookEvent, Channel, Frame, FrameError
+from cryptoj_actors.model import Bar, Side, Ticker, Trade
 from cryptoj_actors.money import to_decimal
 
-KNOWN_CHANNELS = frozenset({"l2_data", "market_trades", "ticker", "candles", "heartbeats",
-                            "subscriptions", "status"})
+#: Advanced Trade's channel names, as frames carry them, and what each carries.
+CHANNELS = {"l2_data": Channel.BOOK, "market_trades": Channel.TRADES, "ticker": Channel.TICKER,
+            "candles": Channel.CANDLES, "heartbeats": Channel.HEARTBEATS,
+            "subscriptions": Channel.OTHER, "status": Channel.OTHER}
 CANDLE_NS = 300 * NS_PER_SECOND
-
-
-class FrameError(ValueError):
-    """A frame that cannot be used; ``kind`` names the defect for counting:
-    ``not_json``, ``not_object``, ``missing_field``, ``bad_value``,
-    ``bad_shape``, ``unknown_channel``."""
-
-    def __init__(self, kind: str, detail: str) -> None:
-        super().__init__(f"{kind}: {detail}")
-        self.kind = kind
-
-
-@dataclass(frozen=True, slots=True)
-class Frame:
-    channel: str
-    sequence_num: int | None
-    timestamp_ns: int
-    events: list[dict[str, Any]]
-
-
-@dataclass(frozen=True, slots=True)
-class BookEvent:
-    """One ``l2_data`` event: a ``snapshot`` or an ``update`` of a product's
-    book; ``changes`` are (side, price, new absolute size)."""
-
-    kind: str
-    product_id: str
-    changes: list[tuple[str, Decimal, Decimal]]
-    time_ns: int
 
 
 def parse_time(text: str) -> int:
@@ -95,7 +71,7 @@ def parse_frame(raw: bytes | str) -> Frame:
     if not isinstance(data, dict):
         raise FrameError("not_object", "the frame is not a JSON object")
     channel = data.get("channel")
-    if channel not in KNOWN_CHANNELS:
+    if channel not in CHANNELS:
         if data.get("type") == "error":
             raise FrameError("error", str(data.get("message", data)))
         raise FrameError("unknown_channel", f"channel {channel!r}")
@@ -106,7 +82,7 @@ def parse_frame(raw: bytes | str) -> Frame:
     if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
         raise FrameError("bad_shape", "events is not a list of objects")
     stamp = data.get("timestamp")
-    return Frame(channel=channel, sequence_num=seq,
+    return Frame(channel=CHANNELS[channel], sequence_num=seq,
                  timestamp_ns=parse_time(stamp) if isinstance(stamp, str) else 0,
                  events=events)
 
@@ -131,6 +107,11 @@ def _decimal(item: dict[str, Any], key: str) -> Decimal:
         return to_decimal(value, key)
     except ValueError as exc:
         raise FrameError("bad_value", str(exc)) from None
+
+
+def product_ids(frame: Frame) -> set[str]:
+    """The products an event of ``frame`` names at its top level."""
+    return {e.get("product_id") for e in frame.events if isinstance(e, dict)}
 
 
 def book_events(frame: Frame) -> list[BookEvent]:

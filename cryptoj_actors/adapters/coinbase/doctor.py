@@ -20,15 +20,19 @@ from dataclasses import dataclass
 import orjson
 import websocket
 
-from cryptoj_actors.coinbase.credentials import (
+from cryptoj_actors.adapters.coinbase.credentials import (
     ENV_KEY_NAME,
     ENV_PRIVATE_KEY,
     Credentials,
     CredentialsError,
     load_credentials,
 )
-from cryptoj_actors.coinbase.orders import ShapeError, parse_balances
-from cryptoj_actors.coinbase.rest import AuthenticationError, CoinbaseError, RestClient
+from cryptoj_actors.adapters.coinbase.orders import ShapeError, parse_balances
+from cryptoj_actors.adapters.coinbase.rest import (
+    AuthenticationError,
+    CoinbaseError,
+    RestClient,
+)
 from cryptoj_actors.config import Config
 from cryptoj_actors.money import to_decimal
 

@@ -5,7 +5,7 @@ Source: Coinbase Advanced Trade, "Get Public Product Candles"
 ``end`` in Unix seconds, a ``granularity`` name, at most 350 candles a
 request (300 seen enforced), newest first, strings for every number. Hours
 without trades have no candle. The range is walked in windows of
-:data:`~cryptoj_actors.coinbase.rest.MAX_CANDLES` candles, each request
+:data:`~cryptoj_actors.adapters.coinbase.rest.MAX_CANDLES` candles, each request
 within the public rate limit (the REST client's token bucket).
 
 The file: header ``timestamp,open,high,low,close,volume``, one bar a line,
@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptoj_actors.adapters.coinbase.rest import GRANULARITY_S, MAX_CANDLES, RestClient
 from cryptoj_actors.clock import NS_PER_SECOND, iso
-from cryptoj_actors.coinbase.rest import GRANULARITY_S, MAX_CANDLES, RestClient
 from cryptoj_actors.money import to_decimal
 
 

@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from cryptoj_actors.coinbase.orders import (
+from cryptoj_actors.adapters.coinbase.orders import (
     ShapeError,
     VenueOrder,
     create_order_body,
@@ -51,16 +51,10 @@ from cryptoj_actors.coinbase.orders import (
     parse_fill,
     parse_order,
 )
-from cryptoj_actors.coinbase.rest import CoinbaseError, RestClient, Unavailable
+from cryptoj_actors.adapters.coinbase.rest import CoinbaseError, RestClient, Unavailable
 from cryptoj_actors.execution.venue import VenueEvent
-from cryptoj_actors.messages import (
-    Fill,
-    MarketBatch,
-    Order,
-    OrderStatus,
-    OrderUpdate,
-    VenueBalances,
-)
+from cryptoj_actors.messages import Fill, MarketBatch, OrderUpdate, VenueBalances
+from cryptoj_actors.model import Order, OrderStatus
 from cryptoj_actors.money import ZERO
 
 if TYPE_CHECKING:
