@@ -29,7 +29,7 @@ from typing import Any
 import requests
 
 from cryptoj_actors import __version__
-from cryptoj_actors.actors.admin import RESUME_TIMEOUT_S, UNWIND_LINE, control_file
+from cryptoj_actors.actors.admin import RESUME_TIMEOUT_S, UNWIND_LINE
 from cryptoj_actors.adapters.coinbase.credentials import (
     ENV_KEY_NAME,
     ENV_PRIVATE_KEY,
@@ -48,17 +48,18 @@ from cryptoj_actors.config import (
     ConfigError,
     load_config,
 )
-from cryptoj_actors.ids import OrderIds
 from cryptoj_actors.marketdata.bars_csv import AlignedBars, DataError, align, load_bars
 from cryptoj_actors.marketdata.replay import BarReplaySource
 from cryptoj_actors.marketdata.source import MarketSource
 from cryptoj_actors.messages import TradingState
-from cryptoj_actors.model import PRODUCT_ID, TradingLevel
+from cryptoj_actors.model import PRODUCT_ID
 from cryptoj_actors.report.results import RunResults
-from cryptoj_actors.risk.policy import RiskPolicy
+from cryptoj_actors.risk.saved_state import RiskStateFile
 from cryptoj_actors.runtime import RunInfo
-from cryptoj_actors.state_lock import StateDirLock, StateDirLocked
-from cryptoj_actors.supervision.emergency import EmergencyState, StateFile, write_atomic
+from cryptoj_actors.state.files import write_atomic
+from cryptoj_actors.state.layout import RunDir, StateDir
+from cryptoj_actors.state.lock import StateDirLock, StateDirLocked
+from cryptoj_actors.state.trading import TradingStateFile
 from cryptoj_actors.system import TradingSystem
 
 log = logging.getLogger("cryptoj_actors")
@@ -243,7 +244,7 @@ def _run_info(config: Config, mode: str) -> RunInfo:
     run_id = f"{mode}-{stamp}-{secrets.token_hex(3)}"
     state_dir = config.system.state_dir
     run = RunInfo(run_id=run_id, mode=mode, state_dir=state_dir,
-                  run_dir=state_dir / "runs" / run_id)
+                  run_dir=StateDir(state_dir).run(run_id).path)
     try:
         run.run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -306,9 +307,6 @@ def _replay_source(files: Sequence[str], config: Config
             int(feed.batch_interval_s * 1_000_000_000), products, inputs)
 
 
-MANIFEST = "run.json"
-
-
 def _write_manifest(run: RunInfo, args: argparse.Namespace, inputs: list[dict[str, object]]
                     ) -> None:
     """What ``--resume`` needs to run the same replay again: the inputs (with
@@ -323,7 +321,7 @@ def _write_manifest(run: RunInfo, args: argparse.Namespace, inputs: list[dict[st
         "state_dir": str(run.state_dir.resolve()),
         "credit_window": args.credit_window,
     }
-    write_atomic(run.run_dir / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+    write_atomic(run.files.manifest, json.dumps(manifest, indent=2) + "\n")
 
 
 def _absolute_spec(spec: str) -> str:
@@ -341,7 +339,7 @@ def _resume_manifest(args: argparse.Namespace) -> dict[str, object]:
         raise UsageError("--resume takes the run's own files, config and state directory; "
                          "give no others")
     try:
-        manifest = json.loads((args.resume / MANIFEST).read_text(encoding="utf-8"))
+        manifest = json.loads(RunDir(args.resume).manifest.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise UsageError(f"{args.resume}: not a replay run directory ({exc})") from None
     for spec, digest in zip(manifest["files"], manifest["sha256"], strict=True):
@@ -364,7 +362,7 @@ def _journal_summary(run: RunInfo, config: Config) -> str:
     from cryptoj_actors.execution.journal import Journal
     from cryptoj_actors.portfolio.recovery import rebuild_ledger
 
-    journal = Journal(run.journal_path, run.ledger_id)
+    journal = Journal(run.state.journal, run.ledger_id)
     try:
         count = len(journal.fills())
         ledger = rebuild_ledger(journal, config.starting_cash)
@@ -424,7 +422,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
                       run_dir=args.resume)
         print(f"resuming {run.run_id}: {_journal_summary(run, config)}; re-executing from the "
               "first batch against the journal", file=sys.stderr)
-    _logging(config, args.verbose, run.run_dir / "run.log")
+    _logging(config, args.verbose, run.files.log)
     system = TradingSystem(config, run, source)
     system.rt.write_report = _report_writer(run, config, period_ns, products, inputs)
     started = time.perf_counter()
@@ -496,7 +494,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         config = replace(config, feed=replace(config.feed, url=args.feed_url))
     credentials = _live_credentials(config, args.live)
     _check_admin(config)
-    lock = StateDirLock(config.system.state_dir)
+    lock = StateDirLock(StateDir(config.system.state_dir))
     try:
         lock.acquire()
     except (StateDirLocked, OSError) as exc:
@@ -512,7 +510,7 @@ def _run_live(args: argparse.Namespace, config: Config, credentials: Credentials
     from cryptoj_actors.adapters.coinbase.websocket import CoinbaseFeedSource
 
     run = replace(_run_info(config, "live"), venue="coinbase" if credentials else "paper")
-    _logging(config, True, run.run_dir / "run.log")
+    _logging(config, True, run.files.log)
     if credentials is not None:
         log.warning("starting: LIVE TRADING WITH REAL MONEY on %s, key %s: %s from %s "
                     "(state in %s); Ctrl-C stops", config.coinbase.rest_url, credentials.label,
@@ -524,7 +522,7 @@ def _run_live(args: argparse.Namespace, config: Config, credentials: Credentials
         log.info("starting: paper trading %s from %s (state in %s); Ctrl-C stops",
                  ", ".join(config.feed.products), config.feed.url, config.system.state_dir)
     try:
-        StateFile(run.state_file).load()
+        TradingStateFile(run.trading_state_file).load()
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     system = TradingSystem(config, run, lambda: CoinbaseFeedSource(config.feed),
@@ -678,7 +676,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_halt(args: argparse.Namespace) -> int:
     config = _config(args)
-    path = control_file(config.system.state_dir)
+    path = StateDir(config.system.state_dir).control_file
     reason = args.reason or f"halt requested by {os.environ.get('USER', 'operator')}"
     text = reason + "\n" + (UNWIND_LINE + "\n" if args.unwind else "")
     try:
@@ -692,7 +690,7 @@ def cmd_halt(args: argparse.Namespace) -> int:
 
 def _endpoint(config: Config) -> Endpoint | None:
     try:
-        return running_endpoint(config.system.state_dir, config.admin.token_file)
+        return running_endpoint(StateDir(config.system.state_dir), config.admin.token_file)
     except TokenError as exc:
         raise UsageError(str(exc)) from None
 
@@ -703,7 +701,7 @@ def _check_admin(config: Config) -> None:
         return
     try:
         config.system.state_dir.mkdir(parents=True, exist_ok=True)
-        load_or_create_token(config.system.state_dir / config.admin.token_file)
+        load_or_create_token(StateDir(config.system.state_dir).admin_token(config.admin.token_file))
     except (TokenError, OSError) as exc:
         raise UsageError(str(exc)) from None
     if config.admin.port:
@@ -715,8 +713,8 @@ def _check_admin(config: Config) -> None:
                                  f"free ({exc.strerror})") from None
 
 
-def _live_state(config: Config) -> tuple[StateFile, TradingState | None]:
-    state_file = StateFile(RunInfo("", "live", config.system.state_dir, Path()).state_file)
+def _live_state(config: Config) -> tuple[TradingStateFile, TradingState | None]:
+    state_file = TradingStateFile(StateDir(config.system.state_dir).trading_state)
     try:
         return state_file, state_file.load()
     except ValueError as exc:
@@ -728,20 +726,16 @@ def _lift_risk_halt(config: Config) -> bool:
     running system's resume does; True when there was one.
 
     Raises:
-        UsageError: the file cannot be read or is not a risk state.
+        UsageError: the file cannot be read, is not a risk state, or cannot
+            be written.
     """
-    path = RunInfo("", "live", config.system.state_dir, Path()).risk_state_file
-    if not path.exists():
-        return False
-    policy = RiskPolicy(config.risk, config.rules, OrderIds(deterministic=False))
+    saved = RiskStateFile(StateDir(config.system.state_dir).risk_state)
     try:
-        policy.restore_state(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{path}: {exc}") from None
-    if not policy.lift_halt():
-        return False
-    write_atomic(path, json.dumps(policy.saved_state(), indent=2) + "\n")
-    return True
+        return saved.lift_halt()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"{saved.path}: cannot write: {exc.strerror}") from None
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -762,7 +756,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             Console().print(render(doc))
         return EXIT_OK
     _, state = _live_state(config)
-    halt_path = control_file(config.system.state_dir)
+    halt_path = StateDir(config.system.state_dir).control_file
     if state is None:
         print(f"no trading state in {config.system.state_dir} (never run live here)")
     else:
@@ -771,7 +765,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                   key=lambda p: p.stat().st_mtime)
     if runs:
         try:
-            last = StateFile(runs[-1]).load()
+            last = TradingStateFile(runs[-1]).load()
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         if last is not None:
@@ -784,7 +778,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     config = _config(args)
-    halt_path = control_file(config.system.state_dir)
+    halt_path = StateDir(config.system.state_dir).control_file
     halt_path.unlink(missing_ok=True)
     reason = args.reason or f"resumed by {os.environ.get('USER', 'operator')}"
     endpoint = _endpoint(config)
@@ -805,13 +799,15 @@ def cmd_resume(args: argparse.Namespace) -> int:
         else:
             print(f"resumed the running system {endpoint.run_id}: {reason}")
         return EXIT_OK
-    state_file, state = _live_state(config)
+    state_file, _ = _live_state(config)
     risk_lifted = _lift_risk_halt(config)
-    if state is None or state.level is not TradingLevel.HALTED:
+    try:
+        lifted = state_file.resume_offline(reason, time.time_ns())
+    except OSError as exc:
+        raise UsageError(f"{state_file.path}: cannot write: {exc.strerror}") from None
+    if lifted is None:
         print("risk's drawdown halt lifted for the next start" if risk_lifted
               else "not halted: nothing to resume")
         return EXIT_OK
-    resumed = EmergencyState(state.since_ns, state).resume(reason, time.time_ns())
-    state_file.save(resumed, run_id="operator", mode="live")
-    print(f"resumed: the next start trades again ({reason}); was halted: {state.reason}")
+    print(f"resumed: the next start trades again ({reason}); was halted: {lifted.reason}")
     return EXIT_OK

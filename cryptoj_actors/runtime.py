@@ -20,6 +20,7 @@ from cryptoj_actors.health.telemetry import Telemetry
 from cryptoj_actors.messages import HealthStatus, PortfolioSnapshot, TradingState
 from cryptoj_actors.report.metrics import Performance
 from cryptoj_actors.report.results import RunResults, collect_results
+from cryptoj_actors.state.layout import RunDir, StateDir
 from cryptoj_actors.supervision.directory import Directory
 
 
@@ -100,8 +101,12 @@ class RunInfo:
     venue: str = "paper"
 
     @property
-    def journal_path(self) -> Path:
-        return self.state_dir / "journal.sqlite3"
+    def state(self) -> StateDir:
+        return StateDir(self.state_dir)
+
+    @property
+    def files(self) -> RunDir:
+        return RunDir(self.run_dir)
 
     @property
     def ledger_id(self) -> str:
@@ -114,17 +119,11 @@ class RunInfo:
         return LIVE_LEDGER if self.venue == "paper" else COINBASE_LEDGER
 
     @property
-    def risk_state_file(self) -> Path:
-        """Live only: risk's day baseline, halt and cooldowns across restarts."""
-        return self.state_dir / "risk_state.json"
-
-    @property
-    def state_file(self) -> Path:
+    def trading_state_file(self) -> Path:
         """``trading_state.json``: the live system's lives in the state
         directory (it survives restarts); a replay keeps its own in its run
         directory."""
-        folder = self.state_dir if self.mode == "live" else self.run_dir
-        return folder / "trading_state.json"
+        return self.state.trading_state if self.mode == "live" else self.files.trading_state
 
 
 @dataclass(slots=True)

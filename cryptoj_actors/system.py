@@ -155,7 +155,7 @@ class TradingSystem:
         run = self.rt.run
         run.run_dir.mkdir(parents=True, exist_ok=True)
         # The journal file (in WAL mode) exists before the actors that share it start.
-        Journal(run.journal_path, run.ledger_id, mode=run.mode, description=str(run.run_dir),
+        Journal(run.state.journal, run.ledger_id, mode=run.mode, description=str(run.run_dir),
                 started_ns=time.time_ns()).close()
         self.supervisor = SupervisorActor.start(self.rt, self.specs())
         # The supervisor starts its children in on_start; a call queued behind

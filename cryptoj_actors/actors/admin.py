@@ -16,33 +16,22 @@ import json
 import logging
 import os
 import time
-from pathlib import Path
 
 import pykka
 
 from cryptoj_actors.actors.base import Handler, RoleActor
-from cryptoj_actors.admin.client import ENDPOINT_FILE
 from cryptoj_actors.admin.http import AdminServer
 from cryptoj_actors.admin.token import load_or_create_token
 from cryptoj_actors.messages import OperatorCommand, Tick
 from cryptoj_actors.runtime import Runtime
-from cryptoj_actors.supervision.emergency import write_atomic
+from cryptoj_actors.state.files import write_atomic
 
 log = logging.getLogger(__name__)
 
-CONTROL_FILE = "HALT"
 UNWIND_LINE = "unwind"
 POLL_INTERVAL_S = 0.25
 #: Seconds the HTTP interface waits for the supervisor to answer a resume.
 RESUME_TIMEOUT_S = 10.0
-
-
-def control_file(state_dir: Path) -> Path:
-    return state_dir / CONTROL_FILE
-
-
-def endpoint_file(state_dir: Path) -> Path:
-    return state_dir / ENDPOINT_FILE
 
 
 class AdminActor(RoleActor):
@@ -50,7 +39,7 @@ class AdminActor(RoleActor):
 
     def __init__(self, runtime: Runtime, generation: int = 0) -> None:
         super().__init__(runtime, generation)
-        self.path = control_file(runtime.run.state_dir)
+        self.path = runtime.run.state.control_file
         self._seen = False
         self.server: AdminServer | None = None
 
@@ -62,19 +51,19 @@ class AdminActor(RoleActor):
         self.on_tick(None)
         cfg = self.rt.config.admin
         if cfg.http:
-            state_dir = self.rt.run.state_dir
-            token = load_or_create_token(state_dir / cfg.token_file)
+            state_dir = self.rt.run.state
+            token = load_or_create_token(state_dir.admin_token(cfg.token_file))
             self.server = AdminServer(self.rt, cfg.port, token, on_halt=self.halt_now,
                                       on_resume=self.resume_now, on_report=self.report_now)
             self.server.start()
-            write_atomic(endpoint_file(state_dir), json.dumps(
+            write_atomic(state_dir.admin_endpoint, json.dumps(
                 {"url": self.server.url, "pid": os.getpid(), "run_id": self.rt.run.run_id}))
             log.info("admin: listening on %s", self.server.url)
 
     def stopping(self) -> None:
         if self.server is not None:
             self.server.stop()
-            endpoint_file(self.rt.run.state_dir).unlink(missing_ok=True)
+            self.rt.run.state.admin_endpoint.unlink(missing_ok=True)
             self.server = None
 
     def on_tick(self, tick: Tick | None) -> None:
@@ -86,7 +75,7 @@ class AdminActor(RoleActor):
                 text = ""
             lines = [line.strip() for line in text.splitlines()]
             said = "; ".join(line for line in lines if line and line != UNWIND_LINE)
-            self.halt_now(f"operator: control file {CONTROL_FILE}" + (f": {said}" if said else ""),
+            self.halt_now(f"operator: control file {self.path.name}" + (f": {said}" if said else ""),
                           UNWIND_LINE in lines, source="control-file")
         self._seen = present
 

@@ -67,7 +67,7 @@ class ExecutorActor(RoleActor):
         self._received_ns: dict[int, int] = {}  # batch seq -> when the feed cut it (wall, ns)
         self._sent_ns: dict[str, int] = {}  # client order id -> when it was sent (wall, ns)
         self._venue_ids: set[str] = set()  # client order ids whose venue id is journaled
-        self._halted = False  # told HALTED, and not yet anything else
+        self.trading_level = TradingLevel.ACTIVE  # the supervisor's, as last told
 
     def handlers(self) -> dict[type, Handler]:
         return {MarketBatch: self.on_batch, OrderBatch: self.on_orders, EndOfData: self.on_end,
@@ -75,7 +75,7 @@ class ExecutorActor(RoleActor):
 
     def started(self) -> None:
         run = self.rt.run
-        self.journal = Journal(run.journal_path, run.ledger_id, mode=run.mode,
+        self.journal = Journal(run.state.journal, run.ledger_id, mode=run.mode,
                                description=str(run.run_dir), started_ns=time.time_ns())
         if run.mode == "live":
             self._venue_ids.update(self.journal.exchange_order_ids())
@@ -125,13 +125,14 @@ class ExecutorActor(RoleActor):
         self._drain()
 
     def on_state(self, state: TradingState) -> None:
+        """Entering ``HALTED`` cancels what adds exposure; leaving it (only an
+        operator's resume does) withdraws the halt's cancels not yet accepted."""
+        previous, self.trading_level = self.trading_level, state.level
         if state.level is TradingLevel.HALTED:
-            self._halted = True
             for update in self.exchange.cancel_all(state.ts_ns, f"halted: {state.reason}",
                                                    keep_reduce_only=True):
                 self._emit(update)
-        elif self._halted:  # only an operator's resume leaves HALTED
-            self._halted = False
+        elif previous is TradingLevel.HALTED:
             self.exchange.resume()
 
     def _drain(self) -> None:

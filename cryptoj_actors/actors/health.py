@@ -23,7 +23,6 @@ from cryptoj_actors.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-METRICS_FILE = "metrics.jsonl"
 
 
 class HealthActor(RoleActor):
@@ -47,7 +46,7 @@ class HealthActor(RoleActor):
         run_dir = self.rt.run.run_dir
         run_dir.mkdir(parents=True, exist_ok=True)
         self._handler = logging.handlers.RotatingFileHandler(
-            run_dir / METRICS_FILE, maxBytes=cfg.metrics_file_mb * 2**20,
+            self.rt.run.files.metrics, maxBytes=cfg.metrics_file_mb * 2**20,
             backupCount=cfg.metrics_files, encoding="utf-8")
         self._handler.setFormatter(logging.Formatter("%(message)s"))
         self._metrics = logging.getLogger(f"cryptoj_actors.metrics.{self.rt.run.run_id}")

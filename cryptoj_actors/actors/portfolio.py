@@ -99,7 +99,7 @@ class PortfolioActor(RoleActor):
         run = self.rt.run
         if run.mode != "live":
             return  # a replay starts from its first batch, with a fresh ledger
-        journal = Journal(run.journal_path, run.ledger_id)
+        journal = Journal(run.state.journal, run.ledger_id)
         try:
             self.ledger = rebuild_ledger(journal, self.ledger.starting_cash,
                                          self.rt.config.risk.max_position_fraction)
@@ -185,7 +185,7 @@ class PortfolioActor(RoleActor):
             differences = apply_differences(self.ledger, differences)
             self.transfers.extend(d for d in differences if d.applied)
         self.rt.telemetry.errors["portfolio.reconcile"] += len(differences)
-        with open(self.rt.run.run_dir / "reconciliation.jsonl", "ab") as out:
+        with open(self.rt.run.files.reconciliation, "ab") as out:
             for d in differences:
                 log.warning("portfolio: the venue holds %s %s, the ledger %s: %s", d.venue,
                             d.currency, d.ledger, "applied" if d.applied else

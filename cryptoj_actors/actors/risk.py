@@ -12,9 +12,7 @@ supervisor.
 
 from __future__ import annotations
 
-import json
 import logging
-from decimal import Decimal
 
 from cryptoj_actors.actors.base import Handler, RoleActor
 from cryptoj_actors.messages import (
@@ -28,12 +26,10 @@ from cryptoj_actors.messages import (
 )
 from cryptoj_actors.model import TradingLevel
 from cryptoj_actors.risk.policy import RiskPolicy
+from cryptoj_actors.risk.saved_state import RiskStateFile
 from cryptoj_actors.runtime import Runtime
-from cryptoj_actors.supervision.emergency import write_atomic
 
 log = logging.getLogger(__name__)
-
-PEAK_SAVE_STEP = Decimal("1.01")
 
 
 class RiskActor(RoleActor):
@@ -47,32 +43,24 @@ class RiskActor(RoleActor):
         self._intents: dict[int, IntentBatch] = {}
         self.denials: list[OrderDenied] = []
         self.state_changes: list[TradingState] = []
-        self._saved: dict[str, object] | None = None
+        #: Live only: the state a restart takes up (a replay re-derives
+        #: everything from its first batch).
+        self.saved: RiskStateFile | None = None
 
     def started(self) -> None:
         if self.rt.run.mode != "live":
-            return  # a replay re-derives everything from its first batch
-        path = self.rt.run.risk_state_file
-        if path.exists():
-            self.policy.restore_state(json.loads(path.read_text(encoding="utf-8")))
-            log.warning("risk: restored the day baseline, halt and cooldowns from %s", path.name)
-        self._saved = self.policy.saved_state()
+            return
+        self.saved = RiskStateFile(self.rt.run.state.risk_state)
+        record = self.saved.load()
+        if record is not None:
+            self.policy.restore_state(record)
+            log.warning("risk: restored the day baseline, halt and cooldowns from %s",
+                        self.saved.path.name)
+        self.saved.written(self.policy.saved_state())
 
     def _save_if_changed(self) -> None:
-        """Live: keep the state a restart needs, whenever a part of it changes
-        (the equity peak alone only when it rose 1 % since the last save, so a
-        rising market does not write every batch)."""
-        if self._saved is None:
-            return
-        state = self.policy.saved_state()
-        peak, saved_peak = state["equity_peak"], self._saved["equity_peak"]
-        rest_changed = {k: v for k, v in state.items() if k != "equity_peak"} != \
-            {k: v for k, v in self._saved.items() if k != "equity_peak"}
-        peak_rose = peak is not None and (saved_peak is None or
-                                          Decimal(peak) >= Decimal(saved_peak) * PEAK_SAVE_STEP)
-        if rest_changed or peak_rose:
-            write_atomic(self.rt.run.risk_state_file, json.dumps(state, indent=2) + "\n")
-            self._saved = state
+        if self.saved is not None:
+            self.saved.save_if_changed(self.policy.saved_state())
 
     def handlers(self) -> dict[type, Handler]:
         return {MarkedBatch: self.on_marked, IntentBatch: self.on_intents,

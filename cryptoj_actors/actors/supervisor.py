@@ -5,7 +5,9 @@ is not possible (DESIGN.md sections 5 and 6).
 It keeps the trading state the operator sees (:mod:`cryptoj_actors.supervision.emergency`):
 every change is written atomically to ``trading_state.json`` (in the state
 directory when live, so a restarted system starts halted if it was; in the
-run directory in replay, where every run starts afresh).
+run directory in replay, where every run starts afresh). Its rules (restarts,
+when health's ``REDUCING`` lifts, when a resume is refused) are plain objects
+in :mod:`cryptoj_actors.supervision`; this shell receives, asks and acts.
 
 In replay, health reports are logged but never change the trading state:
 a replay's results must not depend on how busy the machine was.
@@ -36,8 +38,10 @@ from cryptoj_actors.messages import (
 )
 from cryptoj_actors.model import HealthLevel, TradingLevel
 from cryptoj_actors.runtime import Runtime
-from cryptoj_actors.supervision.emergency import EmergencyState, StateFile
+from cryptoj_actors.state.trading import TradingStateFile
+from cryptoj_actors.supervision.emergency import EmergencyState
 from cryptoj_actors.supervision.restart import RestartPolicy, RestartType
+from cryptoj_actors.supervision.rules import HealthRecovery, resume_refusal
 
 log = logging.getLogger(__name__)
 
@@ -73,13 +77,15 @@ class ChildSpec:
 class SupervisorActor(RoleActor):
     role = "supervisor"
 
-    def __init__(self, runtime: Runtime, specs: Sequence[ChildSpec]) -> None:
+    def __init__(self, runtime: Runtime, specs: Sequence[ChildSpec],
+                 clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(runtime)
         self.specs = {spec.role: spec for spec in specs}
         self.order = [spec.role for spec in specs]
         self.policy = RestartPolicy(runtime.config.supervisor)
+        self.recovery = HealthRecovery(runtime.config.health.recover_after_s, clock)
         self.generations: dict[str, int] = {}
-        self.state_file = StateFile(runtime.run.state_file)
+        self.state_file = TradingStateFile(runtime.run.trading_state_file)
         self.emergency = EmergencyState(time.time_ns())
         self.history: list[TradingState] = []
         self._restart_timers: list[threading.Timer] = []
@@ -87,7 +93,6 @@ class SupervisorActor(RoleActor):
         self._restarting: set[str] = set()
         self._stopping = False
         self._health: HealthStatus | None = None
-        self._recovering_since: float | None = None  # health below CRITICAL since (monotonic)
 
     def handlers(self) -> dict[type, Handler]:
         return {ChildDown: self.on_child_down, RestartDue: self.on_restart_due,
@@ -283,24 +288,21 @@ class SupervisorActor(RoleActor):
                         status.level.value, checks)
             return
         if status.level is HealthLevel.CRITICAL:
-            self._recovering_since = None
+            self.recovery.critical()
             self._impose(TradingLevel.REDUCING, f"health critical: {checks}")
         elif self.emergency.imposed.level is TradingLevel.REDUCING:
-            if self._recovering_since is None:
-                self._recovering_since = time.monotonic()
+            self.recovery.calm()
             self._lift_reducing_if_recovered()
 
     def _lift_reducing_if_recovered(self) -> None:
-        """The automatic rule out of health's ``REDUCING``: health below
-        ``CRITICAL`` for ``[health] recover_after_s`` without a break (checked
-        on every health report and liveness tick)."""
-        since = self._recovering_since
-        if since is None or self.emergency.imposed.level is not TradingLevel.REDUCING:
+        """The automatic rule out of health's ``REDUCING``
+        (:class:`~cryptoj_actors.supervision.rules.HealthRecovery`), checked on
+        every health report and liveness tick."""
+        if self.emergency.imposed.level is not TradingLevel.REDUCING:
             return
-        held = time.monotonic() - since
-        if held < self.rt.config.health.recover_after_s:
+        held = self.recovery.lift()
+        if held is None:
             return
-        self._recovering_since = None
         level = self._health.level.value if self._health is not None else "OK"
         log.warning("supervisor: health %s for %.1f s; lifting REDUCING (automatic rule)",
                     level, held)
@@ -346,11 +348,11 @@ class SupervisorActor(RoleActor):
         if not self.emergency.halted and not self.rt.halt.is_set():
             log.info("supervisor: resume: not halted")
             return None
-        down = [role for role in self.order if self.specs[role].significant
-                and (role in self.rt.board.hung or not (
-                    (ref := self.rt.directory.get(role)) is not None and ref.is_alive()))]
-        if down:
-            refusal = f"{', '.join(down)} down or hung: restart the process to resume"
+        refusal = resume_refusal(
+            (role for role in self.order if self.specs[role].significant),
+            lambda role: (ref := self.rt.directory.get(role)) is not None and ref.is_alive(),
+            self.rt.board.hung)
+        if refusal is not None:
             log.critical("supervisor: resume refused, still HALTED: %s", refusal)
             return refusal
         state = self.emergency.resume(reason, time.time_ns())

@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import requests
 
 from cryptoj_actors.admin.token import load_or_create_token
+from cryptoj_actors.state.layout import StateDir
 
-ENDPOINT_FILE = "admin.json"
 TIMEOUT_S = 5.0
 
 
@@ -24,17 +23,17 @@ class Endpoint:
     run_id: str
 
 
-def running_endpoint(state_dir: Path, token_file: str) -> Endpoint | None:
+def running_endpoint(state_dir: StateDir, token_file: str) -> Endpoint | None:
     """The admin endpoint of the system running on ``state_dir``, or None when
     none runs there (no ``admin.json``, or its process is gone)."""
     try:
-        record = json.loads((state_dir / ENDPOINT_FILE).read_text(encoding="utf-8"))
+        record = json.loads(state_dir.admin_endpoint.read_text(encoding="utf-8"))
         pid = int(record["pid"])
         os.kill(pid, 0)  # signal 0: does the process exist?
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return Endpoint(url=str(record["url"]), run_id=str(record.get("run_id", "")),
-                    token=load_or_create_token(state_dir / token_file))
+                    token=load_or_create_token(state_dir.admin_token(token_file)))
 
 
 def call(endpoint: Endpoint, method: str, path: str,

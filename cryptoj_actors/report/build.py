@@ -40,6 +40,7 @@ from cryptoj_actors.report.files import (
 )
 from cryptoj_actors.report.metrics import TradeRecord, performance, periods_per_year
 from cryptoj_actors.report.results import RunResults
+from cryptoj_actors.state.layout import RunDir
 
 #: The cross-checks that hold exactly unless the ledger is wrong.
 LEDGER_CHECKS = ("equity_equals_cash_plus_positions", "pnl_identity", "ledger_matches_fills")
@@ -151,7 +152,8 @@ def build_report(*, results: RunResults, config: Config, interval_ns: int,
 def write_run(run_dir: Path, report: Mapping[str, Any], results: RunResults) -> list[Path]:
     """Write ``report.json``, ``trades.csv``, ``equity.csv``, ``equity.png``."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    paths = [run_dir / name for name in ("report.json", "trades.csv", "equity.csv", "equity.png")]
+    files = RunDir(run_dir)
+    paths = [files.report_json, files.trades_csv, files.equity_csv, files.equity_png]
     write_report_json(paths[0], report)
     write_trades_csv(paths[1], results.portfolio.trades)
     write_equity_csv(paths[2], results.portfolio.equity)

@@ -28,6 +28,8 @@ from cryptoj_actors.report.analysis import (
 )
 from cryptoj_actors.report.plots import write_monthly_png, write_positions_png
 from cryptoj_actors.report.table import render_report
+from cryptoj_actors.state.files import write_atomic
+from cryptoj_actors.state.layout import RunDir
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -61,15 +63,16 @@ def render_run(run_dir: Path, console: Console, *, write_html: bool = False) -> 
         RunDirError: ``report.json``, ``trades.csv`` or ``equity.csv`` is
             missing (the run is still going, or was interrupted).
     """
-    missing = [n for n in ("report.json", "trades.csv", "equity.csv")
-               if not (run_dir / n).is_file()]
+    files = RunDir(run_dir)
+    missing = [p.name for p in (files.report_json, files.trades_csv, files.equity_csv)
+               if not p.is_file()]
     if missing:
         raise RunDirError(f"{run_dir}: no {', '.join(missing)} (a run writes them when it "
                           "ends; a running one shows in `status`, an interrupted replay "
                           "finishes with `replay --resume`)")
-    report: dict[str, Any] = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
-    trades = read_trades(run_dir / "trades.csv")
-    marks = read_equity(run_dir / "equity.csv")
+    report: dict[str, Any] = json.loads(files.report_json.read_text(encoding="utf-8"))
+    trades = read_trades(files.trades_csv)
+    marks = read_equity(files.equity_csv)
     products = breakdown(trades, "product")
     exits = breakdown(trades, "exit")
     monthly = period_returns(marks, "month")
@@ -97,19 +100,18 @@ def render_run(run_dir: Path, console: Console, *, write_html: bool = False) -> 
                       f"flat; best {max(daily):.2%}, worst {min(daily):.2%}")
 
     products_label = ", ".join(report["run"]["products"])
-    positions_png = run_dir / "positions.png"
-    monthly_png = run_dir / "monthly_returns.png"
+    positions_png, monthly_png = files.positions_png, files.monthly_returns_png
     limit = float(report["config"]["risk"]["max_position_fraction"])
     write_positions_png(positions_png, marks, f"Positions over time: {products_label} "
                         f"(dashed: the {limit:.0%} limit)", limit)
     write_monthly_png(monthly_png, monthly, f"Monthly returns: {products_label}")
     written = [positions_png, monthly_png]
     if write_html:
-        written.append(_write_html(run_dir, report, products, exits, grid))
+        written.append(_write_html(files, report, products, exits, grid))
     return written
 
 
-def _write_html(run_dir: Path, report: dict[str, Any], products: dict[str, Breakdown],
+def _write_html(files: RunDir, report: dict[str, Any], products: dict[str, Breakdown],
                 exits: dict[str, Breakdown], grid: dict[int, dict[int, float]]) -> Path:
     perf = report["performance"]
     metrics = [
@@ -130,10 +132,10 @@ def _write_html(run_dir: Path, report: dict[str, Any], products: dict[str, Break
                   for year, row in sorted(grid.items())]
     sections = {
         "Metrics": html.table(("metric", "value"), metrics),
-        "Equity and drawdown": html.image(run_dir / "equity.png", "equity and drawdown"),
-        "Positions over time": html.image(run_dir / "positions.png", "positions"),
+        "Equity and drawdown": html.image(files.equity_png, "equity and drawdown"),
+        "Positions over time": html.image(files.positions_png, "positions"),
         "Monthly returns": html.table(("year", *MONTHS), month_rows)
-        + html.image(run_dir / "monthly_returns.png", "monthly returns"),
+        + html.image(files.monthly_returns_png, "monthly returns"),
         "By product": html.table(BREAKDOWN_HEADER, _breakdown_rows(products)),
         "By exit reason": html.table(BREAKDOWN_HEADER, _breakdown_rows(exits)),
         "Risk denials by reason": html.table(("reason", "orders"), denials),
@@ -141,6 +143,5 @@ def _write_html(run_dir: Path, report: dict[str, Any], products: dict[str, Break
         "Assumptions": "<ul>" + "".join(f"<li>{html.html.escape(a)}</li>"
                                         for a in report["assumptions"]) + "</ul>",
     }
-    path = run_dir / "report.html"
-    path.write_text(html.page(f"Run {run_dir.name}", sections), encoding="utf-8")
-    return path
+    write_atomic(files.report_html, html.page(f"Run {files.run_id}", sections))
+    return files.report_html

@@ -71,7 +71,10 @@ from cryptoj_actors.model import (
 from cryptoj_actors.money import ZERO, floor_to_increment
 from cryptoj_actors.risk.limits import position_limit_exceeded
 from cryptoj_actors.risk.unwind import Unwinder
+from cryptoj_actors.state.trading import TradingLevels
 
+#: The sources of the policy's trading levels (:class:`TradingLevels`).
+DRAWDOWN, DAILY_LOSS, IMPOSED = "drawdown", "daily_loss", "imposed"
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -115,10 +118,10 @@ class RiskPolicy:
         self._sender = sender
         self._day: int | None = None
         self.start_of_day_equity: Decimal | None = None
-        self._daily = TradingState(sender=sender, ts_ns=0, level=TradingLevel.ACTIVE,
-                                   reason="start", since_ns=0)
-        self._external = self._daily
-        self._halt: TradingState | None = None  # the policy's own (drawdown), sticky
+        #: The policy's own levels (the drawdown halt, the daily loss limit)
+        #: and the one imposed from outside (supervisor, operator).
+        self.levels = TradingLevels.start((DRAWDOWN, DAILY_LOSS, IMPOSED), TradingState(
+            sender=sender, ts_ns=0, level=TradingLevel.ACTIVE, reason="start", since_ns=0))
         self.equity_peak: Decimal | None = None
         self.unwinder = Unwinder(config.unwind_slice_fraction, config.unwind_max_attempts)
         self._cooldown_until: dict[str, int] = {}
@@ -132,26 +135,20 @@ class RiskPolicy:
         """The effective trading state: the most severe of the policy's own
         (drawdown halt, daily loss) and the one imposed from outside
         (supervisor, operator)."""
-        states = [s for s in (self._halt, self._daily, self._external) if s is not None]
-        return max(states, key=lambda s: s.level.severity)
+        return self.levels.effective
 
     def impose(self, state: TradingState) -> None:
         """Apply a trading state from the supervisor. ``ACTIVE`` after a halt
         is the operator's resume: it also lifts the policy's own halt and
         ends an unwind (the equity peak restarts from the next mark)."""
-        if state.level is TradingLevel.ACTIVE and self._external.level is TradingLevel.HALTED:
-            self.lift_halt()
-        self._external = state
+        if state.level is TradingLevel.ACTIVE and self.levels.halted(IMPOSED):
+            self.levels = self.levels.resume(state)
+            self._restart_after_halt()
+        self.levels = self.levels.set(IMPOSED, state)
 
-    def lift_halt(self) -> bool:
-        """The operator's resume, for the policy: forget its own halt (the
-        drawdown), restart the equity peak from the next mark and end an
-        unwind. True when there was a halt to lift."""
-        halted = self._halt is not None
-        self._halt = None
+    def _restart_after_halt(self) -> None:
         self.equity_peak = None
         self.unwinder.stop()
-        return halted
 
     def start_unwind(self, reason: str) -> None:
         """Unwind the whole book from the next batch on (an operator's order)."""
@@ -163,14 +160,14 @@ class RiskPolicy:
         """What must survive a restart of a live system, JSON-ready: the UTC day
         and its start-of-day equity, the daily-loss state, the policy's own
         halt, the equity peak and the stop-loss cooldowns (Decimals as text)."""
-        def level(s: TradingState | None) -> dict[str, object] | None:
-            return None if s is None else {"level": s.level.value, "reason": s.reason,
-                                           "since_ns": s.since_ns}
+        def level(s: TradingState) -> dict[str, object]:
+            return {"level": s.level.value, "reason": s.reason, "since_ns": s.since_ns}
         return {
             "day": self._day,
             "start_of_day_equity": None if self.start_of_day_equity is None
             else str(self.start_of_day_equity),
-            "daily": level(self._daily), "halt": level(self._halt),
+            "daily": level(self.levels.of(DAILY_LOSS)),
+            "halt": level(self.levels.of(DRAWDOWN)) if self.levels.halted(DRAWDOWN) else None,
             "equity_peak": None if self.equity_peak is None else str(self.equity_peak),
             "cooldown_until": dict(self._cooldown_until),
         }
@@ -191,8 +188,10 @@ class RiskPolicy:
             self._day = None if state["day"] is None else int(state["day"])
             sod = state["start_of_day_equity"]
             self.start_of_day_equity = None if sod is None else Decimal(sod)
-            self._daily = level(state["daily"]) or self._daily
-            self._halt = level(state["halt"])
+            for source, key in ((DAILY_LOSS, "daily"), (DRAWDOWN, "halt")):
+                restored = level(state[key])
+                if restored is not None:
+                    self.levels = self.levels.set(source, restored)
             peak = state["equity_peak"]
             self.equity_peak = None if peak is None else Decimal(peak)
             self._cooldown_until = {str(k): int(v) for k, v in state["cooldown_until"].items()}
@@ -230,15 +229,16 @@ class RiskPolicy:
         requested, self._unwind_requested = self._unwind_requested, ""
         if requested:
             self.unwinder.start(requested, w.snapshot)
-        if self._halt is not None or not self.equity_peak:
+        if self.levels.halted(DRAWDOWN) or not self.equity_peak:
             return
         drawdown = (self.equity_peak - equity) / self.equity_peak
         if drawdown >= self.config.max_drawdown:
             reason = (f"drawdown limit: equity {equity:.2f} is {drawdown:.2%} below its peak "
                       f"{self.equity_peak:.2f}")
-            self._halt = TradingState(sender=self._sender, ts_ns=w.ts_ns,
-                                      level=TradingLevel.HALTED, reason=reason, since_ns=w.ts_ns)
-            w.states.append(self._halt)
+            halt = TradingState(sender=self._sender, ts_ns=w.ts_ns, level=TradingLevel.HALTED,
+                                reason=reason, since_ns=w.ts_ns)
+            self.levels = self.levels.set(DRAWDOWN, halt)
+            w.states.append(halt)
             if self.config.unwind_on_drawdown:
                 self.unwinder.start(reason, w.snapshot)
 
@@ -265,12 +265,12 @@ class RiskPolicy:
             return  # days only move forward, whatever a late timestamp says
         self._day = day
         self.start_of_day_equity = w.snapshot.equity
-        if self._daily.level is not TradingLevel.ACTIVE:
+        if self.levels.of(DAILY_LOSS).level is not TradingLevel.ACTIVE:
             self._set_daily(w, TradingLevel.ACTIVE, f"new UTC day {iso(w.ts_ns)[:10]}")
 
     def _check_daily_loss(self, w: _Work) -> None:
         sod = self.start_of_day_equity
-        if self._daily.level is not TradingLevel.ACTIVE or not sod:
+        if self.levels.of(DAILY_LOSS).level is not TradingLevel.ACTIVE or not sod:
             return
         floor = sod * (1 - self.config.daily_loss_limit)
         if w.snapshot.equity < floor:
@@ -280,9 +280,10 @@ class RiskPolicy:
                             f"below start-of-day {sod:.2f}")
 
     def _set_daily(self, w: _Work, level: TradingLevel, reason: str) -> None:
-        self._daily = TradingState(sender=self._sender, ts_ns=w.ts_ns, level=level,
-                                   reason=reason, since_ns=w.ts_ns)
-        w.states.append(self._daily)
+        daily = TradingState(sender=self._sender, ts_ns=w.ts_ns, level=level, reason=reason,
+                             since_ns=w.ts_ns)
+        self.levels = self.levels.set(DAILY_LOSS, daily)
+        w.states.append(daily)
 
     def _check_exit(self, w: _Work, pos: PositionView) -> None:
         free = pos.base_size - pos.reserved_base

@@ -8,13 +8,14 @@ from decimal import Decimal
 
 import pytest
 
-from cryptoj_actors.actors.admin import UNWIND_LINE, control_file
+from cryptoj_actors.actors.admin import UNWIND_LINE
 from cryptoj_actors.clock import NS_PER_DAY
 from cryptoj_actors.config import FaultsConfig
 from cryptoj_actors.marketdata.replay import BarReplaySource
 from cryptoj_actors.report.results import RunResults
 from cryptoj_actors.runtime import RunInfo
-from cryptoj_actors.supervision.emergency import StateFile
+from cryptoj_actors.state.layout import StateDir
+from cryptoj_actors.state.trading import TradingStateFile
 from cryptoj_actors.system import TradingSystem
 from tests.actors.test_system import HOURS, START, config_for, replay
 from tests.conftest import wait_until, window
@@ -64,7 +65,7 @@ def test_a_drawdown_breach_halts_and_unwinds_gradually(crash_window, tmp_path):
     before = [p for p in results.portfolio.equity if p.time_ns <= halted_at][-1]
     biggest = max(before.weights, key=lambda pw: pw[1])[0]
     assert unwind[0].product_id == biggest
-    state = StateFile(run.state_file).load()
+    state = TradingStateFile(run.trading_state_file).load()
     assert state.level.value == "HALTED" and "drawdown limit" in state.reason
 
 
@@ -75,7 +76,7 @@ def test_an_operator_halt_with_unwind_closes_the_book(crash_window, tmp_path):
     system.start()
     try:
         wait_until(lambda: system.rt.progress.settled >= 1500, timeout=60)
-        control_file(tmp_path).write_text(f"drill\n{UNWIND_LINE}\n")
+        StateDir(tmp_path).control_file.write_text(f"drill\n{UNWIND_LINE}\n")
         assert system.wait(120)
         results = system.results()
     finally:
@@ -90,8 +91,9 @@ def test_an_operator_halt_with_unwind_closes_the_book(crash_window, tmp_path):
 
 def test_a_trading_state_that_cannot_be_recorded_halts(crash_window, tmp_path):
     run = RunInfo(run_id="disk", mode="replay", state_dir=tmp_path, run_dir=tmp_path / "run")
-    # The atomic write's temp file is a directory: every write fails (even as root).
-    (tmp_path / "run" / "trading_state.json.tmp").mkdir(parents=True)
+    # The state file's place is taken by a directory: every atomic write (a
+    # rename onto it) fails, even as root.
+    (tmp_path / "run" / "trading_state.json").mkdir(parents=True)
     system = TradingSystem(config_for(tmp_path), run, lambda: BarReplaySource(crash_window))
     system.start()
     try:
@@ -102,7 +104,7 @@ def test_a_trading_state_that_cannot_be_recorded_halts(crash_window, tmp_path):
     finally:
         system.stop()
     assert results.status == "halted"
-    assert results.reason.startswith(f"cannot record the trading state in {run.state_file}")
+    assert results.reason.startswith(f"cannot record the trading state in {run.trading_state_file}")
     assert results.portfolio.trades == ()
 
 

@@ -18,7 +18,7 @@ from cryptoj_actors.config import Config, SupervisorConfig
 from cryptoj_actors.messages import HealthStatus, OperatorCommand, Tick, TradingState
 from cryptoj_actors.model import HealthLevel, TradingLevel
 from cryptoj_actors.runtime import RunInfo, Runtime
-from cryptoj_actors.supervision.emergency import StateFile
+from cryptoj_actors.state.trading import TradingStateFile
 from cryptoj_actors.supervision.restart import RestartType
 from tests.conftest import wait_until
 
@@ -105,7 +105,7 @@ def test_a_restart_storm_spends_the_budget_and_halts(runtime):
         crash(runtime, "a")
     wait_until(lambda: runtime.outcome.status == "halted")
     assert "restart budget spent" in runtime.halt.reason
-    state = json.loads(runtime.run.state_file.read_text())
+    state = json.loads(runtime.run.trading_state_file.read_text())
     assert state["level"] == "HALTED" and "restart budget spent" in state["reason"]
     time.sleep(0.2)
     assert ("start", "a", 4) not in events  # not restarted after the halt
@@ -216,11 +216,12 @@ def test_a_hung_child_stays_hung_until_it_answers(runtime, caplog):
 
 
 def test_health_reducing_lifts_only_after_a_quiet_spell(tmp_path):
-    config = replace(Config(), health=replace(Config().health, recover_after_s=0.4),
+    config = replace(Config(), health=replace(Config().health, recover_after_s=30),
                      supervisor=replace(Config().supervisor, liveness_interval_s=0.05))
     runtime = Runtime(config=config, run=RunInfo("live-5", "live", tmp_path, tmp_path / "run"))
     events: list = []
-    sup = SupervisorActor.start(runtime, [spec("risk", events)])
+    clock = [1000.0]  # the rule's monotonic seconds, moved by the test alone
+    sup = SupervisorActor.start(runtime, [spec("risk", events)], clock=lambda: clock[0])
     sup.proxy().children().get(timeout=5)
 
     def level() -> TradingLevel:
@@ -230,19 +231,31 @@ def test_health_reducing_lifts_only_after_a_quiet_spell(tmp_path):
         sup.tell(HealthStatus(sender="health", ts_ns=0, level=level,
                               checks=(("feed", "lag s 12 > 10"),) if level is
                               HealthLevel.CRITICAL else ()))
+        sup.proxy().children().get(timeout=5)  # taken in before the clock moves on
+
+    def ticks(n: int = 3) -> None:
+        # Liveness ticks check the rule too: let a few pass at this time.
+        for _ in range(n):
+            sup.tell(Tick(sender="test", ts_ns=0, name="liveness"))
+        sup.proxy().children().get(timeout=5)  # behind them in the mailbox
 
     health(HealthLevel.CRITICAL)
     assert level() is TradingLevel.REDUCING
     health(HealthLevel.OK)
-    time.sleep(0.2)
-    assert level() is TradingLevel.REDUCING  # not yet: 0.2 s of 0.4
+    clock[0] += 29.9
+    ticks()
+    assert level() is TradingLevel.REDUCING  # not yet: 29.9 s of 30
     health(HealthLevel.CRITICAL)  # a relapse starts the spell again
     health(HealthLevel.OK)
-    time.sleep(0.3)
+    clock[0] += 29.9
+    ticks()
     assert level() is TradingLevel.REDUCING
-    saved = StateFile(runtime.run.state_file)
-    wait_until(lambda: saved.load().level is TradingLevel.ACTIVE, timeout=2)
-    assert saved.load().reason.startswith("health OK again for")
+    clock[0] += 0.1
+    ticks()
+    assert level() is TradingLevel.ACTIVE
+    saved = TradingStateFile(runtime.run.trading_state_file)
+    assert saved.load().level is TradingLevel.ACTIVE
+    assert saved.load().reason == "health OK again for 30.0 s"
 
 
 def test_health_never_changes_trading_in_a_replay(runtime):
@@ -257,7 +270,7 @@ def test_health_never_changes_trading_in_a_replay(runtime):
 def test_a_live_system_restarts_halted_and_health_cannot_lift_it(tmp_path):
     config = replace(Config(), supervisor=replace(Config().supervisor, restart_initial_s=0.01))
     run = RunInfo("live-1", "live", tmp_path, tmp_path / "run")
-    StateFile(run.state_file).save(
+    TradingStateFile(run.trading_state_file).save(
         TradingState(sender="supervisor", ts_ns=0, level=TradingLevel.HALTED,
                      reason="drawdown drill", since_ns=5), run_id="live-0", mode="live")
     runtime = Runtime(config=config, run=run)
@@ -271,7 +284,7 @@ def test_a_live_system_restarts_halted_and_health_cannot_lift_it(tmp_path):
                           reason="new UTC day", since_ns=0))
     state = sup.proxy().emergency.get().effective
     assert state.level is TradingLevel.HALTED
-    assert StateFile(run.state_file).load().level is TradingLevel.HALTED
+    assert TradingStateFile(run.trading_state_file).load().level is TradingLevel.HALTED
 
 
 def test_an_operator_resume_leaves_halted_and_tells_risk(tmp_path):
@@ -291,7 +304,7 @@ def test_an_operator_resume_leaves_halted_and_tells_risk(tmp_path):
     wait_until(runtime.halt.is_set)
     assert sup.proxy().resume("all clear").get(timeout=5) is None
     wait_until(lambda: not runtime.halt.is_set())
-    assert StateFile(run.state_file).load().level is TradingLevel.ACTIVE
+    assert TradingStateFile(run.trading_state_file).load().level is TradingLevel.ACTIVE
 
     def told() -> list[TradingState]:
         return [m for m in runtime.directory.get("risk").proxy().messages().get(timeout=5)
@@ -317,14 +330,14 @@ def test_a_resume_under_critical_health_resumes_to_reducing(tmp_path):
     state = sup.proxy().emergency.get().effective
     assert (state.level, state.reason) == (TradingLevel.REDUCING,
                                            "health critical: memory 5000 MiB > 4096 MiB")
-    assert StateFile(run.state_file).load().level is TradingLevel.REDUCING
+    assert TradingStateFile(run.trading_state_file).load().level is TradingLevel.REDUCING
 
 
 def test_a_live_restart_during_an_unwind_goes_on_unwinding(tmp_path):
     from tests.actors.recorder import Recorder
 
     run = RunInfo("live-4", "live", tmp_path, tmp_path / "run")
-    StateFile(run.state_file).save(
+    TradingStateFile(run.trading_state_file).save(
         TradingState(sender="supervisor", ts_ns=0, level=TradingLevel.HALTED,
                      reason="drawdown limit", since_ns=5), run_id="live-3", mode="live",
         unwinding=True)
@@ -344,6 +357,6 @@ def test_a_live_restart_during_an_unwind_goes_on_unwinding(tmp_path):
 
     wait_until(lambda: len(commands()) == 1)
     assert commands()[0].command == "unwind"
-    assert StateFile(run.state_file).unwinding()
+    assert TradingStateFile(run.trading_state_file).unwinding()
     sup.proxy().resume("flat now").get(timeout=5)
-    assert not StateFile(run.state_file).unwinding()
+    assert not TradingStateFile(run.trading_state_file).unwinding()

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from cryptoj_actors.actors.admin import control_file
 from cryptoj_actors.config import FaultsConfig, StrategyConfig, load_config
 from cryptoj_actors.marketdata.replay import BarReplaySource
 from cryptoj_actors.messages import MarketBatch
@@ -20,6 +19,7 @@ from cryptoj_actors.model import OrderIntent
 from cryptoj_actors.money import BPS, ONE
 from cryptoj_actors.report.results import RunResults
 from cryptoj_actors.runtime import RunInfo
+from cryptoj_actors.state.layout import StateDir
 from cryptoj_actors.system import TradingSystem
 from tests.conftest import REPO, wait_until, window
 
@@ -180,7 +180,7 @@ def test_halt_control_file_stops_new_orders_within_a_second(crash_window, tmp_pa
     system.start()
     try:
         wait_until(lambda: system.rt.progress.settled >= 1200, timeout=60)
-        control_file(tmp_path).write_text("test drill\n")
+        StateDir(tmp_path).control_file.write_text("test drill\n")
         created = time.monotonic()
         assert system.wait(5)
         assert time.monotonic() - created < 1.0
@@ -193,7 +193,7 @@ def test_halt_control_file_stops_new_orders_within_a_second(crash_window, tmp_pa
     # Nothing filled after the halt: the last fill precedes the last mark.
     if results.portfolio.trades:
         assert results.portfolio.trades[-1].time_ns <= results.portfolio.equity[-1].time_ns
-    state = run.state_file.read_text()  # a replay keeps its state in its run directory
+    state = run.trading_state_file.read_text()  # a replay keeps its state in its run directory
     assert '"HALTED"' in state and "test drill" in state
 
 

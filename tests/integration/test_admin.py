@@ -15,7 +15,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from cryptoj_actors.actors.admin import UNWIND_LINE, control_file
+from cryptoj_actors.actors.admin import UNWIND_LINE
 from cryptoj_actors.admin.client import running_endpoint
 from cryptoj_actors.admin.token import TokenError, load_or_create_token
 from cryptoj_actors.config import StrategyConfig
@@ -23,6 +23,7 @@ from cryptoj_actors.marketdata.replay import BarReplaySource
 from cryptoj_actors.messages import MarketBatch
 from cryptoj_actors.model import OrderIntent
 from cryptoj_actors.runtime import RunInfo
+from cryptoj_actors.state.layout import StateDir
 from cryptoj_actors.strategy.trend import TrendRiskParity
 from cryptoj_actors.system import TradingSystem
 from tests.actors.test_system import HOURS, START, config_for
@@ -49,7 +50,7 @@ def start_system(aligned, tmp_path: Path, credit_window: int) -> TradingSystem:
 def endpoint_of(state_dir: Path):
     """The admin endpoint, once the admin actor (started asynchronously) has it up."""
     deadline = time.monotonic() + 10
-    while (endpoint := running_endpoint(state_dir, "admin.token")) is None:
+    while (endpoint := running_endpoint(StateDir(state_dir), "admin.token")) is None:
         assert time.monotonic() < deadline, "the admin interface did not come up"
         time.sleep(0.01)
     return endpoint
@@ -141,14 +142,14 @@ def test_resume_over_http_lets_the_strategy_trade_again(aligned_real, tmp_path):
         endpoint = endpoint_of(tmp_path)
         auth = {"Authorization": f"Bearer {endpoint.token}"}
         wait_until(lambda: system.rt.progress.settled >= 1000, timeout=60)
-        control_file(tmp_path).write_text(f"pause\n{UNWIND_LINE}\n")
+        StateDir(tmp_path).control_file.write_text(f"pause\n{UNWIND_LINE}\n")
         wait_until(system.rt.halt.is_set)
         halted_at = system.rt.progress.settled
         wait_until(lambda: system.rt.progress.settled >= halted_at + 100, timeout=60)
         answer = requests.post(endpoint.url + "/resume", headers=auth, timeout=5,
                                json={"reason": "all clear"})
         assert answer.status_code == 200 and answer.json()["resumed"]
-        assert not control_file(tmp_path).exists(), "a resume removes the control file"
+        assert not StateDir(tmp_path).control_file.exists(), "a resume removes the control file"
         deadline = time.monotonic() + 5
         while system.rt.halt.is_set():
             assert time.monotonic() < deadline

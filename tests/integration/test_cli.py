@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from cryptoj_actors.clock import iso
-from cryptoj_actors.state_lock import StateDirLock
+from cryptoj_actors.state.layout import StateDir
+from cryptoj_actors.state.lock import StateDirLock
 from tests.conftest import REPO, window
 
 
@@ -204,7 +205,7 @@ def test_one_running_system_per_state_directory_even_after_a_kill_9(tmp_path):
         if first.poll() is None:
             first.kill()
     assert (tmp_path / "run.lock").exists()
-    lock = StateDirLock(tmp_path)
+    lock = StateDirLock(StateDir(tmp_path))
     lock.acquire()  # the kernel dropped the dead process's lock
     lock.release()
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import fcntl
 import os
-from pathlib import Path
 
-LOCK_NAME = "run.lock"
+from cryptoj_actors.state.layout import StateDir
 
 
 class StateDirLocked(Exception):
@@ -26,8 +25,8 @@ class StateDirLock:
     :meth:`release`. The lock file holds the owner's pid, for the error
     message of the process that is refused."""
 
-    def __init__(self, state_dir: Path) -> None:
-        self.path = state_dir / LOCK_NAME
+    def __init__(self, state_dir: StateDir) -> None:
+        self.path = state_dir.lock
         self._fd: int | None = None
 
     def acquire(self) -> None:

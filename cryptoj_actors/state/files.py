@@ -1,0 +1,69 @@
+"""Files of the state directory: atomic replacement (DESIGN.md section 6:
+temp file, fsync, rename, fsync of the directory) and reading JSON records.
+
+A reader, or a process started after a crash at any instant, sees the old
+file or the new one, never a torn one. The temporary file has a unique name
+in the same directory (``rename`` is atomic only within one file system), so
+two writers never share one; it is removed if the write fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def write_atomic(path: os.PathLike[str] | str, data: str | bytes) -> None:
+    """Replace ``path`` with ``data`` (text is written as UTF-8).
+
+    Raises:
+        OSError: the file or its temporary cannot be written (a full disk,
+            no permission); ``path`` is then left as it was.
+    """
+    target = Path(path)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_directory(target.parent)
+
+
+def _fsync_directory(folder: Path) -> None:
+    # The rename is durable only once the directory entry is on disk.
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_json_object(path: Path, what: str) -> dict[str, Any] | None:
+    """The JSON object in ``path``, or None when there is no such file.
+
+    Raises:
+        ValueError: the file cannot be read, is not JSON, or not an object;
+            the message names the file and says it is not a ``what``.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: unreadable: {exc}") from None
+    try:
+        record = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"{path}: not a {what} ({exc})") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"{path}: not a {what} (not a JSON object)")
+    return record
