@@ -2,6 +2,6 @@
 
 import sys
 
-from cryptoj_actors.cli import main
+from cryptoj_actors.cli.main import main
 
 sys.exit(main())

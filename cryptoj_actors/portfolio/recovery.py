@@ -41,3 +41,17 @@ def rebuild_ledger(journal: Journal, starting_cash: Decimal,
         if fill.client_order_id in still_open:
             ledger.apply_fill(replace(fill, final=False))
     return ledger
+
+
+def journal_summary(journal: Journal, starting_cash: Decimal) -> str:
+    """The ledger as ``journal`` left it, in one line: fills, cash, positions.
+
+    Raises:
+        LedgerError: as :func:`rebuild_ledger`.
+    """
+    count = len(journal.fills())
+    ledger = rebuild_ledger(journal, starting_cash)
+    held = ", ".join(f"{p.base_size} {p.product_id}" for p in
+                     ledger.snapshot(sender="journal", ts_ns=0, seq=0).positions if p.base_size)
+    return (f"the journal holds {count} fills: cash {ledger.cash:.2f}"
+            + (f", holding {held}" if held else ", flat"))

@@ -20,7 +20,7 @@ The cross-checks are exact Decimal identities:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from decimal import Decimal, localcontext
 from pathlib import Path
@@ -196,3 +196,18 @@ def _config_echo(config: Config) -> dict[str, Any]:
         "products": {p: asdict(r) for p, r in sorted(config.products.items())},
         "risk_free_rate": config.report.risk_free_rate,
     }
+
+
+def report_writer(run_dir: Path, config: Config, interval_ns: int, products: Sequence[str],
+                  inputs: list[dict[str, Any]]
+                  ) -> Callable[[RunResults], tuple[dict[str, Any], list[Path]]]:
+    """Builds and writes a run's report from its results, as they stand (at
+    the end, or on the admin interface's ``POST /report`` while it runs):
+    the report and the files written."""
+
+    def write(results: RunResults) -> tuple[dict[str, Any], list[Path]]:
+        report = build_report(results=results, config=config, interval_ns=interval_ns,
+                              products=products, inputs=inputs)
+        return report, write_run(run_dir, report, results)
+
+    return write

@@ -9,6 +9,7 @@ two writers never share one; it is removed if the write fails.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -67,3 +68,16 @@ def read_json_object(path: Path, what: str) -> dict[str, Any] | None:
     if not isinstance(record, dict):
         raise ValueError(f"{path}: not a {what} (not a JSON object)")
     return record
+
+
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file's bytes, hex (read in 1 MiB chunks).
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

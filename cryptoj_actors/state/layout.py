@@ -127,3 +127,8 @@ class StateDir:
 
     def run(self, run_id: str) -> RunDir:
         return RunDir(self.runs / run_id)
+
+    def runs_of(self, mode: str) -> list[RunDir]:
+        """The run directories of one mode (``replay``, ``live``; a run id
+        starts with its mode), oldest first by name (ids hold their start time)."""
+        return [RunDir(p) for p in sorted(self.runs.glob(f"{mode}-*")) if p.is_dir()]

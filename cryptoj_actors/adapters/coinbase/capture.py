@@ -23,10 +23,12 @@ from cryptoj_actors.adapters.coinbase import advanced_trade
 from cryptoj_actors.clock import NS_PER_SECOND
 from cryptoj_actors.config import FeedConfig
 from cryptoj_actors.marketdata.bars_csv import DataError
+from cryptoj_actors.marketdata.inputs import ReplayInputs
 from cryptoj_actors.marketdata.live_market import LiveMarket
 from cryptoj_actors.marketdata.source import RecordedSource
 from cryptoj_actors.messages import MarketBatch
 from cryptoj_actors.model import PRODUCT_ID
+from cryptoj_actors.state.files import sha256_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,3 +150,21 @@ def _opens_connection(text: str) -> bool:
     except orjson.JSONDecodeError:
         return False
     return isinstance(frame, dict) and frame.get("sequence_num") == 0
+
+
+def capture_inputs(path: Path, config: FeedConfig) -> ReplayInputs:
+    """A capture as a replay's inputs: its batches are ``config``'s
+    ``batch_interval_s`` of recorded receive time.
+
+    Raises:
+        DataError: as :func:`read_capture`, or the file does not exist.
+    """
+    if not path.is_file():
+        raise DataError(path, None, "no such file")
+    frames, products = read_capture(path)
+    described = [{"file": path.name, "sha256": sha256_file(path),
+                  "layout": "advanced-trade-capture", "frames": len(frames),
+                  "products": list(products)}]
+    return ReplayInputs(source=lambda: CaptureReplaySource(frames, products, config),
+                        period_ns=int(config.batch_interval_s * NS_PER_SECOND),
+                        products=products, files=described)

@@ -1,0 +1,188 @@
+"""The operator's commands: ``halt``, ``status``, ``resume`` (of the system
+running on a state directory, or of its persisted state when none runs) and
+``report`` (of a run directory)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+from rich.console import Console
+
+from cryptoj_actors.actors.admin import RESUME_TIMEOUT_S, UNWIND_LINE
+from cryptoj_actors.admin.client import TIMEOUT_S, call
+from cryptoj_actors.cli.common import EXIT_OK, UsageError, endpoint, load, state_dir
+from cryptoj_actors.clock import iso
+from cryptoj_actors.config import Config
+from cryptoj_actors.messages import TradingState
+from cryptoj_actors.report.run_dir import RunDirError, render_run
+from cryptoj_actors.risk.saved_state import RiskStateFile
+from cryptoj_actors.state.trading import TradingStateFile
+from cryptoj_actors.ui.view import render
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    report = sub.add_parser("report", parents=[common],
+                            help="render a finished run: breakdowns, monthly returns, figures")
+    report.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    report.add_argument("--html", action="store_true",
+                        help="also write report.html, one self-contained page")
+    report.set_defaults(func=cmd_report)
+
+    halt = sub.add_parser("halt", parents=[common],
+                          help="halt a running system through the control file")
+    halt.add_argument("--reason", default="", help="why (kept with the trading state)")
+    halt.add_argument("--unwind", action="store_true",
+                      help="also close every position gradually, largest first")
+    halt.set_defaults(func=cmd_halt)
+
+    status = sub.add_parser("status", parents=[common],
+                            help="show a running system (or the persisted trading state)")
+    status.add_argument("--json", action="store_true", help="the raw status document")
+    status.set_defaults(func=cmd_status)
+
+    resume = sub.add_parser("resume", parents=[common],
+                            help="lift a persisted halt (takes effect at the next start)")
+    resume.add_argument("--reason", default="", help="why (kept with the trading state)")
+    resume.set_defaults(func=cmd_resume)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=140)  # a file or a pipe: room for the wide tables
+    if args.state_dir is None:  # a run directory lives in <state dir>/runs/
+        args.state_dir = args.run_dir.resolve().parent.parent
+    config = load(args)
+    running = endpoint(config)
+    if running is not None and running.run_id == args.run_dir.name:
+        try:  # a running run: have it write its files as they stand now
+            call(running, "POST", "/report")
+        except requests.RequestException as exc:
+            raise UsageError(f"the running system at {running.url} did not answer: {exc}") \
+                from None
+        console.print(f"run {running.run_id} is running: its report as of now")
+    try:
+        written = render_run(args.run_dir, console, write_html=args.html)
+    except RunDirError as exc:
+        raise UsageError(str(exc)) from None
+    except (OSError, KeyError, ValueError) as exc:
+        raise UsageError(f"{args.run_dir}: cannot read the run: {exc}") from None
+    for path in written:
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
+def cmd_halt(args: argparse.Namespace) -> int:
+    config = load(args)
+    path = state_dir(config).control_file
+    reason = args.reason or f"halt requested by {os.environ.get('USER', 'operator')}"
+    text = reason + "\n" + (UNWIND_LINE + "\n" if args.unwind else "")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+    print(f"wrote {path}: a running system halts within a second")
+    return EXIT_OK
+
+
+def _live_state(config: Config) -> tuple[TradingStateFile, TradingState | None]:
+    state_file = TradingStateFile(state_dir(config).trading_state)
+    try:
+        return state_file, state_file.load()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _lift_risk_halt(config: Config) -> bool:
+    """Lift risk's own halt (the drawdown) in ``risk_state.json``, as a
+    running system's resume does; True when there was one.
+
+    Raises:
+        UsageError: the file cannot be read, is not a risk state, or cannot
+            be written.
+    """
+    saved = RiskStateFile(state_dir(config).risk_state)
+    try:
+        return saved.lift_halt()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"{saved.path}: cannot write: {exc.strerror}") from None
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    config = load(args)
+    running = endpoint(config)
+    if running is not None:
+        try:
+            doc = call(running, "GET", "/status")
+        except requests.RequestException as exc:
+            raise UsageError(f"the running system at {running.url} did not answer: {exc}") \
+                from None
+        if args.json:
+            print(json.dumps(doc, indent=2))
+        else:
+            Console().print(render(doc))
+        return EXIT_OK
+    _, state = _live_state(config)
+    folder = state_dir(config)
+    if state is None:
+        print(f"no trading state in {config.system.state_dir} (never run live here)")
+    else:
+        print(f"trading state: {state.level.value} since {iso(state.since_ns)}: {state.reason}")
+    replays = [run for run in folder.runs_of("replay") if run.trading_state.is_file()]
+    if replays:
+        last_run = max(replays, key=lambda run: run.trading_state.stat().st_mtime)
+        try:
+            last = TradingStateFile(last_run.trading_state).load()
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        if last is not None:
+            print(f"last replay {last_run.run_id}: {last.level.value} since "
+                  f"{iso(last.since_ns)}: {last.reason}")
+    if folder.control_file.exists():
+        print(f"control file {folder.control_file} is present: a system running here halts")
+    return EXIT_OK
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    config = load(args)
+    state_dir(config).control_file.unlink(missing_ok=True)
+    reason = args.reason or f"resumed by {os.environ.get('USER', 'operator')}"
+    running = endpoint(config)
+    if running is not None:
+        try:
+            # Longer than the system's own wait for its supervisor, so that
+            # its answer (done, refused, or still queued) is the one shown.
+            answer = call(running, "POST", "/resume", {"reason": reason},
+                          timeout_s=RESUME_TIMEOUT_S + TIMEOUT_S)
+        except requests.HTTPError as exc:
+            raise UsageError(f"the running system {running.run_id} refused: {exc}") from None
+        except requests.RequestException as exc:
+            raise UsageError(f"the running system at {running.url} did not answer: {exc}") \
+                from None
+        if answer.get("pending"):
+            print(f"resume queued: the running system {running.run_id} is busy and acts on it "
+                  f"when free ({reason}); `status` shows when it has")
+        else:
+            print(f"resumed the running system {running.run_id}: {reason}")
+        return EXIT_OK
+    state_file, _ = _live_state(config)
+    risk_lifted = _lift_risk_halt(config)
+    try:
+        lifted = state_file.resume_offline(reason, time.time_ns())
+    except OSError as exc:
+        raise UsageError(f"{state_file.path}: cannot write: {exc.strerror}") from None
+    if lifted is None:
+        print("risk's drawdown halt lifted for the next start" if risk_lifted
+              else "not halted: nothing to resume")
+        return EXIT_OK
+    print(f"resumed: the next start trades again ({reason}); was halted: {lifted.reason}")
+    return EXIT_OK

@@ -1,0 +1,158 @@
+"""``replay``: the whole system over recorded bars or a websocket capture,
+then the report; ``replay --resume RUN_DIR`` finishes a killed one."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from cryptoj_actors.adapters.coinbase.capture import capture_inputs
+from cryptoj_actors.cli.common import (
+    EXIT_CHECK_FAILED,
+    EXIT_HALTED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    UsageError,
+    add_no_ui,
+    check_admin,
+    config_path,
+    load,
+    new_run,
+    setup_logging,
+)
+from cryptoj_actors.config import MAX_CREDIT_WINDOW, Config
+from cryptoj_actors.execution.journal import Journal
+from cryptoj_actors.marketdata.inputs import ReplayInputs, bar_inputs
+from cryptoj_actors.portfolio.recovery import journal_summary
+from cryptoj_actors.report.build import LEDGER_CHECKS, report_writer
+from cryptoj_actors.report.table import print_report
+from cryptoj_actors.runtime import RunInfo
+from cryptoj_actors.state.layout import RunDir
+from cryptoj_actors.state.manifest import ManifestError, RunManifest
+from cryptoj_actors.system import TradingSystem
+from cryptoj_actors.ui.watch import watch
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    replay = sub.add_parser("replay", parents=[common],
+                            help="run the whole system over recorded bars (or a websocket "
+                                 "capture) and report")
+    replay.add_argument("files", nargs="*", metavar="FILE",
+                        help="OHLCV CSV (CryptoDataDownload or timestamp,open,high,low,close,"
+                             "volume; PRODUCT=FILE names the product of a plain CSV), or one "
+                             "websocket capture (.jsonl, as record writes it)")
+    replay.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                        help="finish an interrupted replay (a killed process): the same "
+                             "files, config and run id, re-executed against its journal")
+    replay.add_argument("--credit-window", type=int, default=None,
+                        help="market batches in flight (default: [feed] replay_credit_window)")
+    add_no_ui(replay)
+    replay.set_defaults(func=cmd_replay)
+
+
+def _inputs(files: list[str], config: Config) -> ReplayInputs:
+    """What a replay reads: bars (CSV files) or one websocket capture
+    (``.jsonl``, as ``record`` writes it); the defects found are printed.
+
+    Raises:
+        UsageError: a capture with other files, or bars that cannot be aligned.
+        DataError: an input cannot be read.
+    """
+    captures = [f for f in files if f.endswith(".jsonl")]
+    if captures:
+        if len(files) != 1:
+            raise UsageError("a websocket capture (.jsonl) is replayed alone: give one file")
+        return capture_inputs(Path(captures[0]), config.feed)
+    try:
+        inputs = bar_inputs(files)
+    except ValueError as exc:  # the files cannot be aligned
+        raise UsageError(str(exc)) from None
+    for note in inputs.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return inputs
+
+
+def _resume(args: argparse.Namespace) -> RunManifest:
+    """Load the interrupted run's manifest and put its inputs into ``args``.
+
+    Raises:
+        UsageError: no manifest, or an input or the config changed since.
+    """
+    if args.files or args.config or args.state_dir:
+        raise UsageError("--resume takes the run's own files, config and state directory; "
+                         "give no others")
+    try:
+        manifest = RunManifest.load(RunDir(args.resume))
+    except ManifestError as exc:
+        raise UsageError(str(exc)) from None
+    args.files = list(manifest.files)
+    args.config = Path(manifest.config) if manifest.config else None
+    args.state_dir = Path(manifest.state_dir)
+    args.credit_window = manifest.credit_window
+    return manifest
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    manifest = _resume(args) if args.resume else None
+    if manifest is None and not args.files:
+        raise UsageError("replay needs at least one FILE (or --resume RUN_DIR)")
+    config = load(args)
+    window = config.feed.replay_credit_window if args.credit_window is None else args.credit_window
+    if not 1 <= window <= MAX_CREDIT_WINDOW:
+        raise UsageError(f"--credit-window must be from 1 to {MAX_CREDIT_WINDOW}")
+    config = replace(config, feed=replace(config.feed, credit_window=window))
+    inputs = _inputs(args.files, config)
+    check_admin(config)
+    if manifest is None:
+        run = new_run(config, "replay")
+        RunManifest.of(run.run_id, tuple(args.files), tuple(i["sha256"] for i in inputs.files),
+                       config_path(args), run.state_dir, args.credit_window).write(run.files)
+    else:
+        run = RunInfo(run_id=manifest.run_id, mode="replay", state_dir=config.system.state_dir,
+                      run_dir=args.resume)
+        journal = Journal(run.state.journal, run.ledger_id)
+        try:
+            summary = journal_summary(journal, config.starting_cash)
+        finally:
+            journal.close()
+        print(f"resuming {run.run_id}: {summary}; re-executing from the first batch against "
+              "the journal", file=sys.stderr)
+    setup_logging(config, args.verbose, run.files.log)
+    system = TradingSystem(config, run, inputs.source)
+    system.rt.write_report = report_writer(run.run_dir, config, inputs.period_ns,
+                                           inputs.products, inputs.files)
+    started = time.perf_counter()
+    system.start()
+    interrupted = False
+    try:
+        watch(system, not args.no_ui)
+    except KeyboardInterrupt:
+        interrupted = True
+        print("interrupted: stopping the system", file=sys.stderr)
+    elapsed = time.perf_counter() - started
+    try:
+        results = system.results()
+    finally:
+        system.stop()
+    if results.portfolio is None or not results.portfolio.equity:
+        print(f"error: the run produced no results ({results.status}: {results.reason})",
+              file=sys.stderr)
+        return EXIT_HALTED
+    report, paths = system.rt.write_report(results)
+    print_report(report)
+    bars = len(results.portfolio.equity)
+    print(f"{bars} bars in {elapsed:.2f} s ({bars / elapsed:,.0f} bars/s); "
+          f"run {run.run_id} ended: {results.status}"
+          + (f" ({results.reason})" if results.reason else ""))
+    for path in paths:
+        print(f"wrote {path}")
+    if interrupted:
+        return EXIT_INTERRUPTED
+    if results.status == "halted":
+        return EXIT_HALTED
+    checks = report["cross_checks"]
+    return EXIT_OK if all(checks[name] for name in LEDGER_CHECKS) else EXIT_CHECK_FAILED

@@ -1,0 +1,135 @@
+"""``run`` (and the bare ``python -m cryptoj_actors``): trade live market
+data, on the paper exchange unless real orders are asked for twice."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+from dataclasses import replace
+from types import FrameType
+from typing import Any
+
+from cryptoj_actors.adapters.coinbase.credentials import (
+    ENV_KEY_NAME,
+    ENV_PRIVATE_KEY,
+    Credentials,
+    CredentialsError,
+    load_credentials,
+)
+from cryptoj_actors.adapters.coinbase.websocket import CoinbaseFeedSource
+from cryptoj_actors.cli.common import (
+    EXIT_HALTED,
+    EXIT_OK,
+    UsageError,
+    add_no_ui,
+    check_admin,
+    load,
+    new_run,
+    setup_logging,
+    state_dir,
+)
+from cryptoj_actors.config import Config
+from cryptoj_actors.report.build import report_writer
+from cryptoj_actors.state.lock import StateDirLock, StateDirLocked
+from cryptoj_actors.state.trading import TradingStateFile
+from cryptoj_actors.system import TradingSystem
+from cryptoj_actors.ui.watch import watch
+
+log = logging.getLogger("cryptoj_actors")
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    run = sub.add_parser("run", parents=[common], help="trade live market data (paper by default)")
+    run.add_argument("--feed-url", help="websocket URL instead of [feed] url")
+    run.add_argument("--live", action="store_true",
+                     help="send real orders to Coinbase (also needs system.mode = \"live\" "
+                          "in the config); without it the paper exchange trades")
+    add_no_ui(run)
+    run.set_defaults(func=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = load(args)
+    if args.feed_url:
+        if not args.feed_url.startswith(("ws://", "wss://")):
+            raise UsageError(f"--feed-url must be a ws:// or wss:// URL, got {args.feed_url!r}")
+        config = replace(config, feed=replace(config.feed, url=args.feed_url))
+    credentials = _live_credentials(config, args.live)
+    check_admin(config)
+    lock = StateDirLock(state_dir(config))
+    try:
+        lock.acquire()
+    except (StateDirLocked, OSError) as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        return _run_live(args, config, credentials)
+    finally:
+        lock.release()
+
+
+def _run_live(args: argparse.Namespace, config: Config, credentials: Credentials | None) -> int:
+    """``run`` once it holds the state directory."""
+    run = replace(new_run(config, "live"), venue="coinbase" if credentials else "paper")
+    setup_logging(config, True, run.files.log)
+    if credentials is not None:
+        log.warning("starting: LIVE TRADING WITH REAL MONEY on %s, key %s: %s from %s "
+                    "(state in %s); Ctrl-C stops", config.coinbase.rest_url, credentials.label,
+                    ", ".join(config.feed.products), config.feed.url, config.system.state_dir)
+    else:
+        if config.system.mode == "live":
+            log.warning("config system.mode is \"live\" but --live was not given: "
+                        "paper trading")
+        log.info("starting: paper trading %s from %s (state in %s); Ctrl-C stops",
+                 ", ".join(config.feed.products), config.feed.url, config.system.state_dir)
+    try:
+        TradingStateFile(run.trading_state_file).load()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    system = TradingSystem(config, run, lambda: CoinbaseFeedSource(config.feed),
+                           credentials=credentials)
+    period_ns = int(config.feed.batch_interval_s * 1_000_000_000)
+    system.rt.write_report = report_writer(run.run_dir, config, period_ns,
+                                           config.feed.products, [])
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        system.start()
+        watch(system, not args.no_ui)  # a live system runs, halted or not, until Ctrl-C
+    except KeyboardInterrupt:
+        log.info("stopping: actors in reverse start order")
+    finally:
+        system.stop()
+        signal.signal(signal.SIGTERM, previous)
+    if system.rt.halt.is_set():
+        log.warning("stopped cleanly, HALTED: %s", system.rt.halt.reason)
+        return EXIT_HALTED
+    log.info("stopped cleanly")
+    return EXIT_OK
+
+
+def _live_credentials(config: Config, live: bool) -> Credentials | None:
+    """The API key when this run is to send real orders, else None.
+
+    Real orders need both ``system.mode = "live"`` and ``--live``: neither a
+    config edit nor a flag alone can move real money.
+
+    Raises:
+        UsageError: ``--live`` without the live mode, or no usable key.
+    """
+    if not live:
+        return None
+    if config.system.mode != "live":
+        raise UsageError(f"--live needs system.mode = \"live\" in the config "
+                         f"({config.source} has \"{config.system.mode}\")")
+    try:
+        credentials = load_credentials(config.coinbase.key_file)
+    except CredentialsError as exc:
+        raise UsageError(str(exc)) from None
+    if credentials is None:
+        raise UsageError(f"--live needs an API key: set coinbase.key_file or {ENV_KEY_NAME} "
+                         f"and {ENV_PRIVATE_KEY}")
+    return credentials

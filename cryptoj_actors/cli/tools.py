@@ -1,0 +1,120 @@
+"""``record``, ``download`` and ``doctor``: the venue's tools."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from cryptoj_actors.adapters.coinbase.doctor import Verdict, diagnose
+from cryptoj_actors.adapters.coinbase.download import CandleError, download_candles
+from cryptoj_actors.adapters.coinbase.recorder import record
+from cryptoj_actors.adapters.coinbase.rest import (
+    GRANULARITY_S,
+    CoinbaseError,
+    RestClient,
+)
+from cryptoj_actors.cli.common import (
+    EXIT_CHECK_FAILED,
+    EXIT_OK,
+    UsageError,
+    load,
+    product_list,
+    setup_logging,
+    utc_date,
+)
+from cryptoj_actors.clock import iso
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    rec = sub.add_parser("record", parents=[common],
+                         help="record the live websocket frames to a capture (JSONL)")
+    rec.add_argument("--products", type=product_list, default=None,
+                     help="comma-separated product ids (default: [feed] products)")
+    rec.add_argument("--out", type=Path, required=True, metavar="FILE",
+                     help="the capture to write (never overwritten)")
+    rec.add_argument("--duration", type=float, default=None, metavar="SECONDS",
+                     help="stop after this long (default: at Ctrl-C)")
+    rec.add_argument("--feed-url", help="websocket URL instead of [feed] url")
+    rec.set_defaults(func=cmd_record)
+
+    download = sub.add_parser("download", parents=[common],
+                              help="fetch public candles into a CSV that replay reads")
+    download.add_argument("--product", required=True, type=product_list, metavar="PRODUCT")
+    download.add_argument("--granularity", default="ONE_HOUR", choices=sorted(GRANULARITY_S))
+    download.add_argument("--start", required=True, type=utc_date, metavar="DATE",
+                          help="first day (or time), ISO 8601, UTC")
+    download.add_argument("--end", required=True, type=utc_date, metavar="DATE",
+                          help="end, exclusive, ISO 8601, UTC")
+    download.add_argument("--out", type=Path, required=True, metavar="FILE")
+    download.set_defaults(func=cmd_download)
+
+    doctor = sub.add_parser("doctor", parents=[common],
+                            help="check config, key, clock and connectivity, and say what "
+                                 "is wrong")
+    doctor.set_defaults(func=cmd_doctor)
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    config = load(args)
+    feed = replace(config.feed, products=args.products or config.feed.products,
+                   url=args.feed_url or config.feed.url)
+    setup_logging(config, args.verbose, None)
+    print(f"recording {', '.join(feed.products)} ({', '.join(feed.channels)}) from {feed.url} "
+          f"to {args.out}" + (f" for {args.duration:g} s" if args.duration else
+                              "; Ctrl-C stops"), file=sys.stderr)
+    stop = threading.Event()
+    try:
+        stats = record(feed, args.out, duration_s=args.duration, stop=stop)
+    except FileExistsError:
+        raise UsageError(f"{args.out} exists: a recording is never overwritten") from None
+    except KeyboardInterrupt:  # the file is closed, flushed, and complete to its last line
+        return EXIT_OK
+    except OSError as exc:
+        raise UsageError(f"{args.out}: cannot write: {exc.strerror}") from None
+    defects = ", ".join(f"{k} {v}" for k, v in sorted(stats.defects.items())) or "none"
+    print(f"wrote {stats.frames} frames to {args.out} over {stats.connections} connection(s); "
+          f"input defects: {defects}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    config = load(args)
+    (product,) = args.product if len(args.product) == 1 else (None,)
+    if product is None:
+        raise UsageError("--product takes one product id")
+    start, end = int(args.start.timestamp()), int(args.end.timestamp())
+    rest = RestClient(config.coinbase)
+
+    def progress(done: int, total: int) -> None:
+        print(f"\r{product} {args.granularity}: {done / total:6.1%}", end="", file=sys.stderr)
+
+    try:
+        stats = download_candles(rest, product, args.granularity, start, end, args.out,
+                                 progress=progress)
+    except (CoinbaseError, CandleError, ValueError) as exc:
+        raise UsageError(f"download {product}: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"{args.out}: cannot write: {exc.strerror}") from None
+    finally:
+        rest.close()
+    print(file=sys.stderr)
+    span = f"{iso(stats.first * 1_000_000_000)} to {iso(stats.last * 1_000_000_000)}" \
+        if stats.first is not None and stats.last is not None else "no bars"
+    print(f"wrote {stats.bars} bars ({span}) to {args.out} in {stats.requests} requests"
+          + (f"; {stats.missing} intervals had no trades (no candle)" if stats.missing else ""))
+    return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    config = load(args)
+    print(f"config {config.source}: OK (mode {config.system.mode})")
+    failed = False
+    for finding in diagnose(config):
+        failed = failed or finding.verdict is Verdict.FAIL
+        print(f"{finding.verdict.value:<4} {finding.check}: {finding.detail}")
+    print("something is wrong: see FAIL above" if failed else "nothing stands in the way")
+    return EXIT_CHECK_FAILED if failed else EXIT_OK
