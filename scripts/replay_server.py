@@ -16,10 +16,17 @@ recorded receive times divided by ``--speed`` (0: as fast as possible). The
 exchange's timestamps (frame, level2 event and trade times) are moved to the
 present, as if the market were happening now (``--keep-times`` does not).
 
+With ``--loop`` the capture plays again and again as one stream: sequence
+numbers, heartbeat counters and exchange times go on from where the last
+round ended, so a client sees no gap at the seam.
+
 Faults, for drills: drop the connection after N frames; skip one sequence
 number at frame N; slip malformed frames in between the real ones (a
 fraction of them); stop sending after N frames (the connection stays open);
 delay every heartbeat by some seconds.
+
+A capture that is not of Advanced Trade frames (a legacy Coinbase Exchange
+feed capture, for one) is refused at start with one line, exit code 2.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import argparse
 import asyncio
 import json
 import random
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -56,20 +64,51 @@ class Faults:
     seed: int = 1
 
 
+class CaptureError(ValueError):
+    """The file is not a capture of Advanced Trade frames; the message names
+    the file and line."""
+
+
 @dataclass
 class Capture:
-    """``<receive ns>\\t<frame>`` lines, as recorded."""
+    """``<receive ns>\\t<frame>`` lines, as recorded: Advanced Trade frames,
+    each an object with a ``channel`` and an RFC 3339 ``timestamp``."""
 
     frames: list[tuple[int, dict]]
 
     @classmethod
     def read(cls, path: Path) -> Capture:
+        """Raises: CaptureError: a line that is not ``<ns>\\t<Advanced Trade frame>``."""
         frames = []
-        for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CaptureError(f"{path}: cannot read: {exc}") from None
+        for number, line in enumerate(lines, start=1):
             if line.strip():
-                stamp, _, frame = line.partition("\t")
-                frames.append((int(stamp), json.loads(frame)))
+                frames.append(_frame(path, number, line))
+        if not frames:
+            raise CaptureError(f"{path}: no frames")
         return cls(frames)
+
+
+def _frame(path: Path, number: int, line: str) -> tuple[int, dict]:
+    stamp, _, text = line.partition("\t")
+    try:
+        received, frame = int(stamp), json.loads(text)
+    except ValueError as exc:
+        raise CaptureError(f"{path}:{number}: not <receive ns><TAB><frame> ({exc})") from None
+    if isinstance(frame, dict) and "type" in frame and "channel" not in frame:
+        raise CaptureError(f"{path}:{number}: a legacy Coinbase Exchange frame (\"type\", no "
+                           "\"channel\"): this server replays Advanced Trade captures only")
+    try:
+        if not isinstance(frame["channel"], str):
+            raise TypeError("channel is not a string")
+        _parse(frame["timestamp"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CaptureError(f"{path}:{number}: not an Advanced Trade frame (no valid "
+                           f"{exc})") from None
+    return received, frame
 
 
 @dataclass
@@ -110,12 +149,20 @@ class ReplayServer:
     async def stream(self, ws, channels: set[str]) -> None:  # noqa: ANN001
         rng = random.Random(self.faults.seed)
         seq = sent = 0
+        frames = self.capture.frames
+        first_time = _parse(frames[0][1]["timestamp"])
+        span = _parse(frames[-1][1]["timestamp"]) - first_time
+        beats = [c for _, f in frames if (c := _heartbeat_counter(f)) is not None]
+        beat_step = (max(beats) - min(beats) + 1) if beats else 0
+        shift = 0 if self.keep_times else time.time_ns() - first_time
+        rounds = 0
         while True:
-            first = self.capture.frames[0][0]
+            first = frames[0][0]
             started = asyncio.get_running_loop().time()
-            shift = 0 if self.keep_times else time.time_ns() - _parse(
-                self.capture.frames[0][1]["timestamp"])
-            for stamp, frame in self.capture.frames:
+            if rounds:  # one stream: the next round's times follow the last one's
+                shift = max(shift + span + 1_000_000,
+                            shift if self.keep_times else time.time_ns() - first_time)
+            for stamp, frame in frames:
                 if frame["channel"] not in channels and frame["channel"] != "subscriptions":
                     continue
                 if self.speed > 0:
@@ -132,7 +179,8 @@ class ReplayServer:
                     await asyncio.sleep(f.heartbeat_delay_s)
                 if f.skip_seq is not None and sent == f.skip_seq:
                     seq += 1  # one number never sent: a gap
-                frame = {**_shifted(frame, shift), "sequence_num": seq}
+                frame = {**_shifted(_counted(frame, rounds * beat_step), shift),
+                         "sequence_num": seq}
                 text = json.dumps(frame, separators=(",", ":"))
                 try:
                     if f.malformed and rng.random() < f.malformed:
@@ -145,6 +193,7 @@ class ReplayServer:
             if not self.loop:
                 await ws.wait_closed()
                 return
+            rounds += 1
 
     async def serve(self, ready: threading.Event | None = None,
                     stop: asyncio.Future | None = None) -> None:
@@ -177,6 +226,26 @@ def _format(ns: int) -> str:
     seconds, rest = divmod(ns, 1_000_000_000)
     stamp = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
     return f"{stamp}.{rest:09d}Z"
+
+
+def _heartbeat_counter(frame: dict) -> int | None:
+    if frame.get("channel") != "heartbeats":
+        return None
+    for event in frame.get("events") or []:
+        counter = event.get("heartbeat_counter") if isinstance(event, dict) else None
+        if isinstance(counter, int):
+            return counter
+    return None
+
+
+def _counted(frame: dict, offset: int) -> dict:
+    """A heartbeats frame with its counter moved on by ``offset`` (a later round)."""
+    if not offset or _heartbeat_counter(frame) is None:
+        return frame
+    events = [{**e, "heartbeat_counter": e["heartbeat_counter"] + offset}
+              if isinstance(e, dict) and isinstance(e.get("heartbeat_counter"), int) else e
+              for e in frame["events"]]
+    return {**frame, "events": events}
 
 
 def _shifted(frame: dict, shift_ns: int) -> dict:
@@ -235,7 +304,12 @@ def main() -> None:
     parser.add_argument("--keep-times", action="store_true",
                         help="send the recorded exchange times, not moved to the present")
     args = parser.parse_args()
-    server = ReplayServer(Capture.read(args.capture), speed=args.speed, loop=args.loop,
+    try:
+        capture = Capture.read(args.capture)
+    except CaptureError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    server = ReplayServer(capture, speed=args.speed, loop=args.loop,
                           keep_times=args.keep_times,
                           port=args.port, faults=Faults(
                               drop_after=args.drop_after, skip_seq=args.skip_seq,

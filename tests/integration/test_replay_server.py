@@ -1,0 +1,66 @@
+"""The Coinbase-protocol replay server: it refuses what is not an Advanced
+Trade capture in one line, and ``--loop`` plays the capture as one stream."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import websocket
+
+from tests.conftest import DATA_DIR, REPO, load_script
+
+replay_server = load_script("replay_server")
+SCRIPT = REPO / "scripts" / "replay_server.py"
+
+
+def serve(path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), str(path), "--port", "0"],
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_a_legacy_exchange_capture_is_refused_in_one_line():
+    legacy = DATA_DIR / "coinbase_advanced_ws_2026-09-30_fastmm" / "raw_md_stream.jsonl"
+    if not legacy.is_file():
+        pytest.skip(f"recorded data not found: {legacy}")
+    result = serve(legacy)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"error: {legacy}:1: a legacy Coinbase Exchange frame (\"type\", no \"channel\"): "
+        "this server replays Advanced Trade captures only"]
+
+
+@pytest.mark.parametrize("line", ["abc\t{}", "1\tnot json", "1\t[]", '1\t{"channel": "x"}',
+                                  '1\t{"channel": 5, "timestamp": "2026-09-30T02:39:53Z"}'])
+def test_a_malformed_capture_line_is_refused_with_its_number(tmp_path, line):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(f"\n{line}\n")
+    result = serve(path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"error: {path}:2: ")
+
+
+def test_a_looped_capture_is_one_stream_with_no_seam(advanced_ws_capture):
+    capture = replay_server.Capture.read(advanced_ws_capture)
+    per_round = sum(f["channel"] in ("l2_data", "heartbeats", "subscriptions")
+                    for _, f in capture.frames)
+    with replay_server.Running(replay_server.ReplayServer(capture, loop=True)) as server:
+        ws = websocket.create_connection(f"ws://127.0.0.1:{server.port}", timeout=10)
+        try:
+            for channel in ("level2", "heartbeats"):
+                ws.send(json.dumps({"type": "subscribe", "channel": channel,
+                                    "product_ids": ["BTC-USD", "ETH-USD"]}))
+            frames = [json.loads(ws.recv()) for _ in range(3 * per_round + 10)]
+        finally:
+            ws.close()
+    assert [f["sequence_num"] for f in frames] == list(range(len(frames)))
+    beats = [f for f in frames if f["channel"] == "heartbeats"]
+    counters = [f["events"][0]["heartbeat_counter"] for f in beats]
+    assert len(beats) >= 18  # six a round, three rounds
+    assert counters == list(range(counters[0], counters[0] + len(counters)))
+    times = [replay_server._parse(f["timestamp"]) for f in beats]
+    assert times == sorted(times) and len(set(times)) == len(times)
