@@ -33,7 +33,7 @@ class RestartType(str, enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
+class RestartDecision:
     """``restart`` after ``delay_s`` seconds, or not; ``halt`` with ``reason``."""
 
     restart: bool
@@ -65,13 +65,13 @@ class RestartPolicy:
         self._started_at[role] = now
 
     def on_down(self, role: str, restart_type: RestartType, significant: bool,
-                now: float) -> Verdict:
+                now: float) -> RestartDecision:
         """What to do about ``role`` going down at ``now`` (monotonic seconds)."""
         if restart_type is RestartType.TEMPORARY:
             if significant:
-                return Verdict(False, halt=True,
-                               reason=f"{role} failed and cannot be restarted safely")
-            return Verdict(False, reason=f"{role} is temporary: not restarted")
+                return RestartDecision(False, halt=True,
+                                       reason=f"{role} failed and cannot be restarted safely")
+            return RestartDecision(False, reason=f"{role} is temporary: not restarted")
         cfg = self.config
         backoff = self._backoff.setdefault(
             role, Backoff(cfg.restart_initial_s, cfg.restart_max_s, self._rng))
@@ -83,13 +83,13 @@ class RestartPolicy:
             while times and times[0] < now - cfg.restart_window_s:
                 times.popleft()
         if len(history) > cfg.max_restarts:
-            return Verdict(False, halt=True, reason=(
+            return RestartDecision(False, halt=True, reason=(
                 f"restart budget spent: {role} failed {len(history)} times in "
                 f"{cfg.restart_window_s:g} s"))
         if len(self._all) > 2 * cfg.max_restarts:
-            return Verdict(False, halt=True, reason=(
+            return RestartDecision(False, halt=True, reason=(
                 f"restart budget spent: {len(self._all)} restarts in "
                 f"{cfg.restart_window_s:g} s"))
         self.restarts[role] = self.restarts.get(role, 0) + 1
-        return Verdict(True, delay_s=backoff.next_delay(),
-                       reason=f"{role} restart #{self.restarts[role]}")
+        return RestartDecision(True, delay_s=backoff.next_delay(),
+                               reason=f"{role} restart #{self.restarts[role]}")

@@ -37,7 +37,7 @@ from cryptoj_actors.backoff import Backoff
 from cryptoj_actors.clock import NS_PER_SECOND
 from cryptoj_actors.config import FeedConfig
 from cryptoj_actors.health.telemetry import Telemetry
-from cryptoj_actors.marketdata.live_market import LiveMarket, Verdict
+from cryptoj_actors.marketdata.live_market import FrameOutcome, LiveMarket
 from cryptoj_actors.messages import MarketBatch
 
 log = logging.getLogger(__name__)
@@ -109,8 +109,8 @@ class CoinbaseFeedSource:
             # A new connection numbers its frames from 0 and sends fresh snapshots.
             self._seen_connection = message.connection
             self.market.reset_connection("new connection")
-        verdict = self.market.take(message.text, message.received_ns, self._telemetry)
-        if verdict is Verdict.RESYNC:
+        outcome = self.market.take(message.text, message.received_ns, self._telemetry)
+        if outcome is FrameOutcome.RESYNC:
             self.reconnect("frames lost or a book gone bad: resubscribing for fresh snapshots",
                            connection=message.connection)
 
