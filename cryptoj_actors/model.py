@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from types import MappingProxyType
 
 #: A Coinbase product id: base and quote currency codes joined by a dash.
 PRODUCT_ID = re.compile(r"[A-Z0-9]{2,10}-[A-Z0-9]{2,10}")
@@ -49,6 +51,7 @@ class OrderStatus(str, enum.Enum):
     ``CANCELLED``, ``REJECTED`` (by the venue), ``EXPIRED`` (an IOC remainder,
     or no more market data), ``DENIED`` (by risk or the portfolio, never sent),
     ``UNKNOWN`` (sent, outcome not known yet; resolved by reconciliation).
+    Which status may follow which is :data:`ORDER_TRANSITIONS`.
     """
 
     PENDING = "PENDING"
@@ -63,18 +66,76 @@ class OrderStatus(str, enum.Enum):
 
     @property
     def is_terminal(self) -> bool:
-        return self in _TERMINAL
+        """An end: no status follows it."""
+        return not ORDER_TRANSITIONS[self]
+
+    def can_become(self, new: OrderStatus) -> bool:
+        """Whether an order in this status may move to ``new``."""
+        return new in ORDER_TRANSITIONS[self]
 
 
-_TERMINAL = frozenset(
-    {
-        OrderStatus.FILLED,
-        OrderStatus.CANCELLED,
-        OrderStatus.REJECTED,
-        OrderStatus.EXPIRED,
-        OrderStatus.DENIED,
-    }
-)
+_S = OrderStatus
+
+#: The order state machine, as data: status -> the statuses it may become
+#: (in the manner of NautilusTrader's order state table). It is checked in one
+#: place, :func:`check_transition`, before a status is written (the journal)
+#: or taken on (the Coinbase venue's view of its orders). Every edge is one
+#: the system makes:
+#:
+#: * ``PENDING`` (journaled, about to be sent): ``OPEN`` or ``REJECTED`` from
+#:   the venue's answer, ``REJECTED`` by the halt switch, ``UNKNOWN`` when the
+#:   answer was lost; after a restart, whatever the venue reports for the
+#:   adopted order (any status but ``PENDING``), or ``EXPIRED`` on paper.
+#: * ``UNKNOWN``: what the lookup finds the venue listing (``UNKNOWN`` again
+#:   when the venue itself says so, now with its order id), or ``REJECTED``
+#:   when the venue never lists it.
+#: * ``OPEN`` and ``PARTIALLY_FILLED``: the venue's polled status, which may be
+#:   more fill (``PARTIALLY_FILLED`` again), any end, or ``UNKNOWN`` when the
+#:   venue reports it so. ``OPEN`` again: a restarted replay re-sends an order
+#:   the journal holds ``OPEN``. A fill is never taken back:
+#:   ``PARTIALLY_FILLED`` does not become ``OPEN``.
+#: * The ends go nowhere. ``DENIED`` is an order's first and only status:
+#:   risk or the portfolio refuses the order before it is journaled, so no
+#:   status leads to it either. Nothing leads back to ``PENDING``.
+ORDER_TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = MappingProxyType({
+    _S.PENDING: frozenset({_S.OPEN, _S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELLED,
+                           _S.REJECTED, _S.EXPIRED, _S.UNKNOWN}),
+    _S.UNKNOWN: frozenset({_S.OPEN, _S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELLED,
+                           _S.REJECTED, _S.EXPIRED, _S.UNKNOWN}),
+    _S.OPEN: frozenset({_S.OPEN, _S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELLED,
+                        _S.REJECTED, _S.EXPIRED, _S.UNKNOWN}),
+    _S.PARTIALLY_FILLED: frozenset({_S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELLED,
+                                    _S.REJECTED, _S.EXPIRED, _S.UNKNOWN}),
+    _S.FILLED: frozenset(),
+    _S.CANCELLED: frozenset(),
+    _S.REJECTED: frozenset(),
+    _S.EXPIRED: frozenset(),
+    _S.DENIED: frozenset(),
+})
+
+
+class InvalidTransition(ValueError):
+    """An order status change :data:`ORDER_TRANSITIONS` does not allow.
+
+    Attributes:
+        current, new: the status the order has, and the one it was to take.
+        client_order_id: the order's id (``""`` when not known).
+    """
+
+    def __init__(self, current: OrderStatus, new: OrderStatus, client_order_id: str = "") -> None:
+        self.current, self.new, self.client_order_id = current, new, client_order_id
+        where = f" for client order id {client_order_id}" if client_order_id else ""
+        super().__init__(f"impossible order status change {current.value} -> {new.value}{where}")
+
+
+def check_transition(current: OrderStatus, new: OrderStatus, client_order_id: str = "") -> None:
+    """Refuse a status change the order life cycle does not allow.
+
+    Raises:
+        InvalidTransition: ``current`` cannot become ``new``.
+    """
+    if not current.can_become(new):
+        raise InvalidTransition(current, new, client_order_id)
 
 
 class Liquidity(str, enum.Enum):

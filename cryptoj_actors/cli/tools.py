@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from cryptoj_actors.adapters.coinbase.doctor import Verdict, diagnose
+from cryptoj_actors.adapters.coinbase.doctor import CheckStatus, diagnose
 from cryptoj_actors.adapters.coinbase.download import CandleError, download_candles
 from cryptoj_actors.adapters.coinbase.recorder import record
 from cryptoj_actors.adapters.coinbase.rest import (
@@ -114,7 +114,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     print(f"config {config.source}: OK (mode {config.system.mode})")
     failed = False
     for finding in diagnose(config):
-        failed = failed or finding.verdict is Verdict.FAIL
-        print(f"{finding.verdict.value:<4} {finding.check}: {finding.detail}")
+        failed = failed or finding.status is CheckStatus.FAIL
+        print(f"{finding.status.value:<4} {finding.check}: {finding.detail}")
     print("something is wrong: see FAIL above" if failed else "nothing stands in the way")
     return EXIT_CHECK_FAILED if failed else EXIT_OK

@@ -16,6 +16,15 @@ deterministic it decides the same orders and gets the same fills. Recording
 an order or fill that is already journaled with the same content is then a
 no-op that says so (``False``); the same id with different content means the
 run did not repeat itself and raises :class:`JournalDivergence`.
+
+Status changes keep to the order life cycle
+(:data:`~cryptoj_actors.model.ORDER_TRANSITIONS`): an update the journaled
+status cannot take raises :class:`~cryptoj_actors.model.InvalidTransition`
+and writes nothing. An order re-executed goes through its life cycle again
+from ``PENDING``, held to the same table; while the journal already holds a
+later status than the re-executed one (the order ended in the first
+execution), its updates are recognized as history and not written, and an
+end other than the journaled one is a :class:`JournalDivergence`.
 """
 
 from __future__ import annotations
@@ -25,7 +34,14 @@ from decimal import Decimal
 from pathlib import Path
 
 from cryptoj_actors.messages import Fill
-from cryptoj_actors.model import Liquidity, Order, OrderStatus, OrderType, Side
+from cryptoj_actors.model import (
+    Liquidity,
+    Order,
+    OrderStatus,
+    OrderType,
+    Side,
+    check_transition,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -134,6 +150,9 @@ class Journal:
         self._db.execute(
             "INSERT OR IGNORE INTO runs(run_id, started_ns, mode, description) VALUES (?,?,?,?)",
             (run_id, started_ns, mode, description))
+        #: Orders this journal met again (a re-execution) whose updates have
+        #: not caught up with their journaled status: their re-executed status.
+        self._replaying: dict[str, OrderStatus] = {}
 
     def record_order(self, order: Order) -> bool:
         """Journal a new order as ``PENDING``, before it is sent.
@@ -150,24 +169,57 @@ class Journal:
                   _text(order.limit_price), _text(order.stop_price), int(order.reduce_only),
                   order.decision_seq,
                   order.created_ns, order.reason)
-        return self._insert("orders", _ORDER_COLUMNS, values,
-                            extra={"status": OrderStatus.PENDING.value, "filled_base": "0",
-                                   "updated_ns": order.created_ns})
+        fresh = self._insert("orders", _ORDER_COLUMNS, values,
+                             extra={"status": OrderStatus.PENDING.value, "filled_base": "0",
+                                    "updated_ns": order.created_ns})
+        if not fresh:
+            self._replaying[order.client_order_id] = OrderStatus.PENDING
+        return fresh
 
     def update_order(self, client_order_id: str, status: OrderStatus, filled_base: Decimal,
-                     ts_ns: int, detail: str = "") -> None:
+                     ts_ns: int, detail: str = "") -> bool:
         """Record an order's new status and cumulative filled size (base units).
+
+        Returns:
+            True if written; False if the order is being re-executed and the
+            journal holds this part of its history already.
 
         Raises:
             LookupError: the order was never journaled in this run (an update
                 for an order nobody recorded would otherwise vanish).
+            InvalidTransition: the order's status cannot become ``status``
+                (nothing is written).
+            JournalDivergence: a re-executed order ends otherwise than the
+                journal says it ended.
         """
+        held = self.order_status(client_order_id)
+        if held is None:
+            raise LookupError(f"journal: no order {client_order_id} in run {self.run_id}")
+        held_status, held_filled = held
+        replayed = self._replaying.get(client_order_id)
+        if replayed is None:
+            check_transition(held_status, status, client_order_id)
+        else:
+            check_transition(replayed, status, client_order_id)
+            if not held_status.can_become(status):  # the journal is further on
+                if not status.is_terminal:
+                    self._replaying[client_order_id] = status
+                    return False
+                del self._replaying[client_order_id]
+                if (status, filled_base) != (held_status, held_filled):
+                    raise JournalDivergence(
+                        f"journal: order {client_order_id} of run {self.run_id} ended "
+                        f"{held_status.value} with {_plain(held_filled)} filled, now "
+                        f"{status.value} with {_plain(filled_base)}")
+                return False
+            del self._replaying[client_order_id]  # caught up: an update like any other
         cursor = self._db.execute(
             "UPDATE orders SET status=?, filled_base=?, detail=?, updated_ns=?"
             " WHERE run_id=? AND client_order_id=?",
             (status.value, _plain(filled_base), detail, ts_ns, self.run_id, client_order_id))
         if cursor.rowcount != 1:
             raise LookupError(f"journal: no order {client_order_id} in run {self.run_id}")
+        return True
 
     def set_exchange_order_id(self, client_order_id: str, order_id: str) -> None:
         """Record the id the venue gave the order (Coinbase's ``order_id``).

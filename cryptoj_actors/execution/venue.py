@@ -1,4 +1,9 @@
-"""What the executor needs of a venue: the paper exchange or Coinbase."""
+"""What the executor needs of a venue: the paper exchange or Coinbase.
+
+The statuses a venue reports keep to the order life cycle
+(:data:`~cryptoj_actors.model.ORDER_TRANSITIONS`): the executor journals
+each one, and the journal refuses a change the table does not allow.
+"""
 
 from __future__ import annotations
 

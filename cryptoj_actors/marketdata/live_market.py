@@ -46,7 +46,9 @@ LOG_EVERY_NS = 60 * NS_PER_SECOND
 MAX_PENDING_TRADES = 20_000
 
 
-class Verdict(enum.Enum):
+class FrameOutcome(enum.Enum):
+    """What became of one frame (:meth:`LiveMarket.on_frame`)."""
+
     OK = "ok"
     DROPPED = "dropped"      # repeated or older sequence number
     INVALID = "invalid"      # malformed: counted and skipped
@@ -130,7 +132,7 @@ class LiveMarket:
 
     # --- frames ---------------------------------------------------------------------
 
-    def on_frame(self, raw: str | bytes, received_ns: int) -> Verdict:
+    def on_frame(self, raw: str | bytes, received_ns: int) -> FrameOutcome:
         """Take one frame received at ``received_ns`` (local clock, ns)."""
         try:
             frame = self.codec.parse_frame(raw)
@@ -146,7 +148,7 @@ class LiveMarket:
             if last is not None and frame.sequence_num <= last:
                 self._note("sequence_repeat", f"sequence {frame.sequence_num} after {last}",
                            received_ns)
-                return Verdict.DROPPED
+                return FrameOutcome.DROPPED
             self.last_seq = frame.sequence_num
             if last is not None and frame.sequence_num != last + 1:
                 return self._gap(f"sequence jumped from {last} to {frame.sequence_num}",
@@ -154,9 +156,9 @@ class LiveMarket:
         try:
             return self._apply(frame, received_ns)
         except FrameError as exc:
-            verdict = self._bad(exc.kind, str(exc), received_ns)
+            outcome = self._bad(exc.kind, str(exc), received_ns)
         except (ValueError, ArithmeticError) as exc:  # a value no check foresaw
-            verdict = self._bad("bad_value", repr(exc), received_ns)
+            outcome = self._bad("bad_value", repr(exc), received_ns)
         if frame.channel is Channel.BOOK and frame.sequence_num is not None:
             # Its number is spent and its changes are not applied: the books
             # it names no longer match the venue's. (A frame without a number
@@ -166,20 +168,20 @@ class LiveMarket:
             for book in books:
                 book.invalidate("a book frame was rejected")
                 self._changed.add(book.product_id)
-            return Verdict.RESYNC
-        return verdict
+            return FrameOutcome.RESYNC
+        return outcome
 
-    def take(self, raw: str | bytes, received_ns: int, telemetry: Telemetry) -> Verdict:
+    def take(self, raw: str | bytes, received_ns: int, telemetry: Telemetry) -> FrameOutcome:
         """:meth:`on_frame`, counted into ``telemetry``: every frame by
-        verdict (``frames`` or ``invalid``), bad input as ``feed.input`` errors."""
-        verdict = self.on_frame(raw, received_ns)
-        invalid = verdict is Verdict.INVALID
+        outcome (``frames`` or ``invalid``), bad input as ``feed.input`` errors."""
+        outcome = self.on_frame(raw, received_ns)
+        invalid = outcome is FrameOutcome.INVALID
         telemetry.feed_messages["invalid" if invalid else "frames"] += 1
         if invalid:
             telemetry.errors["feed.input"] += 1
-        return verdict
+        return outcome
 
-    def _apply(self, frame: Frame, received_ns: int) -> Verdict:
+    def _apply(self, frame: Frame, received_ns: int) -> FrameOutcome:
         channel = frame.channel
         if channel is Channel.BOOK:
             broken = False
@@ -202,7 +204,7 @@ class LiveMarket:
                 self._changed.add(event.product_id)
                 self.last_seen[event.product_id] = received_ns
             if broken:  # only a fresh snapshot can mend it: resubscribe
-                return Verdict.RESYNC
+                return FrameOutcome.RESYNC
         elif channel is Channel.TRADES:
             for trade in self.codec.trades(frame):
                 if trade.product_id in self._cutters and self._is_new(trade):
@@ -232,18 +234,18 @@ class LiveMarket:
             if last is not None and counter is not None and counter != last + 1:
                 return self._gap(f"heartbeat counter jumped from {last} to {counter}",
                                  received_ns)
-        return Verdict.OK
+        return FrameOutcome.OK
 
-    def _gap(self, detail: str, received_ns: int) -> Verdict:
+    def _gap(self, detail: str, received_ns: int) -> FrameOutcome:
         self._note("gap", detail, received_ns)
         for book in self.books.values():
             book.invalidate(detail)
             self._changed.add(book.product_id)
-        return Verdict.RESYNC
+        return FrameOutcome.RESYNC
 
-    def _bad(self, kind: str, detail: str, received_ns: int) -> Verdict:
+    def _bad(self, kind: str, detail: str, received_ns: int) -> FrameOutcome:
         self._note(kind, detail, received_ns)
-        return Verdict.INVALID
+        return FrameOutcome.INVALID
 
     def _note(self, kind: str, detail: str, now_ns: int) -> None:
         """Count a kind of trouble; log it at most once a minute, with the count."""

@@ -6,9 +6,10 @@ do when a child goes down, and carries the answer out.
 * Restart types (OTP): ``permanent`` children are always restarted,
   ``transient`` ones only after an abnormal exit (every reported failure is
   abnormal), ``temporary`` ones never.
-* Backoff: ``initial * 2**k`` seconds for the k-th restart in a row, capped at
-  ``maximum``, with full jitter; the count resets once the child has run for
-  ``reset_after`` seconds.
+* Backoff (:class:`~cryptoj_actors.backoff.Backoff`, one per child):
+  ``restart_initial_s * 2**k`` seconds for the k-th restart in a row, capped
+  at ``restart_max_s``, with full jitter; the count resets once the child has
+  run for ``restart_reset_s`` seconds.
 * Intensity: more than ``max_restarts`` restarts of one child, or more than
   twice that of all children together, within ``restart_window_s`` seconds,
   escalates to HALT.
@@ -21,6 +22,7 @@ import random
 from collections import deque
 from dataclasses import dataclass
 
+from cryptoj_actors.backoff import Backoff
 from cryptoj_actors.config import SupervisorConfig
 
 
@@ -31,7 +33,7 @@ class RestartType(str, enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
+class RestartDecision:
     """``restart`` after ``delay_s`` seconds, or not; ``halt`` with ``reason``."""
 
     restart: bool
@@ -45,15 +47,16 @@ class RestartPolicy:
 
     Args:
         config: backoff and intensity settings (``[supervisor]``).
-        rng: the jitter's random source (seed it in tests).
+        rng: the jitter's random source, shared by every child's backoff
+            (seed it in tests).
     """
 
     def __init__(self, config: SupervisorConfig, rng: random.Random | None = None) -> None:
         self.config = config
-        self._rng = rng or random.Random()
+        self._rng = rng if rng is not None else random.Random()
         self._history: dict[str, deque[float]] = {}
         self._all: deque[float] = deque()
-        self._streak: dict[str, int] = {}
+        self._backoff: dict[str, Backoff] = {}  # per role: its restarts in a row
         self._started_at: dict[str, float] = {}
         self.restarts: dict[str, int] = {}
 
@@ -62,32 +65,31 @@ class RestartPolicy:
         self._started_at[role] = now
 
     def on_down(self, role: str, restart_type: RestartType, significant: bool,
-                now: float) -> Verdict:
+                now: float) -> RestartDecision:
         """What to do about ``role`` going down at ``now`` (monotonic seconds)."""
         if restart_type is RestartType.TEMPORARY:
             if significant:
-                return Verdict(False, halt=True,
-                               reason=f"{role} failed and cannot be restarted safely")
-            return Verdict(False, reason=f"{role} is temporary: not restarted")
+                return RestartDecision(False, halt=True,
+                                       reason=f"{role} failed and cannot be restarted safely")
+            return RestartDecision(False, reason=f"{role} is temporary: not restarted")
         cfg = self.config
+        backoff = self._backoff.setdefault(
+            role, Backoff(cfg.restart_initial_s, cfg.restart_max_s, self._rng))
         if now - self._started_at.get(role, now) >= cfg.restart_reset_s:
-            self._streak[role] = 0
+            backoff.reset()
         history = self._history.setdefault(role, deque())
         for times in (history, self._all):
             times.append(now)
             while times and times[0] < now - cfg.restart_window_s:
                 times.popleft()
         if len(history) > cfg.max_restarts:
-            return Verdict(False, halt=True, reason=(
+            return RestartDecision(False, halt=True, reason=(
                 f"restart budget spent: {role} failed {len(history)} times in "
                 f"{cfg.restart_window_s:g} s"))
         if len(self._all) > 2 * cfg.max_restarts:
-            return Verdict(False, halt=True, reason=(
+            return RestartDecision(False, halt=True, reason=(
                 f"restart budget spent: {len(self._all)} restarts in "
                 f"{cfg.restart_window_s:g} s"))
-        streak = self._streak.get(role, 0)
-        self._streak[role] = streak + 1
         self.restarts[role] = self.restarts.get(role, 0) + 1
-        ceiling = min(cfg.restart_max_s, cfg.restart_initial_s * 2 ** streak)
-        return Verdict(True, delay_s=self._rng.uniform(0, ceiling),
-                       reason=f"{role} restart #{self.restarts[role]}")
+        return RestartDecision(True, delay_s=backoff.next_delay(),
+                               reason=f"{role} restart #{self.restarts[role]}")

@@ -145,7 +145,7 @@ class ExplodingStrategy:
 @pytest.mark.parametrize("role", ["strategy", "risk", "portfolio", "executor", "feed"])
 def test_an_actor_that_fails_is_restarted_and_the_ledger_is_the_same(
         role, crash_run, crash_window, tmp_path):
-    _, undisturbed = crash_run
+    undisturbed_state, undisturbed = crash_run
     system, results = replay(crash_window, tmp_path,
                              faults=FaultsConfig(role=role, at_batch=1200, times=1))
     assert system.rt.faults_fired == 1
@@ -160,6 +160,17 @@ def test_an_actor_that_fails_is_restarted_and_the_ledger_is_the_same(
     fills = db.execute("SELECT count(*), count(DISTINCT fill_id) FROM fills").fetchone()
     db.close()
     assert fills == (len(undisturbed.portfolio.trades),) * 2  # each fill journaled once
+    # the re-execution recognized the orders it held: each ends as in the undisturbed run
+    assert journaled_orders(tmp_path) == journaled_orders(undisturbed_state)
+
+
+def journaled_orders(state: Path) -> list[tuple]:
+    db = sqlite3.connect(state / "journal.sqlite3")
+    try:
+        return db.execute("SELECT client_order_id, status, filled_base, detail, updated_ns "
+                          "FROM orders WHERE run_id='test' ORDER BY client_order_id").fetchall()
+    finally:
+        db.close()
 
 
 def test_a_strategy_that_always_fails_spends_the_restart_budget_and_halts(crash_window, tmp_path):

@@ -136,7 +136,7 @@ def test_the_server_down_at_start_is_retried_until_it_comes(capture, tmp_path):
     try:
         time.sleep(1.0)  # several refused connections, each with backoff
         source = source_of(system)
-        assert source.backoff.failures >= 2 and not any(b.valid for b in
+        assert source.backoff.attempts >= 2 and not any(b.valid for b in
                                                         source.market.books.values())
         server = replay_server.ReplayServer(capture, port=port)
         with replay_server.Running(server):
@@ -162,7 +162,7 @@ def test_a_resubscription_is_quick_and_a_long_connection_resets_the_backoff(capt
                 system.rt.directory.get("feed").proxy().source.get().reconnect("drill")
                 wait_until(lambda c=connections: server.connections > c, timeout=5)
                 assert time.monotonic() - asked < 2.0, "the dropped socket must wake at once"
-            assert source.backoff.failures <= 1  # reset each time: no circuit breaker
+            assert source.backoff.attempts <= 1  # reset each time: no circuit breaker
             assert system.rt.telemetry.feed_state != "down"
         finally:
             system.stop()
@@ -177,7 +177,7 @@ def test_a_connection_that_never_opens_is_given_up_and_retried(tmp_path):
         system = live_system(tmp_path, port, stale_after_s=0.5)
         try:
             source = source_of(system)
-            wait_until(lambda: source.backoff.failures >= 2, timeout=10)
+            wait_until(lambda: source.backoff.attempts >= 2, timeout=10)
             assert system.rt.telemetry.feed_state == "connecting"
         finally:
             system.stop()

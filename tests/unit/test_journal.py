@@ -9,7 +9,14 @@ import pytest
 
 from cryptoj_actors.execution.journal import Journal, JournalDivergence
 from cryptoj_actors.messages import Fill
-from cryptoj_actors.model import Liquidity, Order, OrderStatus, OrderType, Side
+from cryptoj_actors.model import (
+    InvalidTransition,
+    Liquidity,
+    Order,
+    OrderStatus,
+    OrderType,
+    Side,
+)
 
 D = Decimal
 
@@ -200,3 +207,112 @@ def test_update_of_an_order_never_recorded_is_an_error(journal, db_path):
 def test_fills_are_indexed_by_order(journal, db_path):
     names = {r[0] for r in read(db_path, "SELECT name FROM sqlite_master WHERE type='index'")}
     assert "fills_by_order" in names
+
+
+# --- status changes keep to the life cycle -------------------------------------------------
+
+
+def row(path, coid="r1-000001"):
+    return read(path, "SELECT status, filled_base, detail, updated_ns FROM orders"
+                      " WHERE client_order_id=?", coid)
+
+
+def test_an_impossible_status_change_raises_and_leaves_the_row_unchanged(journal, db_path):
+    journal.record_order(order())
+    journal.update_order("r1-000001", OrderStatus.OPEN, D("0"), 10)
+    journal.update_order("r1-000001", OrderStatus.FILLED, D("0.02469119"), 20, "done")
+    before = row(db_path)
+    with pytest.raises(InvalidTransition,
+                       match="FILLED -> OPEN for client order id r1-000001"):
+        journal.update_order("r1-000001", OrderStatus.OPEN, D("0"), 30, "again")
+    assert row(db_path) == before == [("FILLED", "0.02469119", "done", 20)]
+
+
+@pytest.mark.parametrize("end", [OrderStatus.FILLED, OrderStatus.CANCELLED,
+                                 OrderStatus.REJECTED, OrderStatus.EXPIRED])
+def test_an_ended_order_takes_no_status_at_all(journal, db_path, end):
+    journal.record_order(order())
+    journal.update_order("r1-000001", end, D("0"), 10)
+    for new in OrderStatus:
+        with pytest.raises(InvalidTransition):
+            journal.update_order("r1-000001", new, D("0"), 20)
+    assert row(db_path) == [(end.value, "0", "", 10)]
+
+
+def test_the_same_status_again_is_recorded(journal, db_path):
+    journal.record_order(order())
+    journal.update_order("r1-000001", OrderStatus.UNKNOWN, D("0"), 1, "timed out")
+    journal.update_order("r1-000001", OrderStatus.UNKNOWN, D("0"), 2, "venue: unknown")
+    journal.update_order("r1-000001", OrderStatus.PARTIALLY_FILLED, D("0.01"), 3)
+    journal.update_order("r1-000001", OrderStatus.PARTIALLY_FILLED, D("0.02"), 4)
+    assert row(db_path) == [("PARTIALLY_FILLED", "0.02", "", 4)]
+
+
+def test_a_fill_is_not_taken_back(journal, db_path):
+    journal.record_order(order())
+    journal.update_order("r1-000001", OrderStatus.PARTIALLY_FILLED, D("0.01"), 3)
+    with pytest.raises(InvalidTransition, match="PARTIALLY_FILLED -> OPEN"):
+        journal.update_order("r1-000001", OrderStatus.OPEN, D("0"), 4)
+    assert row(db_path) == [("PARTIALLY_FILLED", "0.01", "", 3)]
+
+
+def first_execution(db_path, *updates):
+    j = Journal(db_path, "run-1")
+    j.record_order(order())
+    for status, filled, ts in updates:
+        j.update_order("r1-000001", status, filled, ts, "first")
+    j.close()
+    return Journal(db_path, "run-1")
+
+
+def test_a_re_execution_recognizes_the_life_cycle_it_holds(db_path):
+    j = first_execution(db_path, (OrderStatus.OPEN, D("0"), 10),
+                        (OrderStatus.FILLED, D("0.02469119"), 20))
+    try:
+        assert j.record_order(order()) is False
+        assert j.update_order("r1-000001", OrderStatus.OPEN, D("0"), 10, "again") is False
+        assert j.update_order("r1-000001", OrderStatus.FILLED, D("0.02469119"), 20,
+                              "again") is False
+        assert row(db_path) == [("FILLED", "0.02469119", "first", 20)]
+        # caught up: the order's journaled end is final again
+        with pytest.raises(InvalidTransition):
+            j.update_order("r1-000001", OrderStatus.OPEN, D("0"), 30)
+    finally:
+        j.close()
+
+
+def test_a_re_execution_picks_up_where_the_journal_stopped(db_path):
+    j = first_execution(db_path, (OrderStatus.OPEN, D("0"), 10))  # killed before the fill
+    try:
+        assert j.record_order(order()) is False
+        assert j.update_order("r1-000001", OrderStatus.OPEN, D("0"), 10, "again") is True
+        assert j.update_order("r1-000001", OrderStatus.FILLED, D("0.02469119"), 20) is True
+    finally:
+        j.close()
+    assert row(db_path) == [("FILLED", "0.02469119", "", 20)]
+
+
+def test_a_re_execution_that_ends_otherwise_is_a_divergence(db_path):
+    j = first_execution(db_path, (OrderStatus.OPEN, D("0"), 10),
+                        (OrderStatus.FILLED, D("0.02469119"), 20))
+    try:
+        j.record_order(order())
+        j.update_order("r1-000001", OrderStatus.OPEN, D("0"), 10)
+        with pytest.raises(JournalDivergence, match="r1-000001 of run run-1 ended FILLED"):
+            j.update_order("r1-000001", OrderStatus.EXPIRED, D("0"), 20)
+    finally:
+        j.close()
+    assert row(db_path) == [("FILLED", "0.02469119", "first", 20)]
+
+
+def test_a_re_execution_keeps_to_the_life_cycle_too(db_path):
+    j = first_execution(db_path, (OrderStatus.PARTIALLY_FILLED, D("0.01"), 10),
+                        (OrderStatus.FILLED, D("0.02"), 20))
+    try:
+        j.record_order(order())
+        assert j.update_order("r1-000001", OrderStatus.PARTIALLY_FILLED, D("0.01"), 10) is False
+        with pytest.raises(InvalidTransition, match="PARTIALLY_FILLED -> OPEN"):
+            j.update_order("r1-000001", OrderStatus.OPEN, D("0"), 15)
+    finally:
+        j.close()
+    assert row(db_path) == [("FILLED", "0.02", "first", 20)]

@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "cryptoj_actors"
 #: Lowest first. A module belongs to the longest prefix that names it; a
 #: module may import from its own layer and any layer below.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("cryptoj_actors", "model", "money", "clock", "ids"),            # values and units
+    ("cryptoj_actors", "model", "money", "clock", "ids", "backoff"),  # values and units
     ("messages", "config", "state"),                               # envelopes, settings, files
     ("marketdata", "strategy", "risk", "portfolio", "execution",   # the domain objects
      "health", "supervision", "report"),

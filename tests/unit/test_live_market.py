@@ -11,7 +11,7 @@ import pytest
 from cryptoj_actors.adapters.coinbase import advanced_trade as at
 from cryptoj_actors.clock import NS_PER_SECOND
 from cryptoj_actors.marketdata.frames import Channel
-from cryptoj_actors.marketdata.live_market import LiveMarket, Verdict
+from cryptoj_actors.marketdata.live_market import FrameOutcome, LiveMarket
 from cryptoj_actors.marketdata.orderbook import OrderBook
 from cryptoj_actors.model import BookUpdate, Trade
 
@@ -28,7 +28,7 @@ def market() -> LiveMarket:
     return LiveMarket(at, PRODUCTS, bar_interval_ns=SECOND, stale_after_ns=5 * SECOND)
 
 
-def feed(m: LiveMarket, frames: list[str], start_ns: int = 0) -> list[Verdict]:
+def feed(m: LiveMarket, frames: list[str], start_ns: int = 0) -> list[FrameOutcome]:
     return [m.on_frame(f, start_ns + i * 1000) for i, f in enumerate(frames)]
 
 
@@ -45,7 +45,7 @@ def direct_books(frames: list[str]) -> dict[str, OrderBook]:
 
 def test_the_whole_capture_builds_two_valid_books(frames):
     m = market()
-    assert set(feed(m, frames)) == {Verdict.OK}
+    assert set(feed(m, frames)) == {FrameOutcome.OK}
     direct = direct_books(frames)
     for product in PRODUCTS:
         book = m.books[product]
@@ -67,19 +67,19 @@ def test_the_first_update_deletes_a_level_the_cut_snapshot_never_had(frames):
 def test_a_sequence_gap_invalidates_every_book_until_fresh_snapshots(frames):
     m = market()
     feed(m, frames[:40])
-    assert m.on_frame(frames[41], 10**9) is Verdict.RESYNC  # frame 40 was lost
+    assert m.on_frame(frames[41], 10**9) is FrameOutcome.RESYNC  # frame 40 was lost
     assert all(not b.valid for b in m.books.values())
     assert m.unreliable(10**9) == PRODUCTS and m.counts["gap"] == 1
     m.reset_connection("resubscribed")  # the socket layer resubscribes: a new counter
-    assert set(feed(m, frames, start_ns=2 * 10**9)) == {Verdict.OK}
+    assert set(feed(m, frames, start_ns=2 * 10**9)) == {FrameOutcome.OK}
     assert all(b.valid for b in m.books.values())
 
 
 def test_a_repeated_or_older_frame_is_dropped_and_counted(frames):
     m = market()
     feed(m, frames[:20])
-    assert m.on_frame(frames[19], 10**9) is Verdict.DROPPED
-    assert m.on_frame(frames[5], 10**9) is Verdict.DROPPED
+    assert m.on_frame(frames[19], 10**9) is FrameOutcome.DROPPED
+    assert m.on_frame(frames[5], 10**9) is FrameOutcome.DROPPED
     assert m.counts["sequence_repeat"] == 2 and all(b.valid for b in m.books.values())
 
 
@@ -89,7 +89,7 @@ def test_a_heartbeat_counter_gap_counts_as_a_gap(frames):
     feed(m, frames[:beats[1]])
     skipped = json.loads(frames[beats[1]])
     skipped["events"][0]["heartbeat_counter"] += 5
-    assert m.on_frame(json.dumps(skipped), 10**9) is Verdict.RESYNC
+    assert m.on_frame(json.dumps(skipped), 10**9) is FrameOutcome.RESYNC
 
 
 @pytest.mark.parametrize("bad, kind", [
@@ -106,7 +106,7 @@ def test_a_heartbeat_counter_gap_counts_as_a_gap(frames):
 def test_bad_input_is_counted_by_kind_and_skipped(frames, bad, kind):
     m = market()
     feed(m, frames[:30])
-    assert m.on_frame(bad, 10**9) is Verdict.INVALID
+    assert m.on_frame(bad, 10**9) is FrameOutcome.INVALID
     assert m.counts[kind] == 1 and all(b.valid for b in m.books.values())
 
 
@@ -117,7 +117,7 @@ def test_a_rejected_book_frame_invalidates_its_book_and_resubscribes(frames):
            '"events": [{"type": "update", "product_id": "BTC-USD", "updates": ['
            '{"side": "bid", "price_level": "100", "new_quantity": "0"}, '
            '{"side": "offer", "price_level": "-5", "new_quantity": "1"}]}]}')
-    assert m.on_frame(bad, 10**9) is Verdict.RESYNC  # none of its changes could be applied
+    assert m.on_frame(bad, 10**9) is FrameOutcome.RESYNC  # none of its changes could be applied
     assert m.counts["bad_value"] == 1
     assert not m.books["BTC-USD"].valid and m.books["ETH-USD"].valid
     assert "BTC-USD" in m.unreliable(10**9)
@@ -132,10 +132,10 @@ def test_a_book_that_becomes_crossed_resubscribes_and_is_counted_once(frames):
                  "type": "update", "product_id": "BTC-USD", "updates": [{
                      "side": "bid", "event_time": "2026-09-30T02:40:00Z",
                      "price_level": str(book.best_ask + 1), "new_quantity": "1"}]}]}
-    assert m.on_frame(json.dumps(cross), 10**9) is Verdict.RESYNC
+    assert m.on_frame(json.dumps(cross), 10**9) is FrameOutcome.RESYNC
     assert not book.valid and m.counts["crossed_book"] == 1
     again = {**cross, "sequence_num": m.last_seq + 1}
-    assert m.on_frame(json.dumps(again), 10**9) is Verdict.OK  # already invalid: not again
+    assert m.on_frame(json.dumps(again), 10**9) is FrameOutcome.OK  # already invalid: not again
     assert m.counts["crossed_book"] == 1
 
 

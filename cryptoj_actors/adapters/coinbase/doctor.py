@@ -1,6 +1,6 @@
 """``doctor``: what stands between this machine and trading, said plainly.
 
-Each check gives a verdict (``OK``, ``WARN``, ``FAIL``) and one line. The
+Each check gives a status (``OK``, ``WARN``, ``FAIL``) and one line. The
 checks: the state directory is writable; the API key (format, file mode);
 the REST API answers and the clock agrees with the venue's (a JWT is valid
 for 120 s from its ``nbf``: a clock off by more than :data:`SKEW_FAIL_S`
@@ -43,7 +43,9 @@ SKEW_FAIL_S = 30.0
 WEBSOCKET_TIMEOUT_S = 10.0
 
 
-class Verdict(str, enum.Enum):
+class CheckStatus(str, enum.Enum):
+    """How one check came out."""
+
     OK = "OK"
     WARN = "WARN"
     FAIL = "FAIL"
@@ -52,7 +54,7 @@ class Verdict(str, enum.Enum):
 @dataclass(frozen=True, slots=True)
 class Finding:
     check: str
-    verdict: Verdict
+    status: CheckStatus
     detail: str
 
 
@@ -64,21 +66,21 @@ def diagnose(config: Config) -> Iterator[Finding]:
     try:
         credentials = load_credentials(config.coinbase.key_file)
     except CredentialsError as exc:
-        yield Finding("api key", Verdict.FAIL, str(exc))
+        yield Finding("api key", CheckStatus.FAIL, str(exc))
     else:
         if credentials is None:
-            yield Finding("api key", Verdict.WARN, f"none configured (coinbase.key_file or "
+            yield Finding("api key", CheckStatus.WARN, f"none configured (coinbase.key_file or "
                           f"{ENV_KEY_NAME}/{ENV_PRIVATE_KEY}): paper trading needs none, "
                           f"--live does")
         else:
-            yield Finding("api key", Verdict.OK, f"{credentials.label} (EC P-256, from "
+            yield Finding("api key", CheckStatus.OK, f"{credentials.label} (EC P-256, from "
                           f"{credentials.source})")
     rest = RestClient(config.coinbase, credentials)
     try:
         reachable = False
         for finding in _rest(config, rest):
-            reachable = reachable or (finding.check, finding.verdict) == ("rest api",
-                                                                          Verdict.OK)
+            reachable = reachable or (finding.check, finding.status) == ("rest api",
+                                                                          CheckStatus.OK)
             yield finding
         if credentials is not None and reachable:
             yield _private(rest)
@@ -94,9 +96,9 @@ def _state_dir(config: Config) -> Finding:
         with tempfile.NamedTemporaryFile(dir=folder):
             pass
     except OSError as exc:
-        return Finding("state directory", Verdict.FAIL, f"{folder}: not writable "
+        return Finding("state directory", CheckStatus.FAIL, f"{folder}: not writable "
                        f"({exc.strerror})")
-    return Finding("state directory", Verdict.OK, f"{folder} is writable")
+    return Finding("state directory", CheckStatus.OK, f"{folder} is writable")
 
 
 def _rest(config: Config, rest: RestClient) -> Iterator[Finding]:
@@ -106,21 +108,21 @@ def _rest(config: Config, rest: RestClient) -> Iterator[Finding]:
         answer = rest.server_time()
         after = time.time()
     except CoinbaseError as exc:
-        yield Finding("rest api", Verdict.FAIL, f"{url} does not answer: {exc}")
+        yield Finding("rest api", CheckStatus.FAIL, f"{url} does not answer: {exc}")
         return
     try:
         venue = float(answer["epochSeconds"])
     except (KeyError, TypeError, ValueError):
-        yield Finding("rest api", Verdict.FAIL, f"{url}/api/v3/brokerage/time: unexpected "
+        yield Finding("rest api", CheckStatus.FAIL, f"{url}/api/v3/brokerage/time: unexpected "
                       f"answer {answer!r}")
         return
-    yield Finding("rest api", Verdict.OK, f"{url} answers")
+    yield Finding("rest api", CheckStatus.OK, f"{url} answers")
     # The venue's clock counts whole seconds: the local midpoint is compared.
     skew = (before + after) / 2 - venue
-    verdict = Verdict.FAIL if abs(skew) > SKEW_FAIL_S else \
-        Verdict.WARN if abs(skew) > SKEW_WARN_S else Verdict.OK
-    advice = "; JWTs would be refused: set the clock (NTP)" if verdict is Verdict.FAIL else ""
-    yield Finding("clock", verdict, f"{skew:+.1f} s against the venue{advice}")
+    status = CheckStatus.FAIL if abs(skew) > SKEW_FAIL_S else \
+        CheckStatus.WARN if abs(skew) > SKEW_WARN_S else CheckStatus.OK
+    advice = "; JWTs would be refused: set the clock (NTP)" if status is CheckStatus.FAIL else ""
+    yield Finding("clock", status, f"{skew:+.1f} s against the venue{advice}")
     for product_id in config.feed.products:
         yield _product(config, rest, product_id)
 
@@ -129,10 +131,10 @@ def _product(config: Config, rest: RestClient, product_id: str) -> Finding:
     try:
         answer = rest.public_product(product_id)
     except CoinbaseError as exc:
-        return Finding(f"product {product_id}", Verdict.FAIL, str(exc))
+        return Finding(f"product {product_id}", CheckStatus.FAIL, str(exc))
     if answer.get("trading_disabled") or answer.get("is_disabled") or \
             answer.get("status", "online") != "online":
-        return Finding(f"product {product_id}", Verdict.FAIL,
+        return Finding(f"product {product_id}", CheckStatus.FAIL,
                        f"not tradable now (status {answer.get('status')!r}, trading_disabled "
                        f"{answer.get('trading_disabled')})")
     rules = config.rules(product_id)
@@ -147,8 +149,8 @@ def _product(config: Config, rest: RestClient, product_id: str) -> Finding:
         if differs:
             differences.append(f"{field} is {theirs} there, {ours} in the config")
     if differences:
-        return Finding(f"product {product_id}", Verdict.WARN, "; ".join(differences))
-    return Finding(f"product {product_id}", Verdict.OK, f"online, price {answer.get('price')}")
+        return Finding(f"product {product_id}", CheckStatus.WARN, "; ".join(differences))
+    return Finding(f"product {product_id}", CheckStatus.OK, f"online, price {answer.get('price')}")
 
 
 def _private(rest: RestClient) -> Finding:
@@ -156,13 +158,13 @@ def _private(rest: RestClient) -> Finding:
         accounts = rest.accounts()
         held = [b.currency for b in parse_balances(accounts) if b.available > 0]
     except AuthenticationError as exc:
-        return Finding("key accepted", Verdict.FAIL, f"the venue refused the key ({exc}): "
+        return Finding("key accepted", CheckStatus.FAIL, f"the venue refused the key ({exc}): "
                        f"wrong or revoked key, missing view permission, or the clock")
     except CoinbaseError as exc:
-        return Finding("key accepted", Verdict.FAIL, str(exc))
+        return Finding("key accepted", CheckStatus.FAIL, str(exc))
     except ShapeError as exc:
-        return Finding("key accepted", Verdict.WARN, f"accounts read, but {exc}")
-    return Finding("key accepted", Verdict.OK, f"{len(accounts)} accounts"
+        return Finding("key accepted", CheckStatus.WARN, f"accounts read, but {exc}")
+    return Finding("key accepted", CheckStatus.OK, f"{len(accounts)} accounts"
                    + (f", holding {', '.join(held)}" if held else ", all empty"))
 
 
@@ -171,12 +173,12 @@ def _websocket(config: Config) -> Finding:
     try:
         ws = websocket.create_connection(url, timeout=WEBSOCKET_TIMEOUT_S)
     except (OSError, websocket.WebSocketException) as exc:
-        return Finding("market data", Verdict.FAIL, f"{url}: cannot connect ({exc})")
+        return Finding("market data", CheckStatus.FAIL, f"{url}: cannot connect ({exc})")
     try:
         ws.send(orjson.dumps({"type": "subscribe", "channel": "heartbeats"}).decode())
         first = ws.recv()
     except (OSError, websocket.WebSocketException) as exc:
-        return Finding("market data", Verdict.FAIL, f"{url}: no data after subscribing ({exc})")
+        return Finding("market data", CheckStatus.FAIL, f"{url}: no data after subscribing ({exc})")
     finally:
         ws.close()
     try:
@@ -184,5 +186,5 @@ def _websocket(config: Config) -> Finding:
     except (orjson.JSONDecodeError, AttributeError):
         channel = None
     if channel is None:
-        return Finding("market data", Verdict.WARN, f"{url}: answered, but not with a frame")
-    return Finding("market data", Verdict.OK, f"{url}: subscribed, first frame on {channel!r}")
+        return Finding("market data", CheckStatus.WARN, f"{url}: answered, but not with a frame")
+    return Finding("market data", CheckStatus.OK, f"{url}: subscribed, first frame on {channel!r}")

@@ -54,7 +54,7 @@ from cryptoj_actors.adapters.coinbase.orders import (
 from cryptoj_actors.adapters.coinbase.rest import CoinbaseError, RestClient, Unavailable
 from cryptoj_actors.execution.venue import VenueEvent
 from cryptoj_actors.messages import Fill, MarketBatch, OrderUpdate, VenueBalances
-from cryptoj_actors.model import Order, OrderStatus
+from cryptoj_actors.model import Order, OrderStatus, check_transition
 from cryptoj_actors.money import ZERO
 
 if TYPE_CHECKING:
@@ -384,6 +384,7 @@ class CoinbaseExchange:
         if not force and (venue.status, venue.filled_base) == (tracked.status,
                                                               tracked.filled_base):
             return []
+        check_transition(tracked.status, venue.status, tracked.order.client_order_id)
         tracked.status, tracked.filled_base = venue.status, venue.filled_base
         return [self._update(tracked.order, venue.status, ts_ns, venue.filled_base,
                              venue.detail, order_id=tracked.order_id)]
@@ -435,6 +436,7 @@ class CoinbaseExchange:
     def _end(self, tracked: _Tracked, status: OrderStatus, ts_ns: int, detail: str,
              filled: Decimal | None = None) -> list[VenueEvent]:
         coid = tracked.order.client_order_id
+        check_transition(tracked.status, status, coid)
         self._tracked.pop(coid, None)
         return [self._update(tracked.order, status, ts_ns,
                              tracked.filled_base if filled is None else filled, detail,

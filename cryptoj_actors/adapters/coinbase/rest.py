@@ -13,10 +13,11 @@ Failure model, which the order path depends on:
   :class:`NotFound`; any other **4xx** :class:`RequestRejected`. The venue
   refused the request: retrying it cannot help.
 * **429, 5xx, time-outs and connection errors** are retried with
-  exponential backoff and full jitter (``Retry-After`` honoured), within the
-  rate limit, when the request is safe to repeat: every read, and cancels.
-  A create-order request is repeated only after a 429 (which means it was not
-  processed). When retries run out, or the request must not be repeated,
+  exponential backoff and full jitter (:class:`~cryptoj_actors.backoff.Backoff`:
+  ``retry_initial_s`` doubling to ``retry_max_s``; ``Retry-After`` honoured),
+  within the rate limit, when the request is safe to repeat: every read, and
+  cancels. A create-order request is repeated only after a 429 (which means
+  it was not processed). When retries run out, or the request must not be repeated,
   :class:`Unavailable` is raised; its ``maybe_processed`` says whether the
   venue may have acted on it (a time-out or a 5xx: yes; a refused connection
   or a 429: no). The order client turns "maybe" into ``UNKNOWN``, never into
@@ -45,6 +46,7 @@ from urllib3.exceptions import (
 
 from cryptoj_actors.adapters.coinbase.credentials import Credentials
 from cryptoj_actors.adapters.coinbase.rate_limit import TokenBucket
+from cryptoj_actors.backoff import Backoff
 from cryptoj_actors.config import CoinbaseConfig
 
 log = logging.getLogger(__name__)
@@ -109,16 +111,19 @@ class RestClient:
         credentials: the CDP key for private endpoints (``None``: public only;
             a private call then raises :class:`AuthenticationError`).
         sleep: how to wait between retries (injectable for tests).
+        rng: the retries' jitter (seed it in tests).
     """
 
     def __init__(self, settings: CoinbaseConfig, credentials: Credentials | None = None, *,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 rng: random.Random | None = None) -> None:
         self.settings = settings
         self.credentials = credentials
         parts = urlsplit(settings.rest_url)
         self.host = parts.netloc  # the JWT's uri names host[:port], as requested
         self._base = f"{parts.scheme}://{parts.netloc}"
         self._sleep = sleep
+        self._rng = rng if rng is not None else random.Random()
         self._private = TokenBucket(settings.private_rate_per_s, sleep=sleep)
         self._public = TokenBucket(settings.public_rate_per_s, sleep=sleep)
         self._session = requests.Session()
@@ -150,10 +155,8 @@ class RestClient:
             raise AuthenticationError(f"{method} {path}: no API key configured (set "
                                       f"coinbase.key_file or the environment variables)")
         data = orjson.dumps(body) if body is not None else None
-        delay = self.settings.retry_initial_s
-        attempt = 0
+        backoff = Backoff(self.settings.retry_initial_s, self.settings.retry_max_s, self._rng)
         while True:
-            attempt += 1
             (self._private if private else self._public).acquire()
             headers = {"Accept": "application/json"}
             if data is not None:
@@ -199,12 +202,11 @@ class RestClient:
                                       maybe_processed=status != 429)
                 may_retry = repeatable or status == 429
                 retry_after = _retry_after(response)
-            if not may_retry or attempt > self.settings.max_retries:
+            if not may_retry or backoff.attempts >= self.settings.max_retries:
                 raise failure
-            wait = retry_after if retry_after is not None else random.uniform(0, delay)
-            delay = min(delay * 2, self.settings.retry_max_s)
+            wait = backoff.next_delay(retry_after)
             self.retries += 1
-            log.info("coinbase: %s; retry %d of %d in %.2f s", failure, attempt,
+            log.info("coinbase: %s; retry %d of %d in %.2f s", failure, backoff.attempts,
                      self.settings.max_retries, wait)
             self._sleep(wait)
 

@@ -33,10 +33,11 @@ import orjson
 import websocket
 
 from cryptoj_actors.adapters.coinbase import advanced_trade
+from cryptoj_actors.backoff import Backoff
 from cryptoj_actors.clock import NS_PER_SECOND
 from cryptoj_actors.config import FeedConfig
 from cryptoj_actors.health.telemetry import Telemetry
-from cryptoj_actors.marketdata.live_market import LiveMarket, Verdict
+from cryptoj_actors.marketdata.live_market import FrameOutcome, LiveMarket
 from cryptoj_actors.messages import MarketBatch
 
 log = logging.getLogger(__name__)
@@ -52,24 +53,6 @@ class RawFrame:
     text: str | bytes
     received_ns: int
     connection: int
-
-
-class Backoff:
-    """Exponential backoff with full jitter (AWS architecture blog, "Exponential
-    Backoff And Jitter"): the n-th wait is uniform in ``[0, min(cap, base * 2**n)]``."""
-
-    def __init__(self, base_s: float, cap_s: float, rng: random.Random | None = None) -> None:
-        self.base_s, self.cap_s = base_s, cap_s
-        self.failures = 0
-        self._rng = rng or random.Random()
-
-    def next_delay(self) -> float:
-        ceiling = min(self.cap_s, self.base_s * 2 ** min(self.failures, 30))
-        self.failures += 1
-        return self._rng.uniform(0, ceiling)
-
-    def reset(self) -> None:
-        self.failures = 0
 
 
 class CoinbaseFeedSource:
@@ -126,8 +109,8 @@ class CoinbaseFeedSource:
             # A new connection numbers its frames from 0 and sends fresh snapshots.
             self._seen_connection = message.connection
             self.market.reset_connection("new connection")
-        verdict = self.market.take(message.text, message.received_ns, self._telemetry)
-        if verdict is Verdict.RESYNC:
+        outcome = self.market.take(message.text, message.received_ns, self._telemetry)
+        if outcome is FrameOutcome.RESYNC:
             self.reconnect("frames lost or a book gone bad: resubscribing for fresh snapshots",
                            connection=message.connection)
 
@@ -189,7 +172,7 @@ class CoinbaseFeedSource:
             if opened is not None and time.monotonic() - opened >= cfg.reconnect_reset_s:
                 self.backoff.reset()
             self.connected_since = None
-            if self.backoff.failures + 1 >= cfg.circuit_breaker_failures:
+            if self.backoff.attempts + 1 >= cfg.circuit_breaker_failures:
                 self._telemetry.feed_state = "down"
             delay = self.backoff.next_delay()
             log.warning("feed: disconnected from %s; reconnecting in %.2f s", cfg.url, delay)
