@@ -5,8 +5,15 @@
 | ``GET /status`` | the status document (JSON) |
 | ``GET /metrics`` | Prometheus text exposition |
 | ``POST /halt`` | halt now; JSON body ``{"reason": "...", "unwind": true}`` optional |
-| ``POST /resume`` | lift a halt: 200 done, 409 refused, 202 queued (see below) |
-| ``POST /report`` | write the run's report files as they stand now (JSON: the files) |
+| ``POST /resume`` | lift a halt: 200 done, 409 refused, 202 queued (see below); ``{"reason": "..."}`` optional |
+| ``POST /report`` | write the run's report files as they stand now (JSON: the files); no body |
+
+A request body is checked strictly before anything is done: a JSON object of
+the keys above only, each of its type (``unwind`` is ``true`` or ``false``,
+never the string ``"false"``), no shorter than its ``Content-Length``; else
+400 with the reason, and no action. A client that goes away before its
+answer is counted (``admin.disconnects`` in the status document) and logged
+at debug.
 
 A resume is refused (409, with the reason) while a pipeline actor is down or
 hung, or when it cannot be recorded; it is queued (202) when the supervisor
@@ -23,6 +30,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from http import HTTPStatus
@@ -30,6 +38,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pykka
+from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr, ValidationError
 
 from cryptoj_actors.admin.metrics import metrics_registry, metrics_text
 from cryptoj_actors.admin.status import status_document
@@ -45,6 +54,22 @@ MAX_BODY_BYTES = 4096
 HaltHook = Callable[[str, bool], None]
 ResumeHook = Callable[[str], str | None]
 ReportHook = Callable[[], list[str]]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HaltBody(_Body):
+    reason: StrictStr = ""
+    unwind: StrictBool = False
+
+
+class ResumeBody(_Body):
+    reason: StrictStr = ""
+
+
+BODIES: dict[str, type[_Body]] = {"/halt": HaltBody, "/resume": ResumeBody, "/report": _Body}
 
 
 class AdminServer:
@@ -70,7 +95,7 @@ class AdminServer:
         Handler.rt, Handler.token, Handler.registry = rt, token, registry
         Handler.on_halt, Handler.on_resume = staticmethod(on_halt), staticmethod(on_resume)
         Handler.on_report = staticmethod(on_report)
-        self._server = ThreadingHTTPServer((LOOPBACK, port), Handler)
+        self._server = _Server((LOOPBACK, port), Handler, rt)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         name="admin-http", daemon=True)
@@ -86,6 +111,24 @@ class AdminServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class _Server(ThreadingHTTPServer):
+    """Counts clients that leave before their answer instead of printing a
+    traceback for each."""
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler],
+                 rt: Runtime) -> None:
+        super().__init__(address, handler)
+        self.rt = rt
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, (BrokenPipeError, ConnectionResetError)):
+            self.rt.telemetry.admin_disconnects += 1
+            log.debug("admin: %s left before its answer: %s", client_address[0], error)
+            return
+        log.exception("admin: request from %s failed", client_address[0])
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -115,14 +158,17 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
         if not self._authorized():
             return
-        body = self._json_body()
+        kind = BODIES.get(self.path)
+        if kind is None:
+            self._error(HTTPStatus.NOT_FOUND, f"no such action: {self.path}")
+            return
+        body = self._body(kind)
         if body is None:
             return
-        reason = str(body.get("reason") or f"admin interface ({self.client_address[0]})")
-        if self.path == "/halt":
-            unwind = bool(body.get("unwind", False))
-            self.on_halt(reason, unwind)
-            self._reply(HTTPStatus.ACCEPTED, {"halted": True, "unwind": unwind,
+        reason = getattr(body, "reason", "") or f"admin interface ({self.client_address[0]})"
+        if isinstance(body, HaltBody):
+            self.on_halt(reason, body.unwind)
+            self._reply(HTTPStatus.ACCEPTED, {"halted": True, "unwind": body.unwind,
                                               "reason": self.rt.halt.reason})
         elif self.path == "/resume":
             try:
@@ -151,8 +197,6 @@ class _Handler(BaseHTTPRequestHandler):
                 self._error(HTTPStatus.SERVICE_UNAVAILABLE, str(exc))
                 return
             self._reply(HTTPStatus.OK, {"files": files})
-        else:
-            self._error(HTTPStatus.NOT_FOUND, f"no such action: {self.path}")
 
     def _authorized(self) -> bool:
         given = self.headers.get("Authorization", "")
@@ -164,7 +208,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._error(HTTPStatus.UNAUTHORIZED, "a valid bearer token is required")
         return False
 
-    def _json_body(self) -> dict[str, Any] | None:
+    def _body(self, kind: type[_Body]) -> _Body | None:
+        """The request's body as ``kind`` (an empty body: the defaults), or
+        None when it was refused (the 400 or 413 is sent)."""
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
@@ -176,16 +222,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body too large")
             return None
         raw = self.rfile.read(length) if length else b""
-        if not raw.strip():
-            return {}
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            self._error(HTTPStatus.BAD_REQUEST, "the body must be a JSON object")
+        if len(raw) < length:
+            self._error(HTTPStatus.BAD_REQUEST, f"the body ended after {len(raw)} of its "
+                                                f"{length} bytes: nothing done")
             return None
-        return body
+        if not raw.strip():
+            return kind()
+        try:
+            return kind.model_validate_json(raw)
+        except ValidationError as exc:
+            self._error(HTTPStatus.BAD_REQUEST, _refusal(exc, kind))
+            return None
 
     def _reply(self, status: HTTPStatus, doc: dict[str, Any]) -> None:
         self._send(status, "application/json", json.dumps(doc).encode() + b"\n")
@@ -202,3 +249,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         log.debug("admin: %s %s", self.client_address[0], format % args)
+
+
+def _refusal(exc: ValidationError, kind: type[_Body]) -> str:
+    """One line: the first problem, with the keys the request takes."""
+    first = exc.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"])
+    known = ", ".join(kind.model_fields) or "none"
+    if first["type"] == "extra_forbidden":
+        return f"unknown key {where!r} (known: {known})"
+    if first["type"] in ("json_invalid", "model_type") or not where:
+        return f"the body must be a JSON object with the keys: {known} ({first['msg']})"
+    return f"{where}: {first['msg'].lower()}"

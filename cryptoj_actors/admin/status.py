@@ -21,7 +21,7 @@ def status_document(rt: Runtime) -> dict[str, Any]:
     Keys: ``run`` (id, mode), ``trading_state`` (level, reason, since),
     ``halt``, ``health`` (level, components, failed checks), ``progress``,
     ``actors`` (alive, generation, restarts, mailbox), ``dead_letters``,
-    ``errors``, ``feed`` (messages per channel, latest lag in seconds),
+    ``errors``, ``admin`` (clients gone before their answer), ``feed`` (messages per channel, latest lag in seconds),
     ``latency`` (tick-to-order and order round trip, seconds),
     ``resources``, and once the portfolio has marked: ``portfolio`` (equity,
     cash, PnL, fees and today's PnL in quote currency as exact decimal text;
@@ -50,6 +50,7 @@ def status_document(rt: Runtime) -> dict[str, Any]:
             for role, ref in sorted(rt.directory.roles().items())},
         "dead_letters": dict(rt.directory.dead_letters),
         "errors": dict(tm.errors),
+        "admin": {"disconnects": tm.admin_disconnects},
         "feed": {"messages": dict(tm.feed_messages), "lag_s": tm.feed_lag.last},
         "latency": {"tick_to_order": _latency(tm.tick_to_order),
                     "order_round_trip": _latency(tm.order_round_trip)},

@@ -57,6 +57,8 @@ class Telemetry:
     * ``feed_state``: the live connection: ``connecting``, ``up``, ``stale``
       (no data: reconnecting) or ``down`` (the circuit breaker: too many
       failures in a row); ``n/a`` in a replay.
+    * ``admin_disconnects``: clients of the admin interface that left before
+      their answer (the admin HTTP threads).
     """
 
     feed_messages: Counter[str] = field(default_factory=Counter)
@@ -65,3 +67,4 @@ class Telemetry:
     order_round_trip: Latency = field(default_factory=Latency)
     errors: Counter[str] = field(default_factory=Counter)
     feed_state: str = "n/a"
+    admin_disconnects: int = 0  # clients of the admin interface gone before their answer
