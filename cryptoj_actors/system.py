@@ -110,7 +110,7 @@ class TradingSystem:
 
         def strategy(rt: Runtime, gen: int) -> pykka.ActorRef[Any]:
             chosen = self._strategy if gen == 0 and self._strategy is not None else \
-                load_strategy(cfg.strategy, products)
+                load_strategy(cfg.strategy, products, cfg.source)
             return StrategyActor.start(rt, gen, strategy=chosen)
 
         def feed(rt: Runtime, gen: int) -> pykka.ActorRef[Any]:
@@ -151,7 +151,8 @@ class TradingSystem:
 
     def start(self) -> None:
         if self._strategy is None:
-            self._strategy = load_strategy(self.rt.config.strategy, self.products)
+            self._strategy = load_strategy(self.rt.config.strategy, self.products,
+                                           self.rt.config.source)
         run = self.rt.run
         run.run_dir.mkdir(parents=True, exist_ok=True)
         # The journal file (in WAL mode) exists before the actors that share it start.

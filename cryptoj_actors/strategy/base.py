@@ -11,19 +11,34 @@ replay deterministic and lets the strategy run ahead of the order path.
 A strategy is named in the config, ``[strategy] name = "..."``: a built-in
 name, or ``package.module:ClassName`` for your own. Its constructor receives
 ``products`` (the traded product ids, in order) and every key of
-``[strategy.params]`` as keyword arguments; a bad parameter should raise
-``ValueError`` with a message naming it.
+``[strategy.params]`` as keyword arguments.
+
+The parameters are checked before the constructor runs. A strategy may
+declare them as a class attribute ``Params``, a pydantic dataclass or model
+(fields with types, defaults and constraints, as the sections of
+:mod:`cryptoj_actors.config` are): the keys are validated by it and the
+constructor gets the keys given, with the values as validated. Without
+``Params`` the keys must be keyword parameters of the constructor (any key, if
+it takes ``**kwargs``). Either way an unknown or bad key is a one-line
+:class:`~cryptoj_actors.config.ConfigError` naming the file and
+``strategy.params.<key>``; a ``ValueError`` the constructor raises itself
+should name the parameter too (:class:`ParamError` does).
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+import inspect
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from cryptoj_actors.config import ConfigError, StrategyConfig
+from pydantic import ValidationError
+
+from cryptoj_actors.config import ConfigError, StrategyConfig, explain, unknown_key
 from cryptoj_actors.messages import MarketBatch
 from cryptoj_actors.model import OrderIntent
+
+P = TypeVar("P")
 
 
 @runtime_checkable
@@ -35,34 +50,86 @@ class Strategy(Protocol):
         ...
 
 
+class ParamError(ValueError):
+    """A strategy parameter is refused. ``str(err)`` is ``<key>: <reason>``."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"{key}: {reason}" if key else reason)
+        self.key, self.reason = key, reason
+
+
+def check_params(model: type[P], params: Mapping[str, Any]) -> P:
+    """``params`` validated by ``model`` (a pydantic dataclass or model).
+
+    Raises:
+        ParamError: a key ``model`` has no field for, or a value it refuses.
+    """
+    known = getattr(model, "__pydantic_fields__", {})
+    if unknown := sorted(set(params) - set(known)):
+        raise ParamError(unknown[0], unknown_key(known))
+    try:
+        return model(**params)
+    except ValidationError as exc:
+        raise ParamError(*explain(exc, model)) from None
+
+
+def _check_names(cls: type, params: Mapping[str, Any]) -> None:
+    """Without ``Params``: every key must be a keyword parameter of ``cls``."""
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):
+        return
+    keywords = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values()):
+        return
+    known = {name for name, p in signature.parameters.items() if p.kind in keywords} - {"products"}
+    if unknown := sorted(set(params) - known):
+        raise ParamError(unknown[0], unknown_key(known))
+
+
 def _builtins() -> dict[str, type]:
     from cryptoj_actors.strategy.trend import TrendRiskParity
 
     return {"trend_risk_parity": TrendRiskParity}
 
 
-def load_strategy(config: StrategyConfig, products: Sequence[str]) -> Strategy:
-    """Build the configured strategy for ``products``.
+def load_strategy(config: StrategyConfig, products: Sequence[str],
+                  source: str = "<inline>") -> Strategy:
+    """Build the configured strategy for ``products``; ``source`` is the
+    config file, for the messages (``Config.source``).
 
     Raises:
         ConfigError: the name cannot be imported, is not a strategy, or a
             parameter is refused.
     """
+    def fail(key: str, reason: str) -> ConfigError:
+        return ConfigError(f"config {source}: {key}: {reason}")
+
     cls = _builtins().get(config.name)
     if cls is None:
         module_name, _, class_name = config.name.partition(":")
         if not class_name:
             known = ", ".join(sorted(_builtins()))
-            raise ConfigError(f"config: strategy.name: unknown strategy {config.name!r} "
-                              f"(built-in: {known}; or package.module:ClassName)")
+            raise fail("strategy.name", f"unknown strategy {config.name!r} "
+                                        f"(built-in: {known}; or package.module:ClassName)")
         try:
             cls = getattr(importlib.import_module(module_name), class_name)
         except (ImportError, AttributeError, ValueError, TypeError) as exc:
-            raise ConfigError(f"config: strategy.name: cannot import {config.name}: {exc}") from None
+            raise fail("strategy.name", f"cannot import {config.name}: {exc}") from None
+    model = getattr(cls, "Params", None)
     try:
-        strategy = cls(products=tuple(products), **config.params)
+        if model is None:
+            _check_names(cls, config.params)
+            params = dict(config.params)
+        else:
+            checked = check_params(model, config.params)
+            params = {key: getattr(checked, key) for key in config.params}
+        strategy = cls(products=tuple(products), **params)
+    except (ParamError, ValidationError) as exc:  # the latter: a constructor's own pydantic
+        key, reason = (exc.key, exc.reason) if isinstance(exc, ParamError) else explain(exc, cls)
+        raise fail(f"strategy.params.{key}" if key else "strategy.params", reason) from None
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"config: strategy.params: {exc}") from None
+        raise fail("strategy.params", str(exc)) from None
     if not isinstance(strategy, Strategy):
-        raise ConfigError(f"config: strategy.name: {config.name} has no on_batch(batch) method")
+        raise fail("strategy.name", f"{config.name} has no on_batch(batch) method")
     return strategy

@@ -33,14 +33,66 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from decimal import ROUND_DOWN, Decimal
+from typing import Annotated, Any
 
+from pydantic import ValidationInfo, field_validator
+from pydantic.dataclasses import dataclass
+
+from cryptoj_actors.config import SECTION, Float, Fraction, Int, Positive, refuse, rule
 from cryptoj_actors.messages import MarketBatch
 from cryptoj_actors.model import Bar, OrderIntent
+from cryptoj_actors.strategy.base import check_params
 from cryptoj_actors.strategy.stats import Ema, EwmCovariance
 
 #: Targets are rounded down to this step, so they never add up to more than
 #: ``gross_target`` nor exceed ``max_weight``.
 WEIGHT_STEP = Decimal("0.0001")
+
+Weight = rule(lambda v: 0 <= v <= 1, "must be a fraction in [0, 1] (0.30 means 30 %)")
+Threshold = rule(lambda v: 0 <= v < 1, "must be a fraction in [0, 1) (0.015 means 1.5 %)")
+
+
+@dataclass(frozen=True, slots=True, config=SECTION)
+class TrendParams:
+    """The parameters of :class:`TrendRiskParity` (``[strategy.params]``).
+
+    ``fast_span``, ``slow_span``: EMA spans of the log close, in bars (fast
+    below slow); ``vol_span``: span of the EWMA volatility and correlation, in
+    bars; ``signal_full_scale``: the ``z`` at which the signal reaches full
+    strength; ``gross_target``: sum of weights when every product trends at
+    full signal (fraction of equity); ``max_weight``, ``min_weight``: bounds
+    of one product's weight (fractions, min at most max);
+    ``correlation_weight``, ``volatility_weight``: the penalty and blend
+    weights; ``rebalance_threshold``: drift (fraction of equity) that
+    triggers a trade.
+    """
+
+    fast_span: Annotated[Int, rule(lambda v: v >= 1, "must be at least 1 bar")] = 168
+    slow_span: Int = 672
+    vol_span: Annotated[Int, rule(lambda v: v >= 2, "must be at least 2 bars")] = 336
+    signal_full_scale: Annotated[Float, Positive] = 0.5
+    gross_target: Annotated[Float, Fraction] = 0.24
+    max_weight: Annotated[Float, Weight] = 0.08
+    min_weight: Annotated[Float, Weight] = 0.02
+    correlation_weight: Annotated[Float, Weight] = 0.30
+    volatility_weight: Annotated[Float, Weight] = 0.40
+    rebalance_threshold: Annotated[Float, Threshold] = 0.015
+
+    @field_validator("slow_span")
+    @classmethod
+    def _slow_above_fast(cls, value: int, info: ValidationInfo) -> int:
+        fast = info.data.get("fast_span")
+        if fast is not None and value <= fast:
+            raise refuse(f"must be greater than fast_span ({fast})", value)
+        return value
+
+    @field_validator("min_weight")
+    @classmethod
+    def _min_within_max(cls, value: float, info: ValidationInfo) -> float:
+        top = info.data.get("max_weight")
+        if top is not None and value > top:
+            raise refuse(f"must not exceed max_weight ({top})", value)
+        return value
 
 
 class TrendRiskParity:
@@ -48,45 +100,31 @@ class TrendRiskParity:
 
     Args:
         products: traded product ids.
-        fast_span, slow_span: EMA spans of the log close, in bars.
-        vol_span: span of the EWMA volatility and correlation, in bars.
-        signal_full_scale: the ``z`` at which the signal reaches full strength.
-        gross_target: sum of weights when every product trends at full signal
-            (fraction of equity).
-        max_weight, min_weight: bounds of one product's weight (fractions).
-        correlation_weight, volatility_weight: the penalty and blend weights.
-        rebalance_threshold: drift (fraction of equity) that triggers a trade.
+        **params: the fields of :class:`TrendParams`, which also gives the
+            defaults.
 
     Raises:
-        ValueError: a parameter is out of range (the message names it).
+        ParamError: a parameter is unknown, mistyped or out of range (a
+            ``ValueError``; the message names it).
     """
 
-    def __init__(self, *, products: Sequence[str], fast_span: int = 168, slow_span: int = 672,
-                 vol_span: int = 336, signal_full_scale: float = 0.5,
-                 gross_target: float = 0.24, max_weight: float = 0.08, min_weight: float = 0.02,
-                 correlation_weight: float = 0.30, volatility_weight: float = 0.40,
-                 rebalance_threshold: float = 0.015) -> None:
-        _require(1 <= fast_span < slow_span, "fast_span must be at least 1 bar and below slow_span")
-        _require(vol_span >= 2, "vol_span must be at least 2 bars")
-        _require(signal_full_scale > 0, "signal_full_scale must be positive")
-        _require(0 < gross_target <= 1, "gross_target must be in (0, 1]")
-        _require(0 <= min_weight <= max_weight <= 1, "need 0 <= min_weight <= max_weight <= 1")
-        _require(0 <= correlation_weight <= 1, "correlation_weight must be in [0, 1]")
-        _require(0 <= volatility_weight <= 1, "volatility_weight must be in [0, 1]")
-        _require(0 <= rebalance_threshold < 1, "rebalance_threshold must be in [0, 1)")
+    Params = TrendParams
+
+    def __init__(self, *, products: Sequence[str], **params: Any) -> None:
+        args = self.params = check_params(TrendParams, params)
         self.products = tuple(products)
         self._index = {p: i for i, p in enumerate(self.products)}
-        self.slow_span = slow_span
-        self.signal_full_scale = signal_full_scale
-        self.gross_target = gross_target
-        self.max_weight = max_weight
-        self.min_weight = min_weight
-        self.correlation_weight = correlation_weight
-        self.volatility_weight = volatility_weight
-        self.threshold = Decimal(f"{rebalance_threshold:.4f}")
-        self._fast = [Ema(fast_span) for _ in self.products]
-        self._slow = [Ema(slow_span) for _ in self.products]
-        self._cov = EwmCovariance(len(self.products), vol_span)
+        self.slow_span = args.slow_span
+        self.signal_full_scale = args.signal_full_scale
+        self.gross_target = args.gross_target
+        self.max_weight = args.max_weight
+        self.min_weight = args.min_weight
+        self.correlation_weight = args.correlation_weight
+        self.volatility_weight = args.volatility_weight
+        self.threshold = Decimal(f"{args.rebalance_threshold:.4f}")
+        self._fast = [Ema(args.fast_span) for _ in self.products]
+        self._slow = [Ema(args.slow_span) for _ in self.products]
+        self._cov = EwmCovariance(len(self.products), args.vol_span)
         self._last_log: list[float | None] = [None] * len(self.products)
         self._pending: dict[int, dict[int, float]] = {}  # bar start -> product -> log close
         self._latest_start = [-1] * len(self.products)
@@ -177,8 +215,3 @@ def _floor_weight(weight: float) -> Decimal:
     # Through the float's shortest repr, the number the arithmetic meant
     # (0.24, not 0.2399999999999999911...), then down to the step.
     return Decimal(repr(weight)).quantize(WEIGHT_STEP, ROUND_DOWN)
-
-
-def _require(condition: bool, message: str) -> None:
-    if not condition:
-        raise ValueError(message)

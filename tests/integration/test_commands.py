@@ -153,7 +153,7 @@ def test_a_recording_that_went_through_a_reconnect_replays_each_connection_apart
 
 def test_record_reconnects_when_the_data_goes_stale(capture, tmp_path):  # noqa: F811
     server = replay_server.ReplayServer(capture, faults=replay_server.Faults(stall_after=50))
-    config = FeedConfig(url="", products=PRODUCTS, stale_after_s=1.0,
+    config = FeedConfig(products=PRODUCTS, stale_after_s=1.0,
                         reconnect_initial_s=0.05, reconnect_max_s=0.1)
     with replay_server.Running(server):
         stats = record(replace(config, url=f"ws://127.0.0.1:{server.port}"),

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import inspect
 import tomllib
-from dataclasses import replace
+from dataclasses import fields, replace
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from cryptoj_actors.config import (
     AdminConfig,
     CoinbaseConfig,
     Config,
     ConfigError,
+    FaultsConfig,
     FeedConfig,
     HealthConfig,
     PaperConfig,
@@ -24,6 +25,8 @@ from cryptoj_actors.config import (
     StrategyConfig,
     SupervisorConfig,
     SystemConfig,
+    UiConfig,
+    explain,
     load_config,
     parse_config,
 )
@@ -295,21 +298,21 @@ BAD = [
     ("[risk]\nmax_orders = 10.0", "risk.max_orders", "must be an integer, got 10.0"),
     ("[risk]\nmax_orders = true", "risk.max_orders", "must be an integer, got True"),
     ("[risk]\nmax_position_fraction = true", "risk.max_position_fraction",
-     "must be a number, got True"),
+     'must be a number (e.g. "0.10"), got True'),
     ('[risk]\nmax_position_fraction = "ten"', "risk.max_position_fraction",
      "must be a number (e.g. \"0.10\"), got 'ten'"),
     ("[risk]\nmax_position_fraction = [0.1]", "risk.max_position_fraction",
      "must be a number (e.g. \"0.10\"), got [0.1]"),
     ("[risk]\nmax_position_fraction = inf", "risk.max_position_fraction",
-     "must be a number (e.g. \"0.10\"), got 'inf'"),
+     "must be a finite number, got inf"),
     ("[risk]\nmax_position_fraction = nan", "risk.max_position_fraction",
-     "must be a number (e.g. \"0.10\"), got 'nan'"),
+     "must be a finite number, got nan"),
     ('[feed]\nbatch_interval_s = "1"', "feed.batch_interval_s", "must be a finite number, got '1'"),
     ("[feed]\nbatch_interval_s = false", "feed.batch_interval_s",
      "must be a finite number, got False"),
     ("[feed]\nurl = 5", "feed.url", "must be a string, got 5"),
     ('[feed]\nproducts = "BTC-USD"', "feed.products", "must be a list, got 'BTC-USD'"),
-    ("[strategy]\nparams = 5", "strategy.params", "must be a table, got 5"),
+    ("[strategy]\nparams = 5", "strategy.params", "must be a table, got int"),
     ("risk = 5", "risk", "must be a table, got int"),
     ("products = []", "products", "must be a table, got list"),
     ('[products]\nBTC-USD = "x"', "products.BTC-USD", "must be a table, got str"),
@@ -323,18 +326,40 @@ BAD = [
     ("[portfolio]\ncash = 5", "portfolio.cash", "unknown key (known: starting_cash)"),
     # bad product ids
     ('[feed]\nproducts = ["btc-usd"]', "feed.products",
-     "product ids look like BTC-USD ('btc-usd' does not), got ['btc-usd']"),
+     "product ids look like BTC-USD, got 'btc-usd'"),
     ('[feed]\nproducts = ["BTCUSD"]', "feed.products",
-     "product ids look like BTC-USD ('BTCUSD' does not), got ['BTCUSD']"),
+     "product ids look like BTC-USD, got 'BTCUSD'"),
     ('[feed]\nproducts = ["BTC-USD-X"]', "feed.products",
-     "product ids look like BTC-USD ('BTC-USD-X' does not), got ['BTC-USD-X']"),
+     "product ids look like BTC-USD, got 'BTC-USD-X'"),
     ('[feed]\nproducts = ["BTC-USD", 5]', "feed.products",
-     "product ids look like BTC-USD (5 does not), got ['BTC-USD', 5]"),
+     "product ids look like BTC-USD, got 5"),
     ("[feed]\nproducts = []", "feed.products", "must name at least one product, got []"),
     ('[feed]\nproducts = ["BTC-USD", "BTC-USD"]', "feed.products",
      "lists a product twice, got ['BTC-USD', 'BTC-USD']"),
     ("[products.btc-usd]", "products.btc-usd",
-     "product ids look like BTC-USD ('btc-usd' does not)"),
+     "product ids look like BTC-USD, got 'btc-usd'"),
+    # rules of the other sections
+    ('[feed]\nchannels = ["level2", "tickr", "heartbeats"]', "feed.channels",
+     "unknown channel (known: level2, market_trades, ticker, candles, heartbeats, status), "
+     "got 'tickr'"),
+    ('[feed]\nchannels = ["level2"]', "feed.channels",
+     "must include heartbeats (the connection's liveness and sequence check), got ['level2']"),
+    ("[admin]\nport = 65536", "admin.port",
+     "must be a TCP port from 0 to 65535 (0: any free port), got 65536"),
+    ('[admin]\nhttp = "yes"', "admin.http", "must be true or false, got 'yes'"),
+    ('[faults]\nrole = "db"', "faults.role",
+     "must be one of , feed, strategy, risk, portfolio, executor, health, admin, got 'db'"),
+    ("[faults]\ntimes = -1", "faults.times", "must not be negative, got -1"),
+    ("[ui]\nrefresh_per_second = 0", "ui.refresh_per_second", "must be greater than 0, got 0"),
+    ('[coinbase]\nrest_url = "ftp://x"', "coinbase.rest_url",
+     "must be an http:// or https:// URL, got 'ftp://x'"),
+    ("[system]\nstate_dir = 5", "system.state_dir", "must be a string, got 5"),
+    ('[system]\nstate_dir = ""', "system.state_dir", "must not be empty, got ''"),
+    ("[risk]\nmax_position_fraction = 0.05", "risk.position_trim_fraction",
+     "must not exceed risk.max_position_fraction (0.05), got 0.09"),
+    ('[strategy]\nsource = "x"', "strategy.source", "unknown key (known: name, params)"),
+    ('source = "x"', "source", f"unknown key (known: {KNOWN_TOP})"),
+    ("portfolio = 5", "portfolio", "must be a table, got int"),
     # bad URLs
     ('[feed]\nurl = "https://advanced-trade-ws.coinbase.com"', "feed.url",
      "must be a ws:// or wss:// URL, got 'https://advanced-trade-ws.coinbase.com'"),
@@ -348,6 +373,50 @@ def test_bad_values_name_the_key_and_the_reason_on_one_line(tmp_path, text, key,
     path, message = load_error(tmp_path, text + "\n")
     assert message == f"config {path}: {key}: {reason}"
     assert "\n" not in message
+
+
+SECTIONS = {"system": SystemConfig, "feed": FeedConfig, "paper": PaperConfig, "risk": RiskConfig,
+            "strategy": StrategyConfig, "supervisor": SupervisorConfig, "health": HealthConfig,
+            "admin": AdminConfig, "ui": UiConfig, "faults": FaultsConfig,
+            "report": ReportConfig, "coinbase": CoinbaseConfig}
+
+
+@pytest.mark.parametrize("table", sorted(SECTIONS))
+def test_an_unknown_key_lists_the_fields_of_its_section(table):
+    with pytest.raises(ConfigError) as info:
+        parse_config({table: {"zz_typo": 1}}, source="f")
+    known = ", ".join(sorted(f.name for f in fields(SECTIONS[table])))
+    assert str(info.value) == f"config f: {table}.zz_typo: unknown key (known: {known})"
+
+
+def test_an_unknown_key_comes_before_other_problems():
+    with pytest.raises(ConfigError) as info:
+        parse_config({"feed": {"url": 5}, "risk": {"max_orders": 0, "max_order": 1}}, source="f")
+    assert str(info.value).startswith("config f: risk.max_order: unknown key")
+
+
+def test_sections_are_validated_when_built_in_code_too():
+    assert FeedConfig(products=["BTC-USD"]).products == ("BTC-USD",)
+    assert RiskConfig(stop_loss=0.07).stop_loss == D("0.07")
+    assert type(SupervisorConfig(restart_initial_s=1).restart_initial_s) is float
+    assert SystemConfig(state_dir="x").state_dir == Path("x")
+    feed = FeedConfig()
+    assert replace(feed, url="ws://127.0.0.1:1").url == "ws://127.0.0.1:1"
+    for build in (lambda: replace(feed, url="http://x"), lambda: FeedConfig(credit_window=0),
+                  lambda: RiskConfig(max_position_fraction=D("0.05")),
+                  lambda: ProductRules(base_increment=D(0)), lambda: FeedConfig(urll="ws://x")):
+        with pytest.raises(ValidationError):
+            build()
+
+
+def test_explain_turns_a_validation_error_into_a_key_and_a_reason():
+    with pytest.raises(ValidationError) as info:
+        Config(products={"BTC-USD": {"min_notional": "-1"}})
+    assert explain(info.value, Config) == ("products.BTC-USD.min_notional",
+                                           "must not be negative, got -1")
+    with pytest.raises(ValidationError) as info:
+        Config(risk={"stop_los": 1})
+    assert explain(info.value, Config) == ("risk.stop_los", f"unknown key (known: {KNOWN_RISK})")
 
 
 def test_the_first_unknown_key_in_sorted_order_is_named(tmp_path):
@@ -450,10 +519,10 @@ def test_default_toml_strategy_params_are_the_strategy_defaults():
     if not DEFAULT_TOML.exists():
         pytest.skip("conf/default.toml does not exist yet")
     config = load_config(DEFAULT_TOML)
-    defaults = {name: p.default for name, p in
-                inspect.signature(TrendRiskParity).parameters.items()
-                if p.default is not inspect.Parameter.empty}
+    defaults = {f.name: f.default for f in fields(TrendRiskParity.Params)}
     assert dict(config.strategy.params) == defaults
+    assert TrendRiskParity(products=["BTC-USD"], **config.strategy.params).params == \
+        TrendRiskParity.Params()
 
 
 def test_default_toml_mentions_every_key():

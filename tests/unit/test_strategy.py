@@ -6,17 +6,29 @@ import math
 import random
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Annotated
 
 import pytest
+from pydantic import BaseModel, ConfigDict
+from pydantic.dataclasses import dataclass
 
-from cryptoj_actors.config import ConfigError, StrategyConfig
+from cryptoj_actors.config import (
+    SECTION,
+    ConfigError,
+    Dec,
+    Fraction,
+    Str,
+    StrategyConfig,
+    load_config,
+    one_of,
+)
 from cryptoj_actors.marketdata.bars_csv import align, load_bars
 from cryptoj_actors.marketdata.replay import BarReplaySource
 from cryptoj_actors.messages import MarketBatch
 from cryptoj_actors.model import Bar, OrderIntent
-from cryptoj_actors.strategy.base import Strategy, load_strategy
+from cryptoj_actors.strategy.base import ParamError, Strategy, check_params, load_strategy
 from cryptoj_actors.strategy.stats import Ema, EwmCovariance, alpha_for_span
-from cryptoj_actors.strategy.trend import TrendRiskParity
+from cryptoj_actors.strategy.trend import TrendParams, TrendRiskParity
 
 D = Decimal
 H = 3_600 * 1_000_000_000
@@ -203,36 +215,51 @@ def test_correlation_without_variance_is_zero():
 # --- TrendRiskParity: parameters -------------------------------------------------------------
 
 
+WEIGHT = "must be a fraction in [0, 1] (0.30 means 30 %)"
+THRESHOLD = "must be a fraction in [0, 1) (0.015 means 1.5 %)"
+GROSS = "must be a fraction in (0, 1] (0.10 means 10 %)"
+TREND_PARAMS = ("correlation_weight, fast_span, gross_target, max_weight, min_weight, "
+                "rebalance_threshold, signal_full_scale, slow_span, vol_span, volatility_weight")
+
+
 @pytest.mark.parametrize(
-    ("params", "message", "name"),
+    ("params", "key", "reason"),
     [
-        ({"fast_span": 0}, "fast_span must be at least 1 bar and below slow_span", "fast_span"),
-        ({"fast_span": 672}, "fast_span must be at least 1 bar and below slow_span", "slow_span"),
-        ({"slow_span": 100}, "fast_span must be at least 1 bar and below slow_span", "slow_span"),
-        ({"vol_span": 1}, "vol_span must be at least 2 bars", "vol_span"),
-        ({"signal_full_scale": 0}, "signal_full_scale must be positive", "signal_full_scale"),
-        ({"signal_full_scale": math.nan}, "signal_full_scale must be positive",
-         "signal_full_scale"),
-        ({"gross_target": 0}, "gross_target must be in (0, 1]", "gross_target"),
-        ({"gross_target": 1.01}, "gross_target must be in (0, 1]", "gross_target"),
-        ({"min_weight": -0.01}, "need 0 <= min_weight <= max_weight <= 1", "min_weight"),
-        ({"min_weight": 0.09}, "need 0 <= min_weight <= max_weight <= 1", "max_weight"),
-        ({"max_weight": 1.5}, "need 0 <= min_weight <= max_weight <= 1", "max_weight"),
-        ({"correlation_weight": 1.1}, "correlation_weight must be in [0, 1]",
-         "correlation_weight"),
-        ({"volatility_weight": -0.1}, "volatility_weight must be in [0, 1]",
-         "volatility_weight"),
-        ({"rebalance_threshold": 1}, "rebalance_threshold must be in [0, 1)",
-         "rebalance_threshold"),
-        ({"rebalance_threshold": -0.01}, "rebalance_threshold must be in [0, 1)",
-         "rebalance_threshold"),
+        ({"fast_span": 0}, "fast_span", "must be at least 1 bar, got 0"),
+        ({"fast_span": 672}, "slow_span", "must be greater than fast_span (672), got 672"),
+        ({"slow_span": 100}, "slow_span", "must be greater than fast_span (168), got 100"),
+        ({"vol_span": 1}, "vol_span", "must be at least 2 bars, got 1"),
+        ({"signal_full_scale": 0}, "signal_full_scale", "must be greater than 0, got 0"),
+        ({"signal_full_scale": math.nan}, "signal_full_scale", "must be a finite number, got nan"),
+        ({"gross_target": 0}, "gross_target", f"{GROSS}, got 0"),
+        ({"gross_target": 1.01}, "gross_target", f"{GROSS}, got 1.01"),
+        ({"min_weight": -0.01}, "min_weight", f"{WEIGHT}, got -0.01"),
+        ({"min_weight": 0.09}, "min_weight", "must not exceed max_weight (0.08), got 0.09"),
+        ({"max_weight": 1.5}, "max_weight", f"{WEIGHT}, got 1.5"),
+        ({"correlation_weight": 1.1}, "correlation_weight", f"{WEIGHT}, got 1.1"),
+        ({"volatility_weight": -0.1}, "volatility_weight", f"{WEIGHT}, got -0.1"),
+        ({"rebalance_threshold": 1}, "rebalance_threshold", f"{THRESHOLD}, got 1"),
+        ({"rebalance_threshold": -0.01}, "rebalance_threshold", f"{THRESHOLD}, got -0.01"),
+        ({"slow_span": 672.0}, "slow_span", "must be an integer, got 672.0"),
+        ({"fast_span": True}, "fast_span", "must be an integer, got True"),
+        ({"gross_target": "0.2"}, "gross_target", "must be a finite number, got '0.2'"),
+        ({"fastspan": 10}, "fastspan", f"unknown key (known: {TREND_PARAMS})"),
     ],
 )
-def test_parameter_validation_names_the_parameter(params, message, name):
-    with pytest.raises(ValueError) as info:
+def test_parameter_validation_names_the_parameter(params, key, reason):
+    with pytest.raises(ParamError) as info:
         TrendRiskParity(products=PRODUCTS, **params)
-    assert str(info.value) == message
-    assert name in str(info.value)
+    assert isinstance(info.value, ValueError)
+    assert (info.value.key, info.value.reason) == (key, reason)
+    assert str(info.value) == f"{key}: {reason}"
+
+
+def test_the_parameters_are_declared_once_in_params():
+    s = TrendRiskParity(products=PRODUCTS, fast_span=10, slow_span=40, gross_target=1)
+    assert TrendRiskParity.Params is TrendParams
+    assert s.params == TrendParams(fast_span=10, slow_span=40, gross_target=1.0)
+    assert type(s.params.gross_target) is float
+    assert TrendRiskParity(products=PRODUCTS).params == TrendParams()
 
 
 def test_a_fast_span_below_one_bar_is_refused_by_name():
@@ -446,6 +473,37 @@ class TinyStrategy:
                                  rebalance_threshold=D("0.01")) for p in self.products)
 
 
+@dataclass(frozen=True, config=SECTION)
+class WeightParams:
+    weight: Annotated[Dec, Fraction] = D("0.05")
+    mode: Annotated[Str, one_of("long", "flat")] = "long"
+
+
+class ParamStrategy(TinyStrategy):
+    """Declares its parameters; the constructor gets the given keys, validated."""
+
+    Params = WeightParams
+
+    def __init__(self, *, products: Sequence[str], **given) -> None:
+        super().__init__(products=products)
+        self.given = given
+
+
+class RequiredParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    level: int
+
+
+class RequiredParamStrategy(TinyStrategy):
+    Params = RequiredParams
+
+
+class OpenStrategy(TinyStrategy):
+    def __init__(self, *, products: Sequence[str], **params) -> None:
+        super().__init__(products=products)
+        self.params = params
+
+
 class NotAStrategy:
     def __init__(self, *, products: Sequence[str]) -> None:
         self.products = products
@@ -475,45 +533,129 @@ def test_load_strategy_by_module_and_class():
     assert [(i.product_id, i.target_weight) for i in intents] == [("BTC-USD", D("0.07"))]
 
 
+SOURCE = "conf/x.toml"
+
+
 @pytest.mark.parametrize(
     ("name", "params", "message"),
     [
-        ("nope", {}, "config: strategy.name: unknown strategy 'nope' "
+        ("nope", {}, "strategy.name: unknown strategy 'nope' "
                      "(built-in: trend_risk_parity; or package.module:ClassName)"),
         ("no_such_module_xyz:Foo", {},
-         "config: strategy.name: cannot import no_such_module_xyz:Foo: "
+         "strategy.name: cannot import no_such_module_xyz:Foo: "
          "No module named 'no_such_module_xyz'"),
         (f"{__name__}:Missing", {},
-         f"config: strategy.name: cannot import {__name__}:Missing: "
+         f"strategy.name: cannot import {__name__}:Missing: "
          f"module '{__name__}' has no attribute 'Missing'"),
         (f"{__name__}:NotAStrategy", {},
-         f"config: strategy.name: {__name__}:NotAStrategy has no on_batch(batch) method"),
+         f"strategy.name: {__name__}:NotAStrategy has no on_batch(batch) method"),
         ("trend_risk_parity", {"fast_span": 700},
-         "config: strategy.params: fast_span must be at least 1 bar and below slow_span"),
+         "strategy.params.slow_span: must be greater than fast_span (700), got 672"),
         ("trend_risk_parity", {"fastspan": 10},
-         "config: strategy.params: TrendRiskParity.__init__() got an unexpected keyword "
-         "argument 'fastspan'"),
+         f"strategy.params.fastspan: unknown key (known: {TREND_PARAMS})"),
+        ("trend_risk_parity", {"slow_span": "672"},
+         "strategy.params.slow_span: must be an integer, got '672'"),
+        ("trend_risk_parity", {"products": ["X-Y"]},
+         f"strategy.params.products: unknown key (known: {TREND_PARAMS})"),
+        # no Params: the keys are checked against the constructor's signature
         (f"{__name__}:TinyStrategy", {"weight": "-1"},
-         "config: strategy.params: weight must not be negative, got -1"),
+         "strategy.params: weight must not be negative, got -1"),
+        (f"{__name__}:TinyStrategy", {"wieght": "0.1"},
+         "strategy.params.wieght: unknown key (known: weight)"),
         (f"{__name__}:TinyStrategy", {"products": ["X-Y"]},
-         "config: strategy.params: tests.unit.test_strategy.TinyStrategy() got multiple "
-         "values for keyword argument 'products'"),
+         "strategy.params.products: unknown key (known: weight)"),
+        # declared Params
+        (f"{__name__}:ParamStrategy", {"weight": "2"},
+         "strategy.params.weight: must be a fraction in (0, 1] (0.10 means 10 %), got 2"),
+        (f"{__name__}:ParamStrategy", {"weight": True},
+         'strategy.params.weight: must be a number (e.g. "0.10"), got True'),
+        (f"{__name__}:ParamStrategy", {"label": "x"},
+         "strategy.params.label: unknown key (known: mode, weight)"),
+        (f"{__name__}:ParamStrategy", {"mode": "up"},
+         "strategy.params.mode: must be one of long, flat, got 'up'"),
+        (f"{__name__}:RequiredParamStrategy", {}, "strategy.params.level: is required"),
     ],
 )
 def test_load_strategy_errors(name, params, message):
     with pytest.raises(ConfigError) as info:
-        load_strategy(StrategyConfig(name=name, params=params), PRODUCTS)
-    text = str(info.value)
-    if name.endswith(":TinyStrategy") and "products" in params:
-        # the qualified name in a TypeError depends on how the module was imported
-        assert text.startswith("config: strategy.params: ")
-        assert text.endswith("got multiple values for keyword argument 'products'")
-    else:
-        assert text == message
-    assert "\n" not in text
+        load_strategy(StrategyConfig(name=name, params=params), PRODUCTS, SOURCE)
+    assert str(info.value) == f"config {SOURCE}: {message}"
+    assert "\n" not in str(info.value)
+
+
+def test_load_strategy_without_a_source_says_inline():
+    with pytest.raises(ConfigError) as info:
+        load_strategy(StrategyConfig(name="nope"), PRODUCTS)
+    assert str(info.value).startswith("config <inline>: strategy.name: unknown strategy")
+
+
+def test_declared_params_reach_the_constructor_validated():
+    s = load_strategy(StrategyConfig(name=f"{__name__}:ParamStrategy",
+                                     params={"weight": 0.07}), PRODUCTS)
+    assert s.given == {"weight": D("0.07")}  # only the keys given, as Params read them
+    assert type(s.given["weight"]) is Decimal
+
+
+def test_a_constructor_taking_any_keyword_gets_every_param_unchecked():
+    s = load_strategy(StrategyConfig(name=f"{__name__}:OpenStrategy",
+                                     params={"anything": [1, 2]}), PRODUCTS)
+    assert s.params == {"anything": [1, 2]}
+
+
+def test_check_params():
+    assert check_params(TrendParams, {"vol_span": 3}) == TrendParams(vol_span=3)
+    with pytest.raises(ParamError) as info:
+        check_params(TrendParams, {"vol_span": 3, "aa": 1, "zz": 1})
+    assert info.value.key == "aa"
+
+
+def _strategy_config_file(tmp_path, params: str):
+    path = tmp_path / "strategy.toml"
+    path.write_text(f"[strategy]\nname = \"trend_risk_parity\"\n[strategy.params]\n{params}\n")
+    return path, load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ("slow_span = 100", "strategy.params.slow_span: must be greater than fast_span (168), "
+                            "got 100"),
+        ("slow_spam = 100", f"strategy.params.slow_spam: unknown key (known: {TREND_PARAMS})"),
+        ("vol_span = 1.5", "strategy.params.vol_span: must be an integer, got 1.5"),
+        ("max_weight = inf", "strategy.params.max_weight: must be a finite number, got inf"),
+    ],
+)
+def test_a_bad_strategy_param_in_a_file_names_the_file_and_the_key(tmp_path, params, message):
+    path, config = _strategy_config_file(tmp_path, params)
+    with pytest.raises(ConfigError) as info:
+        load_strategy(config.strategy, PRODUCTS, config.source)
+    assert str(info.value) == f"config {path}: {message}"
 
 
 @pytest.mark.parametrize("name", [":Foo", ".relative:Foo"])
 def test_malformed_module_names_give_config_errors(name):
     with pytest.raises(ConfigError):
         load_strategy(StrategyConfig(name=name), PRODUCTS)
+
+
+class SelfValidating(TinyStrategy):
+    """Validates its parameters itself, with pydantic, in the constructor."""
+
+    def __init__(self, *, products: Sequence[str], **params) -> None:
+        super().__init__(products=products)
+        self.params = WeightParams(**params)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"weight": "2"}, "strategy.params.weight: must be a fraction in (0, 1] (0.10 means 10 %), "
+                          "got 2"),
+        ({"wait": "0.1"}, "strategy.params.wait: unknown key"),
+    ],
+)
+def test_a_constructor_s_own_validation_error_is_one_line(params, message):
+    with pytest.raises(ConfigError) as info:
+        load_strategy(StrategyConfig(name=f"{__name__}:SelfValidating", params=params), PRODUCTS,
+                      SOURCE)
+    assert str(info.value) == f"config {SOURCE}: {message}"
