@@ -4,16 +4,26 @@ config, logging, a new run's directory and the admin interface's checks."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import secrets
 import socket
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
 
 from cryptoj_actors.admin.client import Endpoint, running_endpoint
 from cryptoj_actors.admin.token import TokenError, load_or_create_token
-from cryptoj_actors.config import DEFAULT_CONFIG_PATH, Config, load_config
+from cryptoj_actors.config import (
+    DEFAULT_CONFIG_PATH,
+    Config,
+    FeedConfig,
+    explain,
+    load_config,
+)
 from cryptoj_actors.model import PRODUCT_ID
 from cryptoj_actors.runtime import RunInfo
 from cryptoj_actors.state.layout import StateDir
@@ -42,6 +52,24 @@ def load(args: argparse.Namespace) -> Config:
     if args.state_dir is not None:
         config = config.with_state_dir(args.state_dir)
     return config
+
+
+def with_feed(config: Config, **options: Any) -> Config:
+    """``config`` with ``[feed]`` keys given on the command line
+    (``feed_url="..."`` is ``url``); None leaves a key as configured.
+
+    Raises:
+        UsageError: a value the key does not take (one line naming the option).
+    """
+    names = {"feed_url": "url"}
+    changes = {names.get(option, option): value for option, value in options.items()
+               if value is not None}
+    try:
+        return dataclasses.replace(config, feed=dataclasses.replace(config.feed, **changes))
+    except ValidationError as exc:
+        key, reason = explain(exc, FeedConfig)
+        option = next((o for o, k in names.items() if k == key), key)
+        raise UsageError(f"--{option.replace('_', '-')}: {reason}") from None
 
 
 def state_dir(config: Config) -> StateDir:

@@ -28,6 +28,7 @@ from cryptoj_actors.cli.common import (
     new_run,
     setup_logging,
     state_dir,
+    with_feed,
 )
 from cryptoj_actors.config import Config
 from cryptoj_actors.report.build import report_writer
@@ -50,11 +51,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    config = load(args)
-    if args.feed_url:
-        if not args.feed_url.startswith(("ws://", "wss://")):
-            raise UsageError(f"--feed-url must be a ws:// or wss:// URL, got {args.feed_url!r}")
-        config = replace(config, feed=replace(config.feed, url=args.feed_url))
+    config = with_feed(load(args), feed_url=args.feed_url)
     credentials = _live_credentials(config, args.live)
     check_admin(config)
     lock = StateDirLock(state_dir(config))

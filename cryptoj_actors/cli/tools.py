@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from cryptoj_actors.cli.common import (
     product_list,
     setup_logging,
     utc_date,
+    with_feed,
 )
 from cryptoj_actors.clock import iso
 
@@ -59,9 +59,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
-    config = load(args)
-    feed = replace(config.feed, products=args.products or config.feed.products,
-                   url=args.feed_url or config.feed.url)
+    config = with_feed(load(args), products=args.products, feed_url=args.feed_url)
+    feed = config.feed
     setup_logging(config, args.verbose, None)
     print(f"recording {', '.join(feed.products)} ({', '.join(feed.channels)}) from {feed.url} "
           f"to {args.out}" + (f" for {args.duration:g} s" if args.duration else
