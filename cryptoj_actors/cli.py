@@ -49,7 +49,9 @@ from cryptoj_actors.config import (
     load_config,
 )
 from cryptoj_actors.ids import OrderIds
-from cryptoj_actors.marketdata.bars_csv import AlignedBars, DataError, align, load_bars
+from cryptoj_actors.marketdata.bars.align import AlignedBars, align
+from cryptoj_actors.marketdata.bars.series import load_bars
+from cryptoj_actors.marketdata.errors import DataError
 from cryptoj_actors.marketdata.replay import BarReplaySource
 from cryptoj_actors.marketdata.source import MarketSource
 from cryptoj_actors.messages import TradingState

@@ -10,7 +10,8 @@ from decimal import Decimal
 import pytest
 
 from cryptoj_actors.config import ConfigError, StrategyConfig
-from cryptoj_actors.marketdata.bars_csv import align, load_bars
+from cryptoj_actors.marketdata.bars.align import align
+from cryptoj_actors.marketdata.bars.series import load_bars
 from cryptoj_actors.marketdata.replay import BarReplaySource
 from cryptoj_actors.messages import MarketBatch
 from cryptoj_actors.model import Bar, OrderIntent
