@@ -38,7 +38,8 @@ from rich.table import Table
 
 from cryptoj_actors.admin.status import status_document
 from cryptoj_actors.config import DEFAULT_CONFIG_PATH, load_config
-from cryptoj_actors.marketdata.bars_csv import align, load_bars
+from cryptoj_actors.marketdata.bars.align import align
+from cryptoj_actors.marketdata.bars.series import load_bars
 from cryptoj_actors.marketdata.replay import BarReplaySource
 from cryptoj_actors.runtime import RunInfo
 from cryptoj_actors.system import TradingSystem

@@ -102,7 +102,8 @@ def cdd_files(cdd_dir: Path) -> list[Path]:
 @pytest.fixture(scope="session")
 def aligned_real(cdd_files: list[Path]):
     """The three real hourly series aligned on their common window (20,111 hours)."""
-    from cryptoj_actors.marketdata.bars_csv import align, load_bars
+    from cryptoj_actors.marketdata.bars.align import align
+    from cryptoj_actors.marketdata.bars.series import load_bars
 
     return align([load_bars(f) for f in cdd_files])
 

@@ -19,7 +19,7 @@ from cryptoj_actors import __version__
 from cryptoj_actors.cli import operator, replay, run, tools
 from cryptoj_actors.cli.common import EXIT_USAGE, UsageError
 from cryptoj_actors.config import DEFAULT_CONFIG_PATH, ConfigError
-from cryptoj_actors.marketdata.bars_csv import DataError
+from cryptoj_actors.marketdata.errors import DataError
 
 GROUPS = (run, replay, operator, tools)
 

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from cryptoj_actors.clock import iso
-from cryptoj_actors.marketdata.bars_csv import DataError, align, load_bars
+from cryptoj_actors.marketdata.bars.align import align
+from cryptoj_actors.marketdata.bars.series import load_bars
+from cryptoj_actors.marketdata.errors import DataError
 from cryptoj_actors.marketdata.replay import BarReplaySource
 from cryptoj_actors.marketdata.source import MarketSource
 from cryptoj_actors.state.files import sha256_file

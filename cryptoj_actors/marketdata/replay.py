@@ -7,7 +7,7 @@ would have known them (DESIGN.md section 9).
 
 from __future__ import annotations
 
-from cryptoj_actors.marketdata.bars_csv import AlignedBars
+from cryptoj_actors.marketdata.bars.align import AlignedBars
 from cryptoj_actors.marketdata.source import RecordedSource
 from cryptoj_actors.messages import MarketBatch
 

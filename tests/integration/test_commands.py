@@ -18,7 +18,7 @@ import pytest
 from cryptoj_actors.adapters.coinbase.capture import CaptureReplaySource, read_capture
 from cryptoj_actors.adapters.coinbase.recorder import record
 from cryptoj_actors.config import FeedConfig
-from cryptoj_actors.marketdata.bars_csv import load_bars
+from cryptoj_actors.marketdata.bars.series import load_bars
 from tests.conftest import DATA_DIR, REPO, load_script
 from tests.integration.test_live_feed import PRODUCTS, capture, direct_books  # noqa: F401
 

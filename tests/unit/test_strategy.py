@@ -22,11 +22,17 @@ from cryptoj_actors.config import (
     load_config,
     one_of,
 )
-from cryptoj_actors.marketdata.bars_csv import align, load_bars
+from cryptoj_actors.marketdata.bars.align import align
+from cryptoj_actors.marketdata.bars.series import load_bars
 from cryptoj_actors.marketdata.replay import BarReplaySource
 from cryptoj_actors.messages import MarketBatch
 from cryptoj_actors.model import Bar, OrderIntent
-from cryptoj_actors.strategy.base import ParamError, Strategy, check_params, load_strategy
+from cryptoj_actors.strategy.base import (
+    ParamError,
+    Strategy,
+    check_params,
+    load_strategy,
+)
 from cryptoj_actors.strategy.stats import Ema, EwmCovariance, alpha_for_span
 from cryptoj_actors.strategy.trend import TrendParams, TrendRiskParity
 

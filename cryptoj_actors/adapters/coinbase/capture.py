@@ -22,7 +22,7 @@ import orjson
 from cryptoj_actors.adapters.coinbase import advanced_trade
 from cryptoj_actors.clock import NS_PER_SECOND
 from cryptoj_actors.config import FeedConfig
-from cryptoj_actors.marketdata.bars_csv import DataError
+from cryptoj_actors.marketdata.errors import DataError
 from cryptoj_actors.marketdata.inputs import ReplayInputs
 from cryptoj_actors.marketdata.live_market import LiveMarket
 from cryptoj_actors.marketdata.source import RecordedSource

@@ -1,0 +1,172 @@
+"""Which layout a CSV file of bars is in, told by its first lines (never by its name).
+
+The layouts read (:data:`LAYOUTS`):
+
+* **CryptoDataDownload** (``"cryptodatadownload"``): line 1 is free text (the
+  attribution, ``Timestamps are UTC timezone,https://www.CryptoDataDownload.com``
+  or ``Created on ...``), line 2 the header ``date,symbol,open,high,low,close,``
+  then volume columns (``volume_btc,volume`` or ``Volume ETH,Volume USD``).
+  ``date`` is the bar's start in UTC: ``2019-10-17 09-AM`` (12-hour clock) for
+  hourly files, ``2019-10-17`` for daily ones. ``symbol`` (``BTCUSD``) names
+  the product. Rows run newest first, but not strictly (the series notes it).
+* **plain** (``"plain"``): header ``timestamp,open,high,low,close,volume``;
+  ``timestamp`` is the bar's start, ISO 8601 (naive means UTC) or integer
+  epoch seconds. The product comes from the caller or from the file name.
+
+Header names are compared stripped and lower-cased. To read another layout,
+write a function from its header to a :class:`Layout` (with a time parser
+from :mod:`~cryptoj_actors.marketdata.bars.times`, a new one there if its
+times are written a new way) and add it to :data:`LAYOUTS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from cryptoj_actors.marketdata.bars.times import TimeParser, cdd_times, plain_times
+from cryptoj_actors.marketdata.errors import DataError, quoted
+
+__all__ = [
+    "LAYOUTS",
+    "LAYOUT_CDD",
+    "LAYOUT_PLAIN",
+    "KnownLayout",
+    "Layout",
+    "Reader",
+    "detect_layout",
+]
+
+LAYOUT_CDD = "cryptodatadownload"
+LAYOUT_PLAIN = "plain"
+
+_CDD_COLUMNS = ("date", "symbol", "open", "high", "low", "close")
+_PLAIN_COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
+
+
+class Reader(Iterator[list[str]], Protocol):
+    """What ``csv.reader`` returns: rows, and the physical line last read."""
+
+    line_num: int
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Where things are in a recognised file, and how its times are written.
+
+    Columns are 0-based. ``symbol_col`` is None when the rows do not name
+    the product (it comes from the caller or the file name). Each of
+    ``volume_cols`` is (column, lower-case text after "volume" in its name);
+    the first is the base volume unless a symbol column tells otherwise.
+    """
+
+    name: str  # LAYOUT_CDD, LAYOUT_PLAIN, ...: what BarSeries.layout says
+    header_line: int
+    header: tuple[str, ...]
+    time_col: int
+    symbol_col: int | None
+    price_cols: tuple[int, int, int, int]  # open, high, low, close
+    volume_cols: tuple[tuple[int, str], ...]
+    times: Callable[[], TimeParser]  # a parser for this file's times
+
+
+@dataclass(frozen=True, slots=True)
+class KnownLayout:
+    """A layout the loader reads: one entry of :data:`LAYOUTS`."""
+
+    expected: str  # how the unknown-layout error describes it
+    header_lines: tuple[int, ...]  # the lines (1-based) its header may be on
+    match: Callable[[tuple[str, ...], int], Layout | None]  # (header, its line) -> layout
+
+
+def _match_cdd(columns: tuple[str, ...], line: int) -> Layout | None:
+    if not all(name in columns for name in _CDD_COLUMNS):
+        return None
+    volume_cols = tuple(
+        (i, name[len("volume") :].strip(" _").lower())
+        for i, name in enumerate(columns)
+        if name.startswith("volume")
+    )
+    if not volume_cols:
+        return None
+    index = {name: columns.index(name) for name in _CDD_COLUMNS}
+    return Layout(
+        name=LAYOUT_CDD,
+        header_line=line,
+        header=columns,
+        time_col=index["date"],
+        symbol_col=index["symbol"],
+        price_cols=(index["open"], index["high"], index["low"], index["close"]),
+        volume_cols=volume_cols,
+        times=cdd_times,
+    )
+
+
+def _match_plain(columns: tuple[str, ...], line: int) -> Layout | None:
+    if sorted(columns) != sorted(_PLAIN_COLUMNS):
+        return None
+    index = {name: i for i, name in enumerate(columns)}
+    return Layout(
+        name=LAYOUT_PLAIN,
+        header_line=line,
+        header=columns,
+        time_col=index["timestamp"],
+        symbol_col=None,
+        price_cols=(index["open"], index["high"], index["low"], index["close"]),
+        volume_cols=((index["volume"], ""),),
+        times=plain_times,
+    )
+
+
+#: Every layout read. On each of the first lines, in turn, the layouts whose
+#: header may be there are tried in this order; the first match wins.
+LAYOUTS: tuple[KnownLayout, ...] = (
+    KnownLayout(
+        expected=(
+            "a CryptoDataDownload file (a free-text line, then the header "
+            "date,symbol,open,high,low,close,volume...)"
+        ),
+        header_lines=(1, 2),
+        match=_match_cdd,
+    ),
+    KnownLayout(
+        expected="a plain one (header timestamp,open,high,low,close,volume)",
+        header_lines=(1,),
+        match=_match_plain,
+    ),
+)
+
+
+def _either(texts: list[str]) -> str:
+    """``a``, ``a or b``, ``a, b or c``."""
+    return texts[0] if len(texts) == 1 else ", ".join(texts[:-1]) + " or " + texts[-1]
+
+
+_EXPECTED = "expected " + _either([known.expected for known in LAYOUTS])
+_LAST_HEADER_LINE = max(line for known in LAYOUTS for line in known.header_lines)
+
+
+def detect_layout(path: Path, reader: Reader) -> Layout:
+    """Recognise the layout from the first lines; consume them, the header last.
+
+    Raises:
+        DataError: no layout's header on the lines where it may be.
+    """
+    read: list[list[str]] = []
+    for line in range(1, _LAST_HEADER_LINE + 1):
+        row = next(reader, None)
+        if row is None:
+            break
+        read.append(row)
+        columns = tuple(c.strip().lower() for c in row)
+        for known in LAYOUTS:
+            if line in known.header_lines:
+                layout = known.match(columns, line)
+                if layout is not None:
+                    return layout
+    if not read:
+        raise DataError(path, None, f"unknown layout: {_EXPECTED} (got an empty file)")
+    shown = " / ".join(",".join(row) for row in read)
+    raise DataError(path, None, f"unknown layout: {_EXPECTED} (got header {quoted(shown)})")
