@@ -80,6 +80,19 @@ def one_of(*choices: str) -> AfterValidator:
     return rule(lambda v: v in choices, f"must be one of {', '.join(choices)}")
 
 
+def not_above(field: str, limit: str, shown: str | None = None) -> Any:
+    """A section's validator: ``field`` must not exceed the field ``limit``
+    (declared before it); ``shown`` names the limit in the error."""
+
+    def check(cls: type, value: Any, info: ValidationInfo) -> Any:
+        top = info.data.get(limit)
+        if top is not None and value > top:
+            raise refuse(f"must not exceed {shown or limit} ({top})", value)
+        return value
+
+    return field_validator(field)(check)
+
+
 Int = Annotated[int, Strict()]  # not a bool, not a float
 Float = Annotated[float, Strict(), AllowInfNan(False)]  # an int or a float, finite
 Str = Annotated[str, Strict()]
@@ -242,13 +255,8 @@ class RiskConfig:
     unwind_slice_fraction: Annotated[Dec, Fraction] = Decimal("0.25")
     unwind_max_attempts: Annotated[Int, Positive] = 3
 
-    @field_validator("position_trim_fraction")
-    @classmethod
-    def _trim_within_the_limit(cls, value: Decimal, info: ValidationInfo) -> Decimal:
-        limit = info.data.get("max_position_fraction")
-        if limit is not None and value > limit:
-            raise refuse(f"must not exceed risk.max_position_fraction ({limit})", value)
-        return value
+    _trim_within_the_limit = not_above("position_trim_fraction", "max_position_fraction",
+                                       "risk.max_position_fraction")
 
 
 @dataclass(frozen=True, slots=True, config=SECTION)

@@ -38,7 +38,16 @@ from typing import Annotated, Any
 from pydantic import ValidationInfo, field_validator
 from pydantic.dataclasses import dataclass
 
-from cryptoj_actors.config import SECTION, Float, Fraction, Int, Positive, refuse, rule
+from cryptoj_actors.config import (
+    SECTION,
+    Float,
+    Fraction,
+    Int,
+    Positive,
+    not_above,
+    refuse,
+    rule,
+)
 from cryptoj_actors.messages import MarketBatch
 from cryptoj_actors.model import Bar, OrderIntent
 from cryptoj_actors.strategy.base import check_params
@@ -86,13 +95,7 @@ class TrendParams:
             raise refuse(f"must be greater than fast_span ({fast})", value)
         return value
 
-    @field_validator("min_weight")
-    @classmethod
-    def _min_within_max(cls, value: float, info: ValidationInfo) -> float:
-        top = info.data.get("max_weight")
-        if top is not None and value > top:
-            raise refuse(f"must not exceed max_weight ({top})", value)
-        return value
+    _min_within_max = not_above("min_weight", "max_weight")
 
 
 class TrendRiskParity:
