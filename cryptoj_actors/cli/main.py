@@ -3,7 +3,9 @@
 Exit codes: 0 success (and a clean Ctrl-C of ``run``), 1 a replay whose ledger
 failed a cross-check (or ``doctor`` found a problem), 2 bad input (config, data
 files, arguments), 3 a run halted by the supervisor (``run``: stopped while
-halted), 130 a replay interrupted with Ctrl-C.
+halted), 70 an unexpected error (a defect: one line on the console, the
+traceback in the log; ``EX_SOFTWARE`` of BSD's sysexits), 130 a replay
+interrupted with Ctrl-C.
 
 With no command, ``run`` is meant: the bare command launches the system.
 """
@@ -11,13 +13,18 @@ With no command, ``run`` is meant: the bare command launches the system.
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
+import tempfile
+import traceback
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptoj_actors import __version__
 from cryptoj_actors.cli import operator, replay, run, tools
-from cryptoj_actors.cli.common import EXIT_USAGE, UsageError
+from cryptoj_actors.cli.common import EXIT_UNEXPECTED, EXIT_USAGE, UsageError
 from cryptoj_actors.config import DEFAULT_CONFIG_PATH, ConfigError
 from cryptoj_actors.marketdata.errors import DataError
 
@@ -35,6 +42,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, DataError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as exc:  # noqa: BLE001 - a defect: said in one line, kept in full
+        where = _record_crash(exc, args)
+        print(f"error: {args.command} failed unexpectedly: {type(exc).__name__}: "
+              f"{_one_line(exc)}; the traceback is in {where}", file=sys.stderr)
+        return EXIT_UNEXPECTED
+
+
+def _record_crash(exc: BaseException, args: argparse.Namespace) -> Path:
+    """Append the traceback to the run's log when the command has one, else
+    to ``crash.log`` in the state directory (or the temporary directory when
+    that cannot be written); the file written."""
+    text = (f"{datetime.now(UTC).isoformat()} CRITICAL unexpected error in "
+            f"{args.command}:\n" + "".join(traceback.format_exception(exc)))
+    logs = [Path(h.baseFilename) for h in logging.getLogger().handlers
+            if isinstance(h, logging.FileHandler) and h.baseFilename != os.devnull]
+    folder = Path(args.state_dir or "var")
+    fallback = Path(tempfile.gettempdir()) / "cryptoj_actors-crash.log"
+    for path in [*logs, folder / "crash.log", fallback]:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write(text)
+            return path
+        except OSError:
+            continue
+    return Path("(nowhere: no log could be written)")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or "(no message)"
 
 
 def _parser() -> tuple[argparse.ArgumentParser, set[str]]:

@@ -1,0 +1,36 @@
+"""A command that fails unexpectedly says so in one line, with its own exit
+code, and keeps the traceback in a log: never a traceback on the console,
+never the exit code of a failed ledger cross-check."""
+
+from __future__ import annotations
+
+import pytest
+
+from cryptoj_actors.cli import operator
+from cryptoj_actors.cli.common import EXIT_CHECK_FAILED, EXIT_UNEXPECTED
+from cryptoj_actors.cli.main import main
+
+
+def test_an_unexpected_error_is_one_line_its_own_code_and_a_logged_traceback(
+        tmp_path, monkeypatch, capsys):
+    def broken(args):
+        raise RuntimeError("the status board\nis gone")
+
+    monkeypatch.setattr(operator, "cmd_status", broken)
+    code = main(["status", "--state-dir", str(tmp_path)])
+    assert code == EXIT_UNEXPECTED != EXIT_CHECK_FAILED
+    err = capsys.readouterr().err
+    log = tmp_path / "crash.log"
+    assert err.splitlines() == [f"error: status failed unexpectedly: RuntimeError: the status "
+                                f"board is gone; the traceback is in {log}"]
+    text = log.read_text()
+    assert "Traceback (most recent call last)" in text and "RuntimeError" in text
+
+
+def test_keyboard_interrupt_is_not_an_unexpected_error(tmp_path, monkeypatch):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(operator, "cmd_status", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        main(["status", "--state-dir", str(tmp_path)])
