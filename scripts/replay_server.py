@@ -49,9 +49,23 @@ CHANNEL_OF = {"level2": "l2_data"}  # what a subscription is called on the wire
 #: Seconds the server waits for its connections to close when it stops.
 SHUTDOWN_S = 2.0
 
+#: Junk slipped between real frames by ``--malformed``: bad values, bad JSON,
+#: fields of the wrong type (a list or an object where a string belongs),
+#: out-of-range numbers, deep nesting.
 MALFORMED = ('{"channel": "l2_data", "events": [{"type": "update", "product_id": "BTC-USD", '
              '"updates": [{"side": "bid", "price_level": "oops", "new_quantity": "1"}]}]}',
-             "this is not json", '{"channel": "market_trades", "events": [{"trades": [{}]}]}')
+             "this is not json", '{"channel": "market_trades", "events": [{"trades": [{}]}]}',
+             '{"channel": [], "events": []}', '{"channel": {"a": 1}, "events": []}',
+             '{"channel": "l2_data", "events": [{"type": "update", "product_id": [], '
+             '"updates": []}]}',
+             '{"channel": "market_trades", "events": [{"trades": [{"trade_id": "1", '
+             '"product_id": {"x": 1}, "price": "1", "size": "1", "side": "BUY", '
+             '"time": "2026-09-30T02:39:53Z"}]}]}',
+             '{"channel": "ticker", "events": [{"tickers": [{"product_id": "BTC-USD", '
+             '"price": "1e99999", "best_bid": "1", "best_ask": "1"}]}]}',
+             '{"channel": "heartbeats", "events": [{"heartbeat_counter": "12"}]}',
+             '{"channel": "l2_data", "events": ' + "[" * 3000 + "]" * 3000 + "}",
+             '[1, 2, 3]', 'null', '"\u0000"')
 
 
 @dataclass

@@ -44,6 +44,9 @@ LOG_EVERY_NS = 60 * NS_PER_SECOND
 #: ``trades_conflated``), so that a feed nobody takes batches from (a halt)
 #: does not grow without bound.
 MAX_PENDING_TRADES = 20_000
+#: Characters of a defect's detail a log line shows: a hostile frame must not
+#: flood the log.
+MAX_DETAIL = 200
 
 
 class FrameOutcome(enum.Enum):
@@ -138,7 +141,7 @@ class LiveMarket:
             frame = self.codec.parse_frame(raw)
         except FrameError as exc:
             return self._bad(exc.kind, str(exc), received_ns)
-        except (ValueError, ArithmeticError) as exc:
+        except (ValueError, TypeError, ArithmeticError) as exc:
             return self._bad("bad_value", repr(exc), received_ns)
         self.last_frame_ns = received_ns
         if not self._first_arrival_ns:
@@ -157,7 +160,7 @@ class LiveMarket:
             return self._apply(frame, received_ns)
         except FrameError as exc:
             outcome = self._bad(exc.kind, str(exc), received_ns)
-        except (ValueError, ArithmeticError) as exc:  # a value no check foresaw
+        except (ValueError, TypeError, ArithmeticError) as exc:  # a value no check foresaw
             outcome = self._bad("bad_value", repr(exc), received_ns)
         if frame.channel is Channel.BOOK and frame.sequence_num is not None:
             # Its number is spent and its changes are not applied: the books
@@ -252,7 +255,8 @@ class LiveMarket:
         self.counts[kind] += 1
         if now_ns - self._logged.get(kind, -LOG_EVERY_NS) >= LOG_EVERY_NS:
             self._logged[kind] = now_ns
-            log.warning("feed: %s (%s; %d so far)", detail, kind, self.counts[kind])
+            shown = detail if len(detail) <= MAX_DETAIL else detail[:MAX_DETAIL] + "..."
+            log.warning("feed: %s (%s; %d so far)", shown, kind, self.counts[kind])
 
     def _is_new(self, trade: Trade) -> bool:
         # A (re)subscription opens with a snapshot of recent trades already seen.

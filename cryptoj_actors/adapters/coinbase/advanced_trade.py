@@ -71,7 +71,7 @@ def parse_frame(raw: bytes | str) -> Frame:
     if not isinstance(data, dict):
         raise FrameError("not_object", "the frame is not a JSON object")
     channel = data.get("channel")
-    if channel not in CHANNELS:
+    if not isinstance(channel, str) or channel not in CHANNELS:
         if data.get("type") == "error":
             raise FrameError("error", str(data.get("message", data)))
         raise FrameError("unknown_channel", f"channel {channel!r}")
@@ -101,6 +101,14 @@ def _field(item: dict[str, Any], key: str) -> Any:
         raise FrameError("missing_field", f"no {key}") from None
 
 
+def _text(item: dict[str, Any], key: str) -> str:
+    """A field that must be a string (a product id, a side, a time, an id)."""
+    value = _field(item, key)
+    if not isinstance(value, str):
+        raise FrameError("bad_value", f"{key} must be a string, not {type(value).__name__}")
+    return value
+
+
 def _decimal(item: dict[str, Any], key: str) -> Decimal:
     value = _field(item, key)
     try:
@@ -111,7 +119,7 @@ def _decimal(item: dict[str, Any], key: str) -> Decimal:
 
 def product_ids(frame: Frame) -> set[str]:
     """The products an event of ``frame`` names at its top level."""
-    return {e.get("product_id") for e in frame.events if isinstance(e, dict)}
+    return {p for e in frame.events if isinstance(p := e.get("product_id"), str)}
 
 
 def book_events(frame: Frame) -> list[BookEvent]:
@@ -126,11 +134,11 @@ def book_events(frame: Frame) -> list[BookEvent]:
         kind = event.get("type")
         if kind not in ("snapshot", "update"):
             raise FrameError("bad_value", f"l2_data event type {kind!r}")
-        product_id = str(_field(event, "product_id"))
+        product_id = _text(event, "product_id")
         changes = []
         newest = frame.timestamp_ns
         for u in _items(event, "updates"):
-            side = _field(u, "side")
+            side = _text(u, "side")
             if side not in ("bid", "offer"):
                 raise FrameError("bad_value", f"side {side!r}")
             price, size = _decimal(u, "price_level"), _decimal(u, "new_quantity")
@@ -150,12 +158,12 @@ def trades(frame: Frame) -> list[Trade]:
             if price <= 0 or size <= 0:
                 raise FrameError("bad_value", f"trade {t.get('trade_id')} {price} x {size}")
             try:
-                side = Side(_field(t, "side"))
+                side = Side(_text(t, "side"))
             except ValueError:
                 raise FrameError("bad_value", f"trade side {t.get('side')!r}") from None
-            out.append(Trade(product_id=str(_field(t, "product_id")),
-                             time_ns=parse_time(str(_field(t, "time"))), price=price, size=size,
-                             side=side, trade_id=str(_field(t, "trade_id"))))
+            out.append(Trade(product_id=_text(t, "product_id"),
+                             time_ns=parse_time(_text(t, "time")), price=price, size=size,
+                             side=side, trade_id=_trade_id(t)))
     out.sort(key=lambda t: t.time_ns)
     return out
 
@@ -168,7 +176,7 @@ def tickers(frame: Frame) -> list[Ticker]:
             price, bid, ask = _decimal(t, "price"), _decimal(t, "best_bid"), _decimal(t, "best_ask")
             if min(price, bid, ask) <= 0:
                 raise FrameError("bad_value", f"ticker {t.get('product_id')} non-positive price")
-            out.append(Ticker(product_id=str(_field(t, "product_id")), time_ns=frame.timestamp_ns,
+            out.append(Ticker(product_id=_text(t, "product_id"), time_ns=frame.timestamp_ns,
                               price=price, best_bid=bid, best_ask=ask))
     return out
 
@@ -179,17 +187,31 @@ def candles(frame: Frame) -> list[Bar]:
     for event in frame.events:
         for c in _items(event, "candles"):
             try:
-                start = int(_field(c, "start")) * NS_PER_SECOND
-            except (TypeError, ValueError):
+                start = _whole(_field(c, "start")) * NS_PER_SECOND
+            except (TypeError, ValueError, OverflowError):
                 raise FrameError("bad_value", f"candle start {c.get('start')!r}") from None
             o, h, lo, cl = (_decimal(c, k) for k in ("open", "high", "low", "close"))
             volume = _decimal(c, "volume")
             if min(o, h, lo, cl) <= 0 or volume < 0 or h < max(o, cl) or lo > min(o, cl):
                 raise FrameError("bad_value", f"candle {c.get('product_id')} at {start}")
-            out.append(Bar(product_id=str(_field(c, "product_id")), start_ns=start,
+            out.append(Bar(product_id=_text(c, "product_id"), start_ns=start,
                            interval_ns=CANDLE_NS, open=o, high=h, low=lo, close=cl,
                            volume=volume))
     return out
+
+
+def _trade_id(item: dict[str, Any]) -> str:
+    value = _field(item, "trade_id")
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise FrameError("bad_value", f"trade_id must be a string, not {type(value).__name__}")
+    return str(value)
+
+
+def _whole(value: object) -> int:
+    """Unix seconds as Coinbase writes them: a decimal string or an integer."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise TypeError(f"not a whole number: {type(value).__name__}")
+    return int(value)
 
 
 def heartbeat_counter(frame: Frame) -> int | None:
