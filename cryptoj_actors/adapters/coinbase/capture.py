@@ -41,16 +41,20 @@ def read_capture(path: Path) -> tuple[list[CapturedFrame], tuple[str, ...]]:
     """The frames of a capture, in file order, and the products they name.
 
     Raises:
-        DataError: the file cannot be read, a line's prefix is not an integer,
-            a prefix-less line is not a frame with a ``timestamp``, or no
-            frame names a product (one line naming the file and line).
+        DataError: the file cannot be read or is not UTF-8, a line's prefix
+            is not an integer, a prefix-less line is not a frame with a
+            ``timestamp``, the capture is of the legacy Coinbase Exchange feed,
+            or no frame names a product (one line naming the file and line).
     """
     from cryptoj_actors.adapters.coinbase.orders import ShapeError, parse_time_ns
 
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot read: {exc}") from None
+    except OSError as exc:
+        raise DataError(path, None, f"cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(path, None, f"not UTF-8 text ({exc.reason} at byte {exc.start}): "
+                                    "not a capture") from None
     frames: list[CapturedFrame] = []
     products: set[str] = set()
     for number, line in enumerate(lines, start=1):
@@ -64,13 +68,29 @@ def read_capture(path: Path) -> tuple[list[CapturedFrame], tuple[str, ...]]:
                 text = line
                 received = parse_time_ns(orjson.loads(text)["timestamp"])
         except (ValueError, KeyError, TypeError, ShapeError, orjson.JSONDecodeError):
-            raise DataError(f"{path}:{number}: expected <receive ns><TAB><frame> or a frame "
-                            f"with a timestamp") from None
+            raise DataError(path, number, "expected <receive ns><TAB><frame> or a frame "
+                                          "with a timestamp") from None
+        if _legacy_exchange(text):
+            raise DataError(path, number, "a frame of the legacy Coinbase Exchange feed "
+                                          "(\"type\", no \"channel\"): replay reads Advanced "
+                                          "Trade captures only") from None
         frames.append(CapturedFrame(received, text))
         products.update(_product_ids(text))
     if not products:
-        raise DataError(f"{path}: no frame names a product: not a Coinbase capture")
+        raise DataError(path, None, "no frame names a product: not a Coinbase capture")
     return frames, tuple(sorted(products))
+
+
+def _legacy_exchange(text: str) -> bool:
+    """A Coinbase Exchange (``ws-feed``) message: ``type`` at the top and no
+    ``channel``; Advanced Trade frames always carry a ``channel``."""
+    if '"type"' not in text or '"channel"' in text:
+        return False  # the cheap test first: this runs on every frame
+    try:
+        frame = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(frame, dict) and "type" in frame and "channel" not in frame
 
 
 def _product_ids(text: str) -> set[str]:
@@ -79,14 +99,20 @@ def _product_ids(text: str) -> set[str]:
     except orjson.JSONDecodeError:
         return set()  # a malformed frame is the market's to count, not ours
     found: set[str] = set()
-    for event in frame.get("events") or [] if isinstance(frame, dict) else []:
+    events = frame.get("events") if isinstance(frame, dict) else None
+    for event in events if isinstance(events, list) else []:
         if not isinstance(event, dict):
             continue
-        for item in [event, *(event.get("trades") or []), *(event.get("tickers") or [])]:
+        for item in [event, *_listed(event, "trades"), *_listed(event, "tickers")]:
             product = item.get("product_id") if isinstance(item, dict) else None
             if isinstance(product, str) and PRODUCT_ID.fullmatch(product):
                 found.add(product)
     return found
+
+
+def _listed(event: dict[str, object], key: str) -> list[object]:
+    items = event.get(key)
+    return items if isinstance(items, list) else []
 
 
 class CaptureReplaySource(RecordedSource):
