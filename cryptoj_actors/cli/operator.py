@@ -88,7 +88,12 @@ def cmd_halt(args: argparse.Namespace) -> int:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None
-    print(f"wrote {path}: a running system halts within a second")
+    running = endpoint(config)
+    if running is not None:
+        print(f"wrote {path}: the running system {running.run_id} halts within a second")
+    else:
+        print(f"wrote {path}: no system runs on {config.system.state_dir} now; the next start "
+              "there starts halted (`resume` lifts it)")
     return EXIT_OK
 
 
@@ -131,30 +136,62 @@ def cmd_status(args: argparse.Namespace) -> int:
         else:
             Console().print(render(doc))
         return EXIT_OK
+    doc = _persisted_status(config)
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return EXIT_OK
+    print(f"no system runs on {doc['state_dir']}")
+    state = doc["trading_state"]
+    if state is None:
+        print(f"no trading state in {doc['state_dir']} (never run live here)")
+    else:
+        print(f"trading state: {state['level']} since {state['since']}: {state['reason']}")
+    last = doc["last_replay"]
+    if last is not None:
+        print(f"last replay {last['run_id']}: {last['level']} since {last['since']}: "
+              f"{last['reason']}")
+    if doc["control_file"]:
+        print(f"control file {doc['control_file']} is present: the next start here starts "
+              "halted")
+    return EXIT_OK
+
+
+def _persisted_status(config: Config) -> dict[str, Any]:
+    """What the state directory says when no system runs on it (the document
+    ``status --json`` prints then): ``running`` false, the live trading
+    state, the last replay's, and the control file's path when present."""
     _, state = _live_state(config)
     folder = state_dir(config)
-    if state is None:
-        print(f"no trading state in {config.system.state_dir} (never run live here)")
-    else:
-        print(f"trading state: {state.level.value} since {iso(state.since_ns)}: {state.reason}")
+    last = None
     replays = [run for run in folder.runs_of("replay") if run.trading_state.is_file()]
     if replays:
         last_run = max(replays, key=lambda run: run.trading_state.stat().st_mtime)
         try:
-            last = TradingStateFile(last_run.trading_state).load()
+            replayed = TradingStateFile(last_run.trading_state).load()
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        if last is not None:
-            print(f"last replay {last_run.run_id}: {last.level.value} since "
-                  f"{iso(last.since_ns)}: {last.reason}")
-    if folder.control_file.exists():
-        print(f"control file {folder.control_file} is present: a system running here halts")
-    return EXIT_OK
+        if replayed is not None:
+            last = {"run_id": last_run.run_id, **_state_dict(replayed)}
+    return {"running": False, "state_dir": str(config.system.state_dir),
+            "trading_state": None if state is None else _state_dict(state),
+            "last_replay": last,
+            "control_file": str(folder.control_file) if folder.control_file.exists() else None}
+
+
+def _state_dict(state: TradingState) -> dict[str, Any]:
+    return {"level": state.level.value, "reason": state.reason, "since": iso(state.since_ns)}
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     config = load(args)
-    state_dir(config).control_file.unlink(missing_ok=True)
+    control = state_dir(config).control_file
+    try:
+        control.unlink()
+        removed = True
+    except FileNotFoundError:
+        removed = False
+    except OSError as exc:
+        raise UsageError(f"cannot remove {control}: {exc.strerror}; still halted") from None
     reason = args.reason or f"resumed by {os.environ.get('USER', 'operator')}"
     running = endpoint(config)
     if running is not None:
@@ -168,6 +205,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
         except requests.RequestException as exc:
             raise UsageError(f"the running system at {running.url} did not answer: {exc}") \
                 from None
+        if removed:
+            print(f"removed {control}")
         if answer.get("pending"):
             print(f"resume queued: the running system {running.run_id} is busy and acts on it "
                   f"when free ({reason}); `status` shows when it has")
@@ -180,9 +219,12 @@ def cmd_resume(args: argparse.Namespace) -> int:
         lifted = state_file.resume_offline(reason, time.time_ns())
     except OSError as exc:
         raise UsageError(f"{state_file.path}: cannot write: {exc.strerror}") from None
-    if lifted is None:
-        print("risk's drawdown halt lifted for the next start" if risk_lifted
-              else "not halted: nothing to resume")
-        return EXIT_OK
-    print(f"resumed: the next start trades again ({reason}); was halted: {lifted.reason}")
+    if removed:
+        print(f"removed {control}: the next start would have started halted")
+    if risk_lifted:
+        print("risk's drawdown halt lifted for the next start")
+    if lifted is not None:
+        print(f"resumed: the next start trades again ({reason}); was halted: {lifted.reason}")
+    elif not (removed or risk_lifted):
+        print("not halted: nothing to resume")
     return EXIT_OK

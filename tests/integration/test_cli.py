@@ -130,7 +130,7 @@ def test_halt_and_status_use_the_control_file(tmp_path):
     assert (tmp_path / "HALT").read_text() == "maintenance\n"
     assert "control file" in cli("status", "--state-dir", str(tmp_path)).stdout
     result = cli("resume", "--state-dir", str(tmp_path))
-    assert result.returncode == 0 and "not halted" in result.stdout
+    assert result.returncode == 0 and "removed" in result.stdout  # said, not silent
     assert not (tmp_path / "HALT").exists()
 
 
