@@ -90,6 +90,26 @@ class SystemCollector(Collector):
         for channel, count in sorted(tm.feed_messages.items()):
             messages.add_metric([channel], count)
         yield messages
+        events = CounterMetricFamily(
+            "cryptoj_feed_events", "Feed troubles by kind: input defects, gaps, repeats",
+            labels=["kind"])
+        for kind, count in sorted(tm.feed_events.items()):
+            events.add_metric([kind], count)
+        yield events
+        reconnects = CounterMetricFamily("cryptoj_feed_reconnects",
+                                         "Reconnects the feed made itself, by cause",
+                                         labels=["cause"])
+        for cause, count in sorted(tm.feed_reconnects.items()):
+            reconnects.add_metric([cause], count)
+        yield reconnects
+        connections = CounterMetricFamily("cryptoj_feed_connections",
+                                          "Connections the live feed opened")
+        connections.add_metric([], tm.feed_connections)
+        yield connections
+        silent = GaugeMetricFamily("cryptoj_feed_silent_products",
+                                   "Configured products with no data on this connection")
+        silent.add_metric([], len(tm.feed_silent))
+        yield silent
         if tm.feed_lag.last is not None:
             lag = GaugeMetricFamily("cryptoj_feed_lag_seconds",
                                     "Local receive time minus the exchange's timestamp")

@@ -21,7 +21,11 @@ def status_document(rt: Runtime) -> dict[str, Any]:
     Keys: ``run`` (id, mode), ``trading_state`` (level, reason, since),
     ``halt``, ``health`` (level, components, failed checks), ``progress``,
     ``actors`` (alive, generation, restarts, mailbox), ``dead_letters``,
-    ``errors``, ``admin`` (clients gone before their answer), ``feed`` (messages per channel, latest lag in seconds),
+    ``errors``, ``admin`` (clients gone before their answer), ``feed``
+    (messages per channel; the latest lag in seconds, None before a frame
+    with a valid time; events by kind: input defects, gaps, repeats;
+    reconnects by cause; connections opened; configured products without
+    any data on the current connection),
     ``latency`` (tick-to-order and order round trip, seconds),
     ``resources``, and once the portfolio has marked: ``portfolio`` (equity,
     cash, PnL, fees and today's PnL in quote currency as exact decimal text;
@@ -51,7 +55,10 @@ def status_document(rt: Runtime) -> dict[str, Any]:
         "dead_letters": dict(rt.directory.dead_letters),
         "errors": dict(tm.errors),
         "admin": {"disconnects": tm.admin_disconnects},
-        "feed": {"messages": dict(tm.feed_messages), "lag_s": tm.feed_lag.last},
+        "feed": {"messages": dict(tm.feed_messages), "lag_s": tm.feed_lag.last,
+                 "events": dict(tm.feed_events), "reconnects": dict(tm.feed_reconnects),
+                 "connections": tm.feed_connections,
+                 "silent_products": list(tm.feed_silent)},
         "latency": {"tick_to_order": _latency(tm.tick_to_order),
                     "order_round_trip": _latency(tm.order_round_trip)},
         "resources": dict(board.resources),

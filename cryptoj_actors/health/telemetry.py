@@ -59,6 +59,15 @@ class Telemetry:
       failures in a row); ``n/a`` in a replay.
     * ``admin_disconnects``: clients of the admin interface that left before
       their answer (the admin HTTP threads).
+    * ``feed_events``: kind -> count, the feed's troubles: input defects by
+      kind (``not_json``, ``bad_value``, ``unknown_channel``...), ``gap``,
+      ``sequence_repeat``, ``crossed_book`` (the feed actor).
+    * ``feed_reconnects``: cause -> reconnects the feed made itself:
+      ``resubscribe`` (a gap or a book gone bad), ``stale`` (no data),
+      ``open_timeout`` (the feed actor).
+    * ``feed_connections``: connections the live feed opened (its socket thread).
+    * ``feed_silent``: configured products that have had no data at all on the
+      current connection (the feed actor; empty in a replay).
     """
 
     feed_messages: Counter[str] = field(default_factory=Counter)
@@ -68,3 +77,7 @@ class Telemetry:
     errors: Counter[str] = field(default_factory=Counter)
     feed_state: str = "n/a"
     admin_disconnects: int = 0  # clients of the admin interface gone before their answer
+    feed_events: Counter[str] = field(default_factory=Counter)
+    feed_reconnects: Counter[str] = field(default_factory=Counter)
+    feed_connections: int = 0
+    feed_silent: tuple[str, ...] = ()

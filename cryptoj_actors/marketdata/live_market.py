@@ -96,15 +96,17 @@ class LiveMarket:
     """
 
     def __init__(self, codec: FrameCodec, products: Iterable[str], bar_interval_ns: int,
-                 stale_after_ns: int, book_depth: int = 20) -> None:
+                 stale_after_ns: int, book_depth: int = 20,
+                 counts: Counter[str] | None = None) -> None:
         self.codec = codec
         self.products = tuple(products)
         self.stale_after_ns = stale_after_ns
         self.book_depth = book_depth
         self.books = {p: OrderBook(p) for p in self.products}
         #: kind -> count: input defects (``not_json``, ``bad_value``...), and
-        #: ``gap``, ``sequence_repeat``, ``crossed_book``.
-        self.counts: Counter[str] = Counter()
+        #: ``gap``, ``sequence_repeat``, ``crossed_book`` (given: a run's
+        #: telemetry, :attr:`Telemetry.feed_events`).
+        self.counts: Counter[str] = Counter() if counts is None else counts
         self.last_seq: int | None = None
         self.last_heartbeat: int | None = None
         self.last_frame_ns = 0
@@ -129,6 +131,7 @@ class LiveMarket:
         self.resets += 1
         self.last_seq = None
         self.last_heartbeat = None
+        self.last_seen.clear()
         for book in self.books.values():
             book.invalidate(reason)
             self._changed.add(book.product_id)
@@ -277,6 +280,10 @@ class LiveMarket:
         return tuple(p for p in self.products
                      if not self.books[p].valid
                      or now_ns - self.last_seen.get(p, -self.stale_after_ns) > self.stale_after_ns)
+
+    def silent(self) -> tuple[str, ...]:
+        """Products that have had no data at all on this connection."""
+        return tuple(p for p in self.products if p not in self.last_seen)
 
     def stale(self, now_ns: int) -> bool:
         """No frame at all for ``stale_after_ns``: the connection is dead."""

@@ -14,6 +14,7 @@ capture's next snapshot, as the live path would see them meanwhile.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import orjson
 from cryptoj_actors.adapters.coinbase import advanced_trade
 from cryptoj_actors.clock import NS_PER_SECOND
 from cryptoj_actors.config import FeedConfig
+from cryptoj_actors.health.telemetry import Telemetry
 from cryptoj_actors.marketdata.errors import DataError
 from cryptoj_actors.marketdata.inputs import ReplayInputs
 from cryptoj_actors.marketdata.live_market import LiveMarket
@@ -138,6 +140,11 @@ class CaptureReplaySource(RecordedSource):
         last = frames[-1].received_ns if frames else 0
         self.total_batches = (last - first) // self.period_ns + 1 if frames else 0
         self._cut_at = first + self.period_ns
+
+    def start(self, notify: Callable[[object], None], telemetry: Telemetry) -> None:
+        super().start(notify, telemetry)
+        telemetry.feed_events.update(self.market.counts)
+        self.market.counts = telemetry.feed_events  # the run's counters from now on
 
     @property
     def exhausted(self) -> bool:

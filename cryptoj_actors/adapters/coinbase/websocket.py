@@ -87,6 +87,8 @@ class CoinbaseFeedSource:
     def start(self, notify: Callable[[object], None], telemetry: Telemetry) -> None:
         self._notify = notify
         self._telemetry = telemetry
+        telemetry.feed_events.update(self.market.counts)
+        self.market.counts = telemetry.feed_events  # the run's counters from now on
         telemetry.feed_state = "connecting"
         self._thread = threading.Thread(target=self._run, name="coinbase-ws", daemon=True)
         self._thread.start()
@@ -112,7 +114,7 @@ class CoinbaseFeedSource:
         outcome = self.market.take(message.text, message.received_ns, self._telemetry)
         if outcome is FrameOutcome.RESYNC:
             self.reconnect("frames lost or a book gone bad: resubscribing for fresh snapshots",
-                           connection=message.connection)
+                           connection=message.connection, cause="resubscribe")
 
     def watch(self, now_ns: int) -> None:
         limit = self.config.stale_after_s
@@ -120,27 +122,44 @@ class CoinbaseFeedSource:
         since, attempt = self.connected_since, self._attempt_since
         if since is not None and now - since > limit and self.market.stale(now_ns):
             self._telemetry.feed_state = "stale"
-            self.reconnect(f"no data for {limit:g} s")
+            self.reconnect(f"no data for {limit:g} s", cause="stale")
         elif attempt is not None and self._opened_at is None and now - attempt > limit:
-            self.reconnect(f"the connection did not open within {limit:g} s")
+            self.reconnect(f"the connection did not open within {limit:g} s",
+                           cause="open_timeout")
+        elif since is not None and now - since > limit:
+            self._say_silent()
+
+    def _say_silent(self) -> None:
+        """Name, once per connection, the products that have had no data at
+        all since it opened (not one the venue serves, or not traded)."""
+        silent = self.market.silent()
+        if silent != self._telemetry.feed_silent:
+            self._telemetry.feed_silent = silent
+            if silent:
+                log.warning("feed: no data at all for %s in %g s on this connection (is it "
+                            "a product %s serves?)", ", ".join(silent),
+                            self.config.stale_after_s, self.config.url)
 
     def next_batch(self, seq: int, now_ns: int) -> MarketBatch | None:
         batch = self.market.next_batch(seq, now_ns)
-        if batch is not None:
+        if batch is not None and batch.ts_ns > 0:  # 0: no frame had a valid time
             lag = max(0, now_ns - batch.ts_ns) / NS_PER_SECOND
             self._telemetry.feed_lag.record(lag)
         return batch
 
-    def reconnect(self, reason: str, connection: int | None = None) -> None:
+    def reconnect(self, reason: str, *, cause: str = "requested",
+                  connection: int | None = None) -> None:
         """Drop the current connection (the socket thread opens a new one),
         or only ignore ``connection``'s frames from now on when a newer one
-        has replaced it already."""
+        has replaced it already; ``cause`` is counted (``feed_reconnects``)."""
         current = self.connection
         if connection is not None and connection < current:
             self._fenced = max(self._fenced, connection)
             log.info("feed: connection %d already replaced (%s)", connection, reason)
             return
         log.warning("feed: reconnecting: %s", reason)
+        self._telemetry.feed_reconnects[cause] += 1
+        self._telemetry.feed_silent = ()
         self.market.reset_connection(reason)
         self.connected_since = None
         self._attempt_since = None  # "did not open" is said once per attempt
@@ -157,6 +176,7 @@ class CoinbaseFeedSource:
         while not self._stop.is_set():
             self.connection += 1
             connection = self.connection
+            self._telemetry.feed_connections = connection
             self._ws = websocket.WebSocketApp(
                 cfg.url, on_open=lambda ws, c=connection: self._on_open(ws, c),
                 on_message=lambda ws, raw, c=connection: self._on_message(raw, c),
