@@ -26,6 +26,7 @@ from cryptoj_actors import __version__
 from cryptoj_actors.cli import operator, replay, run, tools
 from cryptoj_actors.cli.common import EXIT_UNEXPECTED, EXIT_USAGE, UsageError
 from cryptoj_actors.config import DEFAULT_CONFIG_PATH, ConfigError
+from cryptoj_actors.execution.journal import JournalError
 from cryptoj_actors.marketdata.errors import DataError
 
 GROUPS = (run, replay, operator, tools)
@@ -39,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(words)
     try:
         return int(args.func(args))
-    except (ConfigError, DataError, UsageError) as exc:
+    except (ConfigError, DataError, JournalError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:  # noqa: BLE001 - a defect: said in one line, kept in full

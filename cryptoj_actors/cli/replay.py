@@ -25,7 +25,7 @@ from cryptoj_actors.cli.common import (
     setup_logging,
 )
 from cryptoj_actors.config import MAX_CREDIT_WINDOW, Config
-from cryptoj_actors.execution.journal import Journal
+from cryptoj_actors.execution.journal import Journal, check_journal
 from cryptoj_actors.marketdata.inputs import ReplayInputs, bar_inputs
 from cryptoj_actors.portfolio.recovery import journal_summary
 from cryptoj_actors.report.build import LEDGER_CHECKS, report_writer
@@ -114,6 +114,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     else:
         run = RunInfo(run_id=manifest.run_id, mode="replay", state_dir=config.system.state_dir,
                       run_dir=args.resume)
+        check_journal(run.state.journal)
         journal = Journal(run.state.journal, run.ledger_id)
         try:
             summary = journal_summary(journal, config.starting_cash)

@@ -7,6 +7,8 @@ import argparse
 import logging
 import signal
 from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -31,7 +33,14 @@ from cryptoj_actors.cli.common import (
     with_feed,
 )
 from cryptoj_actors.config import Config
+from cryptoj_actors.execution.journal import (
+    JournalError,
+    check_journal,
+    journal_has_run,
+)
 from cryptoj_actors.report.build import report_writer
+from cryptoj_actors.runtime import COINBASE_LEDGER, LIVE_LEDGER
+from cryptoj_actors.state.layout import StateDir
 from cryptoj_actors.state.lock import StateDirLock, StateDirLocked
 from cryptoj_actors.state.trading import TradingStateFile
 from cryptoj_actors.system import TradingSystem
@@ -46,6 +55,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     run.add_argument("--live", action="store_true",
                      help="send real orders to Coinbase (also needs system.mode = \"live\" "
                           "in the config); without it the paper exchange trades")
+    run.add_argument("--fresh", action="store_true",
+                     help="start over: move the journal and the trading and risk state aside "
+                          "(to <state dir>/archive/<time>/) and start with a fresh ledger")
     add_no_ui(run)
     run.set_defaults(func=cmd_run)
 
@@ -60,9 +72,59 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (StateDirLocked, OSError) as exc:
         raise UsageError(str(exc)) from None
     try:
+        folder = state_dir(config)
+        if args.fresh:
+            _start_over(folder)
+        _check_continuity(folder)
         return _run_live(args, config, credentials)
     finally:
         lock.release()
+
+
+def _check_continuity(folder: StateDir) -> None:
+    """Refuse a start that would lose the ledger: the journal damaged, or
+    missing or empty while the state directory shows an earlier live run
+    (its fills and positions would be gone without a word).
+
+    Raises:
+        UsageError: one line naming the file and what to do.
+    """
+    try:
+        check_journal(folder.journal)
+        earlier = TradingStateFile(folder.trading_state).written_live() or (
+            "a live run" if folder.risk_state.exists() else None)
+        held = any(journal_has_run(folder.journal, ledger)
+                   for ledger in (LIVE_LEDGER, COINBASE_LEDGER))
+    except (JournalError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    if earlier is not None and not held:
+        state = "missing" if not folder.journal.exists() else "empty"
+        raise UsageError(
+            f"{folder.journal} is {state}, but {folder.path} shows an earlier live run "
+            f"({earlier}): its fills and positions would be lost. Restore the journal, or "
+            "start over with `run --fresh`")
+
+
+def _start_over(folder: StateDir) -> None:
+    """``--fresh``: move the live state aside (nothing is deleted).
+
+    Raises:
+        UsageError: a file cannot be moved.
+    """
+    target = folder.archive(datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
+    moved = []
+    try:
+        for path in folder.live_state_files:
+            for part in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+                if part.exists():
+                    target.mkdir(parents=True, exist_ok=True)
+                    part.rename(target / part.name)
+                    moved.append(part.name)
+    except OSError as exc:
+        raise UsageError(f"--fresh: cannot move the live state to {target}: "
+                         f"{exc.strerror}") from None
+    if moved:
+        log.warning("starting over (--fresh): moved %s to %s", ", ".join(moved), target)
 
 
 def _run_live(args: argparse.Namespace, config: Config, credentials: Credentials | None) -> int:

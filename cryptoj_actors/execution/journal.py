@@ -88,6 +88,55 @@ CREATE INDEX IF NOT EXISTS fills_by_order ON fills(run_id, client_order_id);
 """
 
 
+class JournalError(Exception):
+    """The journal file cannot be used: damaged, not a database, or not
+    writable. The message is one line naming the file and what to do."""
+
+
+def check_journal(path: Path) -> None:
+    """Open ``path`` read-only and check its integrity (SQLite's
+    ``quick_check``) before a system trusts its ledger to it; nothing when
+    there is no such file.
+
+    Raises:
+        JournalError: the file is not an SQLite database or is damaged.
+    """
+    if not path.exists():
+        return
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            verdict = db.execute("PRAGMA quick_check").fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        verdict = str(exc)
+    if verdict != "ok":
+        raise JournalError(f"{path}: the journal is damaged ({verdict}): move it aside and "
+                           "restore a copy, or start over with `run --fresh`")
+
+
+def journal_has_run(path: Path, run_id: str) -> bool:
+    """Whether the journal at ``path`` exists and has ``run_id`` (a ledger)
+    registered: an earlier start that used it.
+
+    Raises:
+        JournalError: the file is not an SQLite database or is damaged.
+    """
+    if not path.exists() or path.stat().st_size == 0:
+        return False
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+            return "runs" in tables and db.execute(
+                "SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is not None
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        raise JournalError(f"{path}: the journal cannot be read ({exc})") from None
+
+
 class JournalDivergence(Exception):
     """A re-executed run produced an order or fill unlike the one journaled
     under the same id: the recorded history and this run disagree."""
@@ -123,7 +172,9 @@ class Journal:
         run_id: the run every row belongs to; registered on open.
 
     Raises:
-        sqlite3.Error: the database cannot be opened or written.
+        JournalError: the database cannot be opened or set up (damaged, not
+            a database, a full disk).
+        sqlite3.Error: a later read or write fails.
     """
 
     def __init__(self, path: Path, run_id: str, *, mode: str = "paper",
@@ -131,7 +182,17 @@ class Journal:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.run_id = run_id
-        self._db = sqlite3.connect(path, isolation_level=None)
+        try:
+            self._open(run_id, mode, description, started_ns)
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"{path}: cannot use the journal ({exc}): move it aside and "
+                               "restore a copy, or start over with `run --fresh`") from None
+        #: Orders this journal met again (a re-execution) whose updates have
+        #: not caught up with their journaled status: their re-executed status.
+        self._replaying: dict[str, OrderStatus] = {}
+
+    def _open(self, run_id: str, mode: str, description: str, started_ns: int) -> None:
+        self._db = sqlite3.connect(self.path, isolation_level=None)
         # WAL survives a killed process with every committed row; NORMAL
         # syncs at checkpoints, which is enough against process crashes.
         # WAL is a property of the file: set once. Setting it needs an
@@ -150,9 +211,6 @@ class Journal:
         self._db.execute(
             "INSERT OR IGNORE INTO runs(run_id, started_ns, mode, description) VALUES (?,?,?,?)",
             (run_id, started_ns, mode, description))
-        #: Orders this journal met again (a re-execution) whose updates have
-        #: not caught up with their journaled status: their re-executed status.
-        self._replaying: dict[str, OrderStatus] = {}
 
     def record_order(self, order: Order) -> bool:
         """Journal a new order as ``PENDING``, before it is sent.

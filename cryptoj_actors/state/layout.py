@@ -11,6 +11,7 @@
         admin.token               the admin's bearer token (mode 0600; [admin] token_file)
         run.lock                  held (flock) by the one running system
         runs/<run id>/            one directory per run (:class:`RunDir`)
+        archive/<time>/           what ``run --fresh`` moved aside: journal, state files
 
 A run directory holds what one run leaves: its manifest (``run.json``, what
 ``replay --resume`` needs), ``run.log``, ``metrics.jsonl`` (health samples,
@@ -124,6 +125,15 @@ class StateDir:
     @property
     def runs(self) -> Path:
         return self.path / "runs"
+
+    @property
+    def live_state_files(self) -> tuple[Path, ...]:
+        """What a live system carries from one start to the next."""
+        return (self.journal, self.trading_state, self.risk_state)
+
+    def archive(self, stamp: str) -> Path:
+        """Where ``run --fresh`` moves the live state aside (``stamp``: a UTC time)."""
+        return self.path / "archive" / stamp
 
     def run(self, run_id: str) -> RunDir:
         return RunDir(self.runs / run_id)

@@ -141,6 +141,18 @@ class TradingStateFile:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(self.path, json.dumps(record, indent=2, sort_keys=True) + "\n")
 
+    def written_live(self) -> str | None:
+        """The run id of the live run that last wrote this file, or None
+        (no file, or a replay's).
+
+        Raises:
+            ValueError: the file cannot be read as a state.
+        """
+        record = self._record()
+        if record is None or record.get("mode") != "live":
+            return None
+        return str(record.get("run_id") or "a live run")
+
     def resume_offline(self, reason: str, now_ns: int) -> TradingState | None:
         """An operator's resume while no system runs: a saved ``HALTED``
         becomes ``ACTIVE``, for the next start. Returns the halt lifted, or
