@@ -28,8 +28,8 @@ from cryptoj_actors.model import PRODUCT_ID
 from cryptoj_actors.runtime import RunInfo
 from cryptoj_actors.state.layout import StateDir
 
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_HALTED, EXIT_UNEXPECTED, EXIT_INTERRUPTED = \
-    0, 1, 2, 3, 70, 130
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_HALTED, EXIT_UNEXPECTED = 0, 1, 2, 3, 70
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM, as shells say
 
 
 class UsageError(Exception):

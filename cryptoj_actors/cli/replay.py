@@ -4,10 +4,12 @@ then the report; ``replay --resume RUN_DIR`` finishes a killed one."""
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from cryptoj_actors.adapters.coinbase.capture import capture_inputs
@@ -16,6 +18,7 @@ from cryptoj_actors.cli.common import (
     EXIT_HALTED,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_TERMINATED,
     UsageError,
     add_no_ui,
     check_admin,
@@ -35,6 +38,18 @@ from cryptoj_actors.state.layout import RunDir
 from cryptoj_actors.state.manifest import ManifestError, RunManifest
 from cryptoj_actors.system import TradingSystem
 from cryptoj_actors.ui.watch import watch
+
+
+class _Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM while the replay runs: it stops as cleanly as it ends."""
+
+    def __init__(self, received: signal.Signals = signal.SIGINT) -> None:
+        super().__init__(received.name)
+        self.signal = received
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise _Interrupted(signal.Signals(signum))
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -128,12 +143,17 @@ def cmd_replay(args: argparse.Namespace) -> int:
                                            inputs.products, inputs.files)
     started = time.perf_counter()
     system.start()
-    interrupted = False
+    interrupted: signal.Signals | None = None
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         watch(system, not args.no_ui)
-    except KeyboardInterrupt:
-        interrupted = True
-        print("interrupted: stopping the system", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        interrupted = exc.signal if isinstance(exc, _Interrupted) else signal.SIGINT
+        print(f"interrupted ({interrupted.name}): stopping the system and writing what exists",
+              file=sys.stderr)
+        system.rt.outcome.end("stopped", f"interrupted by {interrupted.name}")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     elapsed = time.perf_counter() - started
     try:
         results = system.results()
@@ -151,8 +171,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
           + (f" ({results.reason})" if results.reason else ""))
     for path in paths:
         print(f"wrote {path}")
-    if interrupted:
-        return EXIT_INTERRUPTED
+    if interrupted is not None:
+        return EXIT_INTERRUPTED if interrupted is signal.SIGINT else EXIT_TERMINATED
     if results.status == "halted":
         return EXIT_HALTED
     checks = report["cross_checks"]
