@@ -101,6 +101,12 @@ class RunInfo:
     venue: str = "paper"
 
     @property
+    def trading(self) -> str:
+        """``PAPER`` (the paper exchange: no money moves) or ``LIVE`` (real
+        orders on Coinbase): what every view of the run says first."""
+        return "PAPER" if self.venue == "paper" else "LIVE"
+
+    @property
     def state(self) -> StateDir:
         return StateDir(self.state_dir)
 

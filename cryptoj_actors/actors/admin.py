@@ -75,7 +75,8 @@ class AdminActor(RoleActor):
                 text = ""
             lines = [line.strip() for line in text.splitlines()]
             said = "; ".join(line for line in lines if line and line != UNWIND_LINE)
-            self.halt_now(f"operator: control file {self.path.name}" + (f": {said}" if said else ""),
+            self.halt_now(f"operator: control file {self.path.name}"
+                          + (f": {said}" if said else ""),
                           UNWIND_LINE in lines, source="control-file")
         self._seen = present
 

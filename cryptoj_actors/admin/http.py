@@ -5,7 +5,8 @@
 | ``GET /status`` | the status document (JSON) |
 | ``GET /metrics`` | Prometheus text exposition |
 | ``POST /halt`` | halt now; JSON body ``{"reason": "...", "unwind": true}`` optional |
-| ``POST /resume`` | lift a halt: 200 done, 409 refused, 202 queued (see below); ``{"reason": "..."}`` optional |
+| ``POST /resume`` | lift a halt: 200 done, 409 refused, 202 queued (see below); |
+| | JSON body ``{"reason": "..."}`` optional |
 | ``POST /report`` | write the run's report files as they stand now (JSON: the files); no body |
 
 A request body is checked strictly before anything is done: a JSON object of

@@ -33,6 +33,11 @@ class SystemCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         rt, board = self.rt, self.rt.board
+        info = GaugeMetricFamily("cryptoj_run_info", "The run: trading PAPER or LIVE (real "
+                                 "money), mode live or replay market data",
+                                 labels=["trading", "mode", "run_id"])
+        info.add_metric([rt.run.trading, rt.run.mode, rt.run.run_id], 1)
+        yield info
         state = board.trading_state
         level = GaugeMetricFamily("cryptoj_trading_level",
                                   "Trading level: 0 ACTIVE, 1 REDUCING, 2 HALTED")

@@ -18,7 +18,8 @@ def _latency(stat: Latency) -> dict[str, Any]:
 def status_document(rt: Runtime) -> dict[str, Any]:
     """JSON-ready status.
 
-    Keys: ``run`` (id, mode), ``trading_state`` (level, reason, since),
+    Keys: ``run`` (id; mode, ``live`` or ``replay`` market data; venue;
+    ``trading``, ``PAPER`` or ``LIVE``: real money), ``trading_state`` (level, reason, since),
     ``halt``, ``health`` (level, components, failed checks), ``progress``,
     ``actors`` (alive, generation, restarts, mailbox), ``dead_letters``,
     ``errors``, ``admin`` (clients gone before their answer), ``feed``
@@ -37,7 +38,8 @@ def status_document(rt: Runtime) -> dict[str, Any]:
     tm = rt.telemetry
     health = board.health
     doc: dict[str, Any] = {
-        "run": {"run_id": rt.run.run_id, "mode": rt.run.mode},
+        "run": {"run_id": rt.run.run_id, "mode": rt.run.mode, "venue": rt.run.venue,
+                "trading": rt.run.trading},
         "trading_state": None if state is None else {
             "level": state.level.value, "reason": state.reason, "since": iso(state.since_ns)},
         "halt": {"set": rt.halt.is_set(), "reason": rt.halt.reason,

@@ -77,22 +77,24 @@ def state_dir(config: Config) -> StateDir:
     return StateDir(config.system.state_dir)
 
 
-def setup_logging(config: Config, verbose: bool, log_file: Path | None) -> None:
+def setup_logging(config: Config, verbose: bool, log_file: Path | None,
+                  tag: str | None = None) -> None:
     """Warnings (INFO with ``verbose``) on the console; ``log_file`` at the
-    config's level."""
+    config's level; ``tag`` (``PAPER`` or ``LIVE``) begins every line."""
     root = logging.getLogger()
     root.handlers.clear()
     root.setLevel(logging.DEBUG)
+    prefix = f"{tag} " if tag else ""
     console = _StderrHandler()
     console.setLevel(logging.INFO if verbose else logging.WARNING)
-    console.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    console.setFormatter(logging.Formatter(f"{prefix}%(levelname)s %(message)s"))
     root.addHandler(console)
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         to_file = logging.FileHandler(log_file, encoding="utf-8")
         to_file.setLevel(getattr(logging, config.system.log_level))
         to_file.setFormatter(logging.Formatter(
-            "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"))
+            f"%(asctime)s {prefix}%(levelname)s %(threadName)s %(name)s: %(message)s"))
         root.addHandler(to_file)
 
 

@@ -137,7 +137,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             journal.close()
         print(f"resuming {run.run_id}: {summary}; re-executing from the first batch against "
               "the journal", file=sys.stderr)
-    setup_logging(config, args.verbose, run.files.log)
+    setup_logging(config, args.verbose, run.files.log, tag=run.trading)
     system = TradingSystem(config, run, inputs.source)
     system.rt.write_report = report_writer(run.run_dir, config, inputs.period_ns,
                                            inputs.products, inputs.files)

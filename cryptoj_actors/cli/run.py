@@ -130,7 +130,7 @@ def _start_over(folder: StateDir) -> None:
 def _run_live(args: argparse.Namespace, config: Config, credentials: Credentials | None) -> int:
     """``run`` once it holds the state directory."""
     run = replace(new_run(config, "live"), venue="coinbase" if credentials else "paper")
-    setup_logging(config, True, run.files.log)
+    setup_logging(config, True, run.files.log, tag=run.trading)
     if credentials is not None:
         log.warning("starting: LIVE TRADING WITH REAL MONEY on %s, key %s: %s from %s "
                     "(state in %s); Ctrl-C stops", config.coinbase.rest_url, credentials.label,
@@ -139,7 +139,8 @@ def _run_live(args: argparse.Namespace, config: Config, credentials: Credentials
         if config.system.mode == "live":
             log.warning("config system.mode is \"live\" but --live was not given: "
                         "paper trading")
-        log.info("starting: paper trading %s from %s (state in %s); Ctrl-C stops",
+        log.warning("starting: PAPER trading (no real orders) %s from %s (state in %s); "
+                    "Ctrl-C stops",
                  ", ".join(config.feed.products), config.feed.url, config.system.state_dir)
     try:
         TradingStateFile(run.trading_state_file).load()
@@ -149,7 +150,7 @@ def _run_live(args: argparse.Namespace, config: Config, credentials: Credentials
                            credentials=credentials)
     period_ns = int(config.feed.batch_interval_s * 1_000_000_000)
     system.rt.write_report = report_writer(run.run_dir, config, period_ns,
-                                           config.feed.products, [])
+                                           config.feed.products, [], trading=run.trading)
 
     def on_term(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt

@@ -60,7 +60,8 @@ METRIC_NOTES = (
 
 
 def build_report(*, results: RunResults, config: Config, interval_ns: int,
-                 products: Sequence[str], inputs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+                 products: Sequence[str], inputs: Sequence[Mapping[str, Any]],
+                 trading: str = "PAPER") -> dict[str, Any]:
     """The JSON-ready report of a run.
 
     Args:
@@ -69,6 +70,7 @@ def build_report(*, results: RunResults, config: Config, interval_ns: int,
         interval_ns: bar interval, for the periods per year of the ratios.
         products: the products of the run, in order.
         inputs: one mapping per input file (name, sha256, product, notes...).
+        trading: ``PAPER`` or ``LIVE`` (real orders), said first in the report.
 
     Raises:
         ValueError: the run has no equity points (no batch was ever marked).
@@ -97,6 +99,7 @@ def build_report(*, results: RunResults, config: Config, interval_ns: int,
     exits = Counter(t.reason for t in pf.trades)
     return {
         "run": {
+            "trading": trading,
             "products": list(products),
             "start": iso(pf.equity[0].time_ns) if pf.equity else None,
             "end": iso(pf.equity[-1].time_ns) if pf.equity else None,
@@ -199,7 +202,7 @@ def _config_echo(config: Config) -> dict[str, Any]:
 
 
 def report_writer(run_dir: Path, config: Config, interval_ns: int, products: Sequence[str],
-                  inputs: list[dict[str, Any]]
+                  inputs: list[dict[str, Any]], trading: str = "PAPER"
                   ) -> Callable[[RunResults], tuple[dict[str, Any], list[Path]]]:
     """Builds and writes a run's report from its results, as they stand (at
     the end, or on the admin interface's ``POST /report`` while it runs):
@@ -207,7 +210,7 @@ def report_writer(run_dir: Path, config: Config, interval_ns: int, products: Seq
 
     def write(results: RunResults) -> tuple[dict[str, Any], list[Path]]:
         report = build_report(results=results, config=config, interval_ns=interval_ns,
-                              products=products, inputs=inputs)
+                              products=products, inputs=inputs, trading=trading)
         return report, write_run(run_dir, report, results)
 
     return write

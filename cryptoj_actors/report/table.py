@@ -129,6 +129,9 @@ def render_report(report: Mapping[str, Any]) -> Table:
     run = report.get("run")
     if isinstance(run, Mapping):
         rows: list[tuple[str, str | Text]] = []
+        if "trading" in run:
+            rows.append(("Trading", "LIVE (real money)" if run["trading"] == "LIVE"
+                         else "PAPER (no real orders)"))
         products = run.get("products")
         if products is not None:
             rows.append(("Products", ", ".join(map(str, products)) if products else "none"))

@@ -18,6 +18,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+TRADING_STYLE = {"LIVE": "bold white on red", "PAPER": "bold black on green"}
 LEVEL_STYLE = {"ACTIVE": "bold green", "REDUCING": "bold yellow", "HALTED": "bold red",
                "OK": "green", "DEGRADED": "yellow", "CRITICAL": "bold red"}
 
@@ -60,7 +61,11 @@ def render(doc: dict[str, Any], rates: dict[str, float] | None = None) -> Render
     state = doc.get("trading_state") or {}
     level = state.get("level", "?")
     head = Text()
-    head.append(f"{doc['run']['mode']} {doc['run']['run_id']}   ")
+    run = doc["run"]
+    trading = run.get("trading", "PAPER")
+    head.append(f" {trading} ", style=TRADING_STYLE.get(trading, ""))
+    head.append(" REAL MONEY" if trading == "LIVE" else " paper trading", style="bold")
+    head.append(f"   {run['mode']} data   {run['run_id']}   ")
     head.append(level, style=LEVEL_STYLE.get(level, ""))
     head.append(f"  {state.get('reason', '')}")
     progress = doc["progress"]
@@ -160,7 +165,8 @@ def one_line(doc: dict[str, Any]) -> str:
     equity = f" equity {_money(pf['equity'])} today {_money(pf['today_pnl'])}" if pf else ""
     held = len(pf["positions"]) if pf else 0
     alive = sum(a["alive"] for a in doc["actors"].values())
-    return (f"status:{share}{equity} | {state} | health {health} | {held} positions | "
+    trading = doc["run"].get("trading", "PAPER")
+    return (f"status: {trading}{share}{equity} | {state} | health {health} | {held} positions | "
             f"{alive}/{len(doc['actors'])} actors alive")
 
 

@@ -28,7 +28,8 @@ def test_the_bare_command_starts_paper_trading_and_ctrl_c_exits_0(tmp_path):
                 break
             seen.append(line)
         assert proc.poll() is None, "".join(seen)
-        assert any("starting: paper trading" in line for line in seen), seen
+        assert any("PAPER WARNING starting: PAPER trading (no real orders)" in line
+                   for line in seen), seen
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     finally:

@@ -68,6 +68,6 @@ def test_without_a_terminal_it_logs_a_status_line(real_slice: list[Path], tmp_pa
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("status:")]
     assert lines, result.stderr
-    assert re.match(r"status: [\d,]+/2,000 batches equity [\d,.]+ today -?[\d,.]+ \| ACTIVE \| "
+    assert re.match(r"status: PAPER [\d,]+/2,000 batches equity [\d,.]+ today -?[\d,.]+ \| ACTIVE \| "
                     r"health (OK|DEGRADED|CRITICAL) \| \d+ positions \| 8/8 actors alive",
                     lines[-1]), lines[-1]

@@ -65,7 +65,8 @@ class CoinbaseFeedSource:
         self.config = config
         self.products = config.products
         self.period_ns = int(config.batch_interval_s * NS_PER_SECOND)
-        self.market = LiveMarket(advanced_trade, config.products, config.bar_interval_s * NS_PER_SECOND,
+        self.market = LiveMarket(advanced_trade, config.products,
+                                 config.bar_interval_s * NS_PER_SECOND,
                                  int(config.stale_after_s * NS_PER_SECOND), config.book_depth)
         self.backoff = Backoff(config.reconnect_initial_s, config.reconnect_max_s, rng)
         self.connection = 0  # counts connections opened; frames of older ones are dropped
