@@ -383,6 +383,12 @@ class Config:
         """The product's rules, or the generic defaults when the config names none."""
         return self.products.get(product_id, _GENERIC_RULES)
 
+    def without_rules(self, products: Iterable[str]) -> tuple[str, ...]:
+        """The products of ``products`` that have no ``[products.X]`` table:
+        they would trade with the generic rules (a one-satoshi increment, a
+        notional of 1), not the venue's."""
+        return tuple(p for p in products if p not in self.products)
+
     def with_state_dir(self, state_dir: Path) -> Config:
         return replace(self, system=replace(self.system, state_dir=state_dir))
 

@@ -91,6 +91,20 @@ def _inputs(files: list[str], config: Config) -> ReplayInputs:
     return inputs
 
 
+def _say_products(config: Config, replayed: tuple[str, ...]) -> None:
+    """A replay trades the products of its files: say so when ``[feed]
+    products`` names others, and when a product has no trading rules."""
+    unused = [p for p in config.feed.products if p not in replayed]
+    if unused:
+        print(f"note: [feed] products {', '.join(unused)} of {config.source} are not in the "
+              f"replayed files: the replay trades {', '.join(replayed)}", file=sys.stderr)
+    generic = config.without_rules(replayed)
+    if generic:
+        print(f"note: no [products.X] table for {', '.join(generic)} in {config.source}: "
+              "generic trading rules (size increment 0.00000001, price increment 0.01, "
+              "minimum notional 1)", file=sys.stderr)
+
+
 def _resume(args: argparse.Namespace) -> RunManifest:
     """Load the interrupted run's manifest and put its inputs into ``args``.
 
@@ -121,6 +135,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         raise UsageError(f"--credit-window must be from 1 to {MAX_CREDIT_WINDOW}")
     config = replace(config, feed=replace(config.feed, credit_window=window))
     inputs = _inputs(args.files, config)
+    _say_products(config, inputs.products)
     check_admin(config)
     if manifest is None:
         run = new_run(config, "replay")

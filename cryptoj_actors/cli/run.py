@@ -65,6 +65,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     config = with_feed(load(args), feed_url=args.feed_url)
     credentials = _live_credentials(config, args.live)
+    generic = config.without_rules(config.feed.products)
+    if generic and credentials is not None:
+        raise UsageError(
+            f"config {config.source}: products.{generic[0]}: missing: real orders need each "
+            "product's trading rules (base_increment, quote_increment, min_base_size, "
+            "min_notional from GET /api/v3/brokerage/market/products/{product_id})")
     check_admin(config)
     lock = StateDirLock(state_dir(config))
     try:
@@ -136,6 +142,10 @@ def _run_live(args: argparse.Namespace, config: Config, credentials: Credentials
                     "(state in %s); Ctrl-C stops", config.coinbase.rest_url, credentials.label,
                     ", ".join(config.feed.products), config.feed.url, config.system.state_dir)
     else:
+        generic = config.without_rules(config.feed.products)
+        if generic:
+            log.warning("no [products.X] table for %s in %s: paper trading with generic "
+                        "trading rules", ", ".join(generic), config.source)
         if config.system.mode == "live":
             log.warning("config system.mode is \"live\" but --live was not given: "
                         "paper trading")
