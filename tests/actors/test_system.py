@@ -173,8 +173,25 @@ def test_a_strategy_that_always_fails_spends_the_restart_budget_and_halts(crash_
     assert 290 <= len(results.portfolio.equity) < 300 + 16  # it never got past the fault
 
 
+class EveryBatchStrategy:
+    """Holds a sliver (0.1 %) of every product on odd batches and nothing on
+    even ones: risk approves an order on almost every batch, so a batch
+    decided after a halt would show in the journal."""
+
+    def __init__(self, *, products) -> None:
+        self.products = products
+
+    def on_batch(self, batch: MarketBatch) -> list[OrderIntent]:
+        weight = Decimal("0.001") if batch.seq % 2 else Decimal(0)
+        return [OrderIntent(product_id=p, target_weight=weight,
+                            rebalance_threshold=Decimal("0.0005")) for p in self.products]
+
+
 def test_halt_control_file_stops_new_orders_within_a_second(crash_window, tmp_path):
     config = config_for(tmp_path, credit_window=1)
+    config = replace(config, strategy=StrategyConfig(name=f"{__name__}:EveryBatchStrategy"),
+                     # a stop-loss would pause a product's buys: orders on every batch
+                     risk=replace(config.risk, stop_loss_cooldown_s=0))
     run = RunInfo(run_id="halt", mode="replay", state_dir=tmp_path, run_dir=tmp_path / "run")
     system = TradingSystem(config, run, lambda: BarReplaySource(crash_window))
     system.start()
@@ -182,17 +199,29 @@ def test_halt_control_file_stops_new_orders_within_a_second(crash_window, tmp_pa
         wait_until(lambda: system.rt.progress.settled >= 1200, timeout=60)
         control_file(tmp_path).write_text("test drill\n")
         created = time.monotonic()
+        wait_until(system.rt.halt.is_set, timeout=5)
+        # With a window of 1 the feed sends batch n + 1 only for the executor's
+        # credit for n, and sends nothing once the switch is set: the last batch
+        # anything can be decided on is the one after those settled at the halt
+        # (read here, after it, this is at most one more).
+        last_batch = system.rt.progress.settled + 1
         assert system.wait(5)
         assert time.monotonic() - created < 1.0
         results = system.results()
+        time.sleep(0.5)  # nothing more comes: a feed that went on would decide more batches
     finally:
         system.stop()
     assert results.status == "halted" and "test drill" in results.reason
-    halted_at = len(results.portfolio.equity)
-    assert halted_at < HOURS
-    # Nothing filled after the halt: the last fill precedes the last mark.
-    if results.portfolio.trades:
-        assert results.portfolio.trades[-1].time_ns <= results.portfolio.equity[-1].time_ns
+    assert len(results.portfolio.equity) < HOURS
+    db = sqlite3.connect(run.journal_path)
+    [(first, last, after)] = db.execute(
+        "SELECT min(decision_seq), max(decision_seq), sum(decision_seq > ?) FROM orders "
+        "WHERE run_id=?", (last_batch, run.ledger_id)).fetchall()
+    db.close()
+    assert first == 1 and last >= last_batch - 3  # orders came on every batch up to the halt
+    assert after == 0, f"{after} orders decided after batch {last_batch}, the last before the halt"
+    settled = system.rt.progress.settled
+    assert settled <= last_batch, f"batches settled through {settled} after the halt at {last_batch}"
     state = run.state_file.read_text()  # a replay keeps its state in its run directory
     assert '"HALTED"' in state and "test drill" in state
 
