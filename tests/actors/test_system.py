@@ -221,7 +221,7 @@ def test_halt_control_file_stops_new_orders_within_a_second(crash_window, tmp_pa
     assert first == 1 and last >= last_batch - 3  # orders came on every batch up to the halt
     assert after == 0, f"{after} orders decided after batch {last_batch}, the last before the halt"
     settled = system.rt.progress.settled
-    assert settled <= last_batch, f"batches settled through {settled} after the halt at {last_batch}"
+    assert settled <= last_batch, f"batches settled up to {settled}, the halt was at {last_batch}"
     state = run.state_file.read_text()  # a replay keeps its state in its run directory
     assert '"HALTED"' in state and "test drill" in state
 
