@@ -134,10 +134,9 @@ def test_the_server_down_at_start_is_retried_until_it_comes(capture, tmp_path):
         port = s.getsockname()[1]
     system = live_system(tmp_path, port)
     try:
-        time.sleep(1.0)  # several refused connections, each with backoff
         source = source_of(system)
-        assert source.backoff.failures >= 2 and not any(b.valid for b in
-                                                        source.market.books.values())
+        wait_until(lambda: source.backoff.failures >= 2, timeout=10)  # refused, with backoff
+        assert not any(b.valid for b in source.market.books.values())
         server = replay_server.ReplayServer(capture, port=port)
         with replay_server.Running(server):
             try:
@@ -156,7 +155,8 @@ def test_a_resubscription_is_quick_and_a_long_connection_resets_the_backoff(capt
             source = source_of(system)
             wait_until(lambda: all(b.valid for b in source.market.books.values()))
             for n in range(3):  # three resyncs, each after a connection of over 0.5 s
-                time.sleep(0.6)
+                wait_until(lambda: (since := source.connected_since) is not None
+                           and time.monotonic() - since > 0.6, timeout=10)
                 connections = server.connections
                 asked = time.monotonic()
                 system.rt.directory.get("feed").proxy().source.get().reconnect("drill")
@@ -246,5 +246,5 @@ def test_the_thread_count_stays_bounded_after_stop(capture, tmp_path):
         source = source_of(system)
         wait_until(lambda: all(b.valid for b in source.market.books.values()))
         system.stop()
-    time.sleep(0.5)
-    assert not [t for t in threading.enumerate() if t.name == "coinbase-ws" and t.is_alive()]
+    wait_until(lambda: not [t for t in threading.enumerate()
+                            if t.name == "coinbase-ws" and t.is_alive()], timeout=5)
