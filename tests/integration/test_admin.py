@@ -30,10 +30,15 @@ from tests.conftest import wait_until, window
 
 
 class SlowTrend(TrendRiskParity):
-    """The real strategy, slowed down so that mailboxes fill up behind it."""
+    """The real strategy, slowed down (``pause_s`` a batch) so that mailboxes
+    fill up behind it."""
+
+    def __init__(self, *, pause_s: float = 0.002, **params) -> None:
+        super().__init__(**params)
+        self.pause_s = pause_s
 
     def on_batch(self, batch: MarketBatch) -> list[OrderIntent]:
-        time.sleep(0.002)
+        time.sleep(self.pause_s)
         return list(super().on_batch(batch))
 
 
