@@ -171,8 +171,13 @@ def test_live_run_without_network_retries_and_stops_cleanly_on_ctrl_c(tmp_path):
                                                for line in stderr.lines) >= 2, timeout=30)
         assert proc.poll() is None, "the system must keep running without a network"
         assert any(f"cannot reach {url}" in line for line in stderr.lines), stderr.lines
+        wait_until(lambda: running(tmp_path, proc.pid), timeout=30)  # every actor is up
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=20)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pytest.fail("no clean stop within 30 s of Ctrl-C; the system said:\n"
+                        + "\n".join(stderr.lines[-40:]))
     finally:
         if proc.poll() is None:
             proc.kill()
