@@ -12,10 +12,12 @@ import ipaddress
 import os
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import IO
 
 import pytest
 
@@ -67,6 +69,29 @@ def wait_until(condition: Callable[[], object], timeout: float = 20.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "not reached in time"
         time.sleep(0.005)
+
+
+class Lines:
+    """The lines a child process writes to a pipe, read by a thread as they
+    come, so that a test can wait for one (``wait_until``) without blocking on
+    a read and without the pipe filling up behind it. ``ended``: the pipe has
+    closed (the process is gone)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.lines: list[str] = []
+        self.ended = False
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.lines.append(line.rstrip("\n"))
+        self.ended = True
+
+    def text(self, timeout: float = 10.0) -> str:
+        """Everything read, once the pipe has closed (call after the process ended)."""
+        self._thread.join(timeout)
+        return "\n".join(self.lines)
 
 
 def load_script(name: str) -> ModuleType:

@@ -3,6 +3,7 @@ drawdown halt that unwinds the book, and an operator's halt with unwind."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from decimal import Decimal
 
@@ -17,7 +18,7 @@ from cryptoj_actors.runtime import RunInfo
 from cryptoj_actors.state.layout import StateDir
 from cryptoj_actors.state.trading import TradingStateFile
 from cryptoj_actors.system import TradingSystem
-from tests.actors.test_system import HOURS, START, config_for, replay
+from tests.actors.test_system import HOURS, START, config_for, held_at, replay
 from tests.conftest import wait_until, window
 
 
@@ -70,16 +71,22 @@ def test_a_drawdown_breach_halts_and_unwinds_gradually(crash_window, tmp_path):
 
 
 def test_an_operator_halt_with_unwind_closes_the_book(crash_window, tmp_path):
-    config = config_for(tmp_path, credit_window=1)
+    # The halt meets batch 1500, however fast the replay: with the data still
+    # flowing for the unwind, a halt seen late would find the data over.
+    release = threading.Event()
+    config = held_at(config_for(tmp_path, credit_window=1), 1500, release)
     run = RunInfo(run_id="op", mode="replay", state_dir=tmp_path, run_dir=tmp_path / "run")
     system = TradingSystem(config, run, lambda: BarReplaySource(crash_window))
     system.start()
     try:
-        wait_until(lambda: system.rt.progress.settled >= 1500, timeout=60)
+        wait_until(lambda: system.rt.progress.settled >= 1499, timeout=60)
         StateDir(tmp_path).control_file.write_text(f"drill\n{UNWIND_LINE}\n")
+        wait_until(system.rt.halt.is_set, timeout=5)
+        release.set()
         assert system.wait(120)
         results = system.results()
     finally:
+        release.set()
         system.stop()
     assert results.status == "halted" and "control file HALT: drill" in results.reason
     trades = results.portfolio.trades

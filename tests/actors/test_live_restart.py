@@ -5,7 +5,6 @@ cooldowns from its state file."""
 from __future__ import annotations
 
 import json
-import time
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from cryptoj_actors.model import (
 from cryptoj_actors.portfolio.ledger import Ledger
 from cryptoj_actors.risk.policy import RiskPolicy
 from cryptoj_actors.runtime import LIVE_LEDGER, RunInfo, Runtime
+from tests.conftest import wait_until
 
 
 @pytest.fixture(autouse=True)
@@ -87,10 +87,7 @@ def test_a_damaged_risk_state_stops_risk_rather_than_trade_blind(tmp_path):
     (tmp_path / "risk_state.json").write_text('{"day": "yesterday"}')
     rt = live_runtime(tmp_path)
     risk = RiskActor.start(rt, policy=RiskPolicy(Config().risk, Config().rules, OrderIds(False)))
-    deadline = time.monotonic() + 5
-    while risk.is_alive():
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_until(lambda: not risk.is_alive(), timeout=5)
 
 
 def test_orders_the_paper_venue_held_expire_at_a_restart_with_the_fills_they_had(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from collections import Counter
 from dataclasses import replace
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cryptoj_actors.config import FaultsConfig, StrategyConfig, load_config
+from cryptoj_actors.config import Config, FaultsConfig, StrategyConfig, load_config
 from cryptoj_actors.marketdata.replay import BarReplaySource
 from cryptoj_actors.messages import MarketBatch
 from cryptoj_actors.model import OrderIntent
@@ -20,6 +21,7 @@ from cryptoj_actors.money import BPS, ONE
 from cryptoj_actors.report.results import RunResults
 from cryptoj_actors.runtime import RunInfo
 from cryptoj_actors.state.layout import StateDir
+from cryptoj_actors.strategy.base import load_strategy
 from cryptoj_actors.system import TradingSystem
 from tests.conftest import REPO, wait_until, window
 
@@ -184,26 +186,86 @@ def test_a_strategy_that_always_fails_spends_the_restart_budget_and_halts(crash_
     assert 290 <= len(results.portfolio.equity) < 300 + 16  # it never got past the fault
 
 
+class EveryBatchStrategy:
+    """Holds a sliver (0.1 %) of every product on odd batches and nothing on
+    even ones: risk approves an order on almost every batch, so a batch
+    decided after a halt would show in the journal."""
+
+    def __init__(self, *, products) -> None:
+        self.products = products
+
+    def on_batch(self, batch: MarketBatch) -> list[OrderIntent]:
+        weight = Decimal("0.001") if batch.seq % 2 else Decimal(0)
+        return [OrderIntent(product_id=p, target_weight=weight,
+                            rebalance_threshold=Decimal("0.0005")) for p in self.products]
+
+
+class HeldStrategy:
+    """The strategy named ``inner`` (built with the other params), except that
+    batch ``hold_at`` waits until ``release`` is set. With a credit window of
+    1 the whole pipeline waits with it, so a test chooses the batch an
+    operator's halt meets, however fast or slow the machine."""
+
+    def __init__(self, *, products, inner: str, hold_at: int, release: threading.Event,
+                 **params) -> None:
+        self.products = products
+        self.inner = load_strategy(StrategyConfig(name=inner, params=params), products)
+        self.hold_at, self.release = hold_at, release
+
+    def on_batch(self, batch: MarketBatch) -> list[OrderIntent]:
+        if batch.seq == self.hold_at:
+            self.release.wait(60)
+        return list(self.inner.on_batch(batch))
+
+
+def held_at(config: Config, batch: int, release: threading.Event) -> Config:
+    """``config`` with its strategy holding ``batch`` until ``release`` is set."""
+    strategy = config.strategy
+    return replace(config, strategy=StrategyConfig(
+        name=f"{__name__}:HeldStrategy",
+        params={**strategy.params, "inner": strategy.name, "hold_at": batch, "release": release}))
+
+
+HALT_AT = 1201  # the batch the halt meets: odd, so its orders are buys, which a halt refuses
+
+
 def test_halt_control_file_stops_new_orders_within_a_second(crash_window, tmp_path):
     config = config_for(tmp_path, credit_window=1)
+    config = replace(config, strategy=StrategyConfig(name=f"{__name__}:EveryBatchStrategy"),
+                     # a stop-loss would pause a product's buys: orders on every batch
+                     risk=replace(config.risk, stop_loss_cooldown_s=0))
+    release = threading.Event()
+    config = held_at(config, HALT_AT, release)
     run = RunInfo(run_id="halt", mode="replay", state_dir=tmp_path, run_dir=tmp_path / "run")
     system = TradingSystem(config, run, lambda: BarReplaySource(crash_window))
     system.start()
     try:
-        wait_until(lambda: system.rt.progress.settled >= 1200, timeout=60)
+        wait_until(lambda: system.rt.progress.settled >= HALT_AT - 1, timeout=60)
+        assert system.rt.progress.settled == HALT_AT - 1  # the next batch waits at the strategy
         StateDir(tmp_path).control_file.write_text("test drill\n")
         created = time.monotonic()
+        wait_until(system.rt.halt.is_set, timeout=5)
+        release.set()  # batch HALT_AT is decided after the halt
         assert system.wait(5)
         assert time.monotonic() - created < 1.0
         results = system.results()
+        time.sleep(0.5)  # nothing more comes: a feed that went on would decide more batches
     finally:
+        release.set()
         system.stop()
     assert results.status == "halted" and "test drill" in results.reason
-    halted_at = len(results.portfolio.equity)
-    assert halted_at < HOURS
-    # Nothing filled after the halt: the last fill precedes the last mark.
-    if results.portfolio.trades:
-        assert results.portfolio.trades[-1].time_ns <= results.portfolio.equity[-1].time_ns
+    db = sqlite3.connect(run.state.journal)
+    decided = {seq for (seq,) in db.execute("SELECT DISTINCT decision_seq FROM orders "
+                                            "WHERE run_id=?", (run.ledger_id,))}
+    [(sent,)] = db.execute("SELECT count(*) FROM orders WHERE run_id=? AND decision_seq >= ? "
+                           "AND status != 'REJECTED' AND NOT reduce_only",
+                           (run.ledger_id, HALT_AT)).fetchall()
+    db.close()
+    assert min(decided) == 1 and decided & {HALT_AT - 2, HALT_AT - 1}  # orders up to the halt
+    assert max(decided) <= HALT_AT, f"orders decided on batches up to {max(decided)}"
+    assert sent == 0, f"{sent} orders decided on batch {HALT_AT} or later went out"
+    settled = system.rt.progress.settled
+    assert settled <= HALT_AT, f"batches settled up to {settled} after a halt at {HALT_AT}"
     state = run.trading_state_file.read_text()  # a replay keeps its state in its run directory
     assert '"HALTED"' in state and "test drill" in state
 

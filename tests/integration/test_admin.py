@@ -26,21 +26,35 @@ from cryptoj_actors.runtime import RunInfo
 from cryptoj_actors.state.layout import StateDir
 from cryptoj_actors.strategy.trend import TrendRiskParity
 from cryptoj_actors.system import TradingSystem
-from tests.actors.test_system import HOURS, START, config_for
+from tests.actors.test_system import HOURS, START, EveryBatchStrategy, config_for
 from tests.conftest import wait_until, window
 
 
 class SlowTrend(TrendRiskParity):
-    """The real strategy, slowed down so that mailboxes fill up behind it."""
+    """The real strategy, slowed down (``pause_s`` a batch) so that mailboxes
+    fill up behind it."""
+
+    def __init__(self, *, pause_s: float = 0.002, **params) -> None:
+        super().__init__(**params)
+        self.pause_s = pause_s
 
     def on_batch(self, batch: MarketBatch) -> list[OrderIntent]:
-        time.sleep(0.002)
+        time.sleep(self.pause_s)
         return list(super().on_batch(batch))
 
 
-def start_system(aligned, tmp_path: Path, credit_window: int) -> TradingSystem:
+class SlowEveryBatch(EveryBatchStrategy):
+    """An order on almost every batch, slowed down like :class:`SlowTrend`."""
+
+    def on_batch(self, batch: MarketBatch) -> list[OrderIntent]:
+        time.sleep(0.002)
+        return super().on_batch(batch)
+
+
+def start_system(aligned, tmp_path: Path, credit_window: int,
+                 strategy: type = SlowTrend) -> TradingSystem:
     config = config_for(tmp_path, credit_window=credit_window)
-    config = replace(config, strategy=StrategyConfig(name=f"{__name__}:SlowTrend"))
+    config = replace(config, strategy=StrategyConfig(name=f"{__name__}:{strategy.__name__}"))
     run = RunInfo(run_id="admin", mode="replay", state_dir=tmp_path, run_dir=tmp_path / "run")
     system = TradingSystem(config, run, lambda: BarReplaySource(aligned))
     system.start()
@@ -49,17 +63,18 @@ def start_system(aligned, tmp_path: Path, credit_window: int) -> TradingSystem:
 
 def endpoint_of(state_dir: Path):
     """The admin endpoint, once the admin actor (started asynchronously) has it up."""
-    deadline = time.monotonic() + 10
-    while (endpoint := running_endpoint(StateDir(state_dir), "admin.token")) is None:
-        assert time.monotonic() < deadline, "the admin interface did not come up"
-        time.sleep(0.01)
-    return endpoint
+    wait_until(lambda: running_endpoint(StateDir(state_dir), "admin.token") is not None, timeout=10)
+    return running_endpoint(StateDir(state_dir), "admin.token")
 
 
-def accepted_orders(state_dir: Path) -> int:
+def orders_sent(state_dir: Path, decided_after: int) -> int:
+    """Journaled orders decided on a batch after ``decided_after`` that went
+    to the venue: every order but a rejected one and risk's own exits."""
     db = sqlite3.connect(state_dir / "journal.sqlite3")
     try:
-        return db.execute("SELECT count(*) FROM orders WHERE status != 'REJECTED'").fetchone()[0]
+        return db.execute("SELECT count(*) FROM orders WHERE decision_seq > ? AND "
+                          "status != 'REJECTED' AND NOT reduce_only",
+                          (decided_after,)).fetchone()[0]
     finally:
         db.close()
 
@@ -75,16 +90,15 @@ def test_the_token_file_is_created_private_and_a_public_one_is_refused(tmp_path)
 
 
 def test_status_metrics_and_a_halt_that_overtakes_a_backlog(aligned_real, tmp_path):
-    system = start_system(window(aligned_real, START, HOURS), tmp_path, credit_window=1024)
+    system = start_system(window(aligned_real, START, HOURS), tmp_path, credit_window=1024,
+                          strategy=SlowEveryBatch)
     try:
         endpoint = endpoint_of(tmp_path)
         assert endpoint.url.startswith("http://127.0.0.1:")
         auth = {"Authorization": f"Bearer {endpoint.token}"}
 
-        deadline = time.monotonic() + 30
-        while sum(system.rt.board.mailboxes.values()) < 500:  # hundreds of batches waiting
-            assert time.monotonic() < deadline, "the strategy's mailbox never filled"
-            time.sleep(0.05)
+        # hundreds of batches waiting
+        wait_until(lambda: sum(system.rt.board.mailboxes.values()) >= 500, timeout=30)
 
         assert requests.get(endpoint.url + "/status", timeout=5).status_code == 401
         wrong = {"Authorization": "Bearer not-the-token"}
@@ -119,15 +133,17 @@ def test_status_metrics_and_a_halt_that_overtakes_a_backlog(aligned_real, tmp_pa
         assert conn.getresponse().status == 400 and not system.rt.halt.is_set()
         conn.close()
 
-        posted = time.monotonic()
         answer = requests.post(endpoint.url + "/halt", headers=auth,
                                json={"reason": "drill over http"}, timeout=5)
         assert answer.status_code == 202 and system.rt.halt.is_set()
+        # The executor reads the switch before each order and counts a batch
+        # settled after its orders: those of the batch after the one settled
+        # now may have gone out before the halt, none after it may.
+        halted_after = system.rt.progress.settled + 1
         assert system.wait(1.0), "the replay did not stop within a second of the halt"
-        time.sleep(max(0.0, posted + 1.0 - time.monotonic()))
-        frozen = accepted_orders(tmp_path)
-        time.sleep(0.5)
-        assert accepted_orders(tmp_path) == frozen  # no order is sent after the halt
+        time.sleep(0.5)  # nothing more comes: the backlog drains meanwhile
+        assert system.rt.progress.settled > halted_after  # the halt overtook queued batches
+        assert orders_sent(tmp_path, halted_after) == 0  # and none of their orders went out
         status = requests.get(endpoint.url + "/status", headers=auth, timeout=5).json()
         assert status["trading_state"]["level"] == "HALTED"
         assert status["trading_state"]["reason"] == "drill over http"
@@ -150,10 +166,7 @@ def test_resume_over_http_lets_the_strategy_trade_again(aligned_real, tmp_path):
                                json={"reason": "all clear"})
         assert answer.status_code == 200 and answer.json()["resumed"]
         assert not StateDir(tmp_path).control_file.exists(), "a resume removes the control file"
-        deadline = time.monotonic() + 5
-        while system.rt.halt.is_set():
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        wait_until(lambda: not system.rt.halt.is_set(), timeout=5)
         assert system.wait(120)
         results = system.results()
     finally:

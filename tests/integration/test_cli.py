@@ -15,11 +15,13 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 
+from cryptoj_actors.admin.client import call, running_endpoint
 from cryptoj_actors.clock import iso
 from cryptoj_actors.state.layout import StateDir
 from cryptoj_actors.state.lock import StateDirLock
-from tests.conftest import REPO, window
+from tests.conftest import REPO, Lines, wait_until, window
 
 
 def cli(*args: str, cwd: Path = REPO, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -164,20 +166,25 @@ def test_live_run_without_network_retries_and_stops_cleanly_on_ctrl_c(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "cryptoj_actors", "run", "--feed-url", url,
                              "--state-dir", str(tmp_path)], cwd=REPO, stderr=subprocess.PIPE,
                             text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    stderr = Lines(proc.stderr)
     try:
-        seen: list[str] = []
-        deadline = time.monotonic() + 20
-        while sum("reconnecting" in line for line in seen) < 2 and time.monotonic() < deadline:
-            seen.append(proc.stderr.readline())
+        wait_until(lambda: stderr.ended or sum("reconnecting" in line
+                                               for line in stderr.lines) >= 2, timeout=30)
         assert proc.poll() is None, "the system must keep running without a network"
-        assert any(f"cannot reach {url}" in line for line in seen), seen
+        assert any(f"cannot reach {url}" in line for line in stderr.lines), stderr.lines
+        wait_until(lambda: running(tmp_path, proc.pid), timeout=30)  # every actor is up
         proc.send_signal(signal.SIGINT)
-        rest = proc.communicate(timeout=20)[1]
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pytest.fail("no clean stop within 30 s of Ctrl-C; the system said:\n"
+                        + "\n".join(stderr.lines[-40:]))
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 0
-    assert "stopped cleanly" in rest and "Traceback" not in rest + "".join(seen)
+    said = stderr.text()
+    assert proc.returncode == 0, said
+    assert "stopped cleanly" in said and "Traceback" not in said
     state = json.loads((tmp_path / "trading_state.json").read_text())
     assert state["mode"] == "live" and state["level"] == "ACTIVE"
 
@@ -188,11 +195,11 @@ def test_one_running_system_per_state_directory_even_after_a_kill_9(tmp_path):
                               "--state-dir", str(tmp_path), "--no-ui"], cwd=REPO,
                              stderr=subprocess.PIPE, text=True,
                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    stderr = Lines(first.stderr)
     try:
-        deadline = time.monotonic() + 20
-        while "reconnecting" not in first.stderr.readline() and time.monotonic() < deadline:
-            pass
-        assert first.poll() is None
+        wait_until(lambda: stderr.ended or any("reconnecting" in line for line in stderr.lines),
+                   timeout=30)
+        assert first.poll() is None, stderr.lines
         second = cli("run", "--feed-url", url, "--state-dir", str(tmp_path), "--no-ui",
                      timeout=30)
         assert second.returncode == 2
@@ -231,17 +238,15 @@ def test_a_replay_killed_at_random_points_and_resumed_ends_the_same(real_slice, 
     while True:
         proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 30
-        while not running(state, proc.pid):  # the actors are up and trading
-            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
-            time.sleep(0.01)
-        time.sleep(rng.uniform(0.0, 0.8))
+        stderr = Lines(proc.stderr)
+        # the actors are up and trading (or the run, resumed, is already over)
+        wait_until(lambda: running(state, proc.pid) or proc.poll() is not None, timeout=30)
+        time.sleep(rng.uniform(0.0, 0.8))  # where to kill it: chosen, not waited for
         if kills == 3 or proc.poll() is not None:
-            assert proc.wait(timeout=120) == 0, proc.stderr.read()
+            assert proc.wait(timeout=120) == 0, stderr.text()
             break
         proc.send_signal(signal.SIGKILL)  # kill -9: no clean-up of any kind
         proc.wait(timeout=10)
-        proc.stderr.close()
         kills += 1
         command = [sys.executable, "-m", "cryptoj_actors", "replay", "--no-ui",
                    "--resume", str(run_dir_of(state))]
@@ -298,21 +303,33 @@ def test_report_of_an_unfinished_run_says_what_is_missing(tmp_path):
     assert "no report.json, trades.csv, equity.csv" in result.stderr
 
 
+def settled(state: Path) -> int:
+    """Batches settled in the system running on ``state``, once its portfolio
+    has marked, as its admin interface says; 0 before it answers."""
+    endpoint = running_endpoint(state, "admin.token")
+    if endpoint is None:
+        return 0
+    try:
+        status = call(endpoint, "GET", "/status")
+    except requests.RequestException:
+        return 0
+    return status["progress"]["batches_settled"] if "portfolio" in status else 0
+
+
 def test_report_of_a_running_run_is_as_of_now(real_slice, tmp_path):
     conf = tmp_path / "slow.toml"
+    # 10 ms a batch: the 2,000 batches take 20 s, long after the report is asked for
     conf.write_text((REPO / "conf" / "default.toml").read_text().replace(
-        'name = "trend_risk_parity"', 'name = "tests.integration.test_admin:SlowTrend"'))
+        'name = "trend_risk_parity"', 'name = "tests.integration.test_admin:SlowTrend"')
+        .replace("[strategy.params]\n", "[strategy.params]\npause_s = 0.01\n"))
     state = tmp_path / "state"
     proc = subprocess.Popen([sys.executable, "-m", "cryptoj_actors", "replay", "--config",
                              str(conf), "--state-dir", str(state), "--no-ui",
                              *map(str, real_slice)], cwd=REPO, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
-        while not running(state, proc.pid):
-            assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.05)
-        time.sleep(1.0)  # some hours traded
+        wait_until(lambda: settled(state) >= 24 or proc.poll() is not None, timeout=60)
+        assert proc.poll() is None  # a day of hours traded, and still running
         run = run_dir_of(state)
         result = cli("report", str(run))
         assert result.returncode == 0, result.stderr

@@ -134,10 +134,9 @@ def test_the_server_down_at_start_is_retried_until_it_comes(capture, tmp_path):
         port = s.getsockname()[1]
     system = live_system(tmp_path, port)
     try:
-        time.sleep(1.0)  # several refused connections, each with backoff
         source = source_of(system)
-        assert source.backoff.attempts >= 2 and not any(b.valid for b in
-                                                        source.market.books.values())
+        wait_until(lambda: source.backoff.attempts >= 2, timeout=10)  # refused, with backoff
+        assert not any(b.valid for b in source.market.books.values())
         server = replay_server.ReplayServer(capture, port=port)
         with replay_server.Running(server):
             try:
@@ -156,12 +155,17 @@ def test_a_resubscription_is_quick_and_a_long_connection_resets_the_backoff(capt
             source = source_of(system)
             wait_until(lambda: all(b.valid for b in source.market.books.values()))
             for n in range(3):  # three resyncs, each after a connection of over 0.5 s
-                time.sleep(0.6)
-                connections = server.connections
+                wait_until(lambda: (since := source.connected_since) is not None
+                           and time.monotonic() - since > 0.6, timeout=10)
+                connections, attempts = server.connections, source.connection
                 asked = time.monotonic()
-                system.rt.directory.get("feed").proxy().source.get().reconnect("drill")
-                wait_until(lambda c=connections: server.connections > c, timeout=5)
+                source.reconnect("drill")
+                # The socket thread wakes and tries again (not after the ping
+                # time-out); the server, busy streaming, may take longer to
+                # accept, which is not timed.
+                wait_until(lambda a=attempts: source.connection > a, timeout=5)
                 assert time.monotonic() - asked < 2.0, "the dropped socket must wake at once"
+                wait_until(lambda c=connections: server.connections > c, timeout=10)
             assert source.backoff.attempts <= 1  # reset each time: no circuit breaker
             assert system.rt.telemetry.feed_state != "down"
         finally:
@@ -246,5 +250,5 @@ def test_the_thread_count_stays_bounded_after_stop(capture, tmp_path):
         source = source_of(system)
         wait_until(lambda: all(b.valid for b in source.market.books.values()))
         system.stop()
-    time.sleep(0.5)
-    assert not [t for t in threading.enumerate() if t.name == "coinbase-ws" and t.is_alive()]
+    wait_until(lambda: not [t for t in threading.enumerate()
+                            if t.name == "coinbase-ws" and t.is_alive()], timeout=5)

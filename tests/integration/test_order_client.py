@@ -27,7 +27,7 @@ from cryptoj_actors.messages import Fill, MarketBatch, OrderUpdate, VenueBalance
 from cryptoj_actors.model import Order, OrderStatus, OrderType, Side
 from cryptoj_actors.portfolio.ledger import Ledger
 from cryptoj_actors.portfolio.reconcile import apply_differences, balance_differences
-from tests.conftest import load_script
+from tests.conftest import load_script, wait_until
 
 server_script = load_script("exchange_server")
 Fault = server_script.Fault
@@ -270,11 +270,13 @@ def test_an_order_ended_at_the_venue_waits_for_its_fills_to_be_listed(server, cl
     exchange = CoinbaseExchange(client, poll_interval_s=0)
     exchange.submit(buy(), 0)
     assert exchange.poll(0) == [] and exchange.open_orders == 1  # FILLED, but no fill yet
-    deadline = time.monotonic() + 5
     events = []
-    while exchange.open_orders and time.monotonic() < deadline:
-        time.sleep(0.1)
-        events += exchange.poll(0)
+
+    def ended() -> bool:
+        events.extend(exchange.poll(0))
+        return not exchange.open_orders
+
+    wait_until(ended, timeout=5)
     fill, end = events
     assert isinstance(fill, Fill) and fill.client_order_id == "o-1"
     assert end.status is OrderStatus.FILLED and end.filled_base == fill.base_size
