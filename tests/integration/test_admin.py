@@ -14,25 +14,33 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic.dataclasses import dataclass
 
 from cryptoj_actors.actors.admin import UNWIND_LINE
 from cryptoj_actors.admin.client import running_endpoint
 from cryptoj_actors.admin.token import TokenError, load_or_create_token
-from cryptoj_actors.config import StrategyConfig
+from cryptoj_actors.config import SECTION, Float, StrategyConfig
 from cryptoj_actors.marketdata.replay import BarReplaySource
 from cryptoj_actors.messages import MarketBatch
 from cryptoj_actors.model import OrderIntent
 from cryptoj_actors.runtime import RunInfo
 from cryptoj_actors.state.layout import StateDir
-from cryptoj_actors.strategy.trend import TrendRiskParity
+from cryptoj_actors.strategy.trend import TrendParams, TrendRiskParity
 from cryptoj_actors.system import TradingSystem
 from tests.actors.test_system import HOURS, START, EveryBatchStrategy, config_for
 from tests.conftest import wait_until, window
 
 
+@dataclass(frozen=True, config=SECTION)
+class SlowParams(TrendParams):
+    pause_s: Float = 0.002
+
+
 class SlowTrend(TrendRiskParity):
     """The real strategy, slowed down (``pause_s`` a batch) so that mailboxes
     fill up behind it."""
+
+    Params = SlowParams
 
     def __init__(self, *, pause_s: float = 0.002, **params) -> None:
         super().__init__(**params)

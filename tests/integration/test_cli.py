@@ -306,7 +306,7 @@ def test_report_of_an_unfinished_run_says_what_is_missing(tmp_path):
 def settled(state: Path) -> int:
     """Batches settled in the system running on ``state``, once its portfolio
     has marked, as its admin interface says; 0 before it answers."""
-    endpoint = running_endpoint(state, "admin.token")
+    endpoint = running_endpoint(StateDir(state), "admin.token")
     if endpoint is None:
         return 0
     try:

@@ -39,7 +39,10 @@ def live_config(tmp_path: Path, rest_url: str, key_file: Path, mode: str = "live
         f'[feed]\nproducts = ["BTC-USD", "ETH-USD"]\nbar_interval_s = 1\n'
         f'[strategy]\nname = "tests.integration.test_live_feed:FivePercentEach"\n'
         f'[coinbase]\nrest_url = "{rest_url}"\nkey_file = "{key_file}"\n'
-        f'timeout_s = 2.0\npoll_interval_s = 0.2\n')
+        f'timeout_s = 2.0\npoll_interval_s = 0.2\n'
+        + "".join(f'[products.{p}]\nbase_increment = "0.00000001"\nquote_increment = "0.01"\n'
+                  f'min_base_size = "0.00000001"\nmin_notional = "1"\n'
+                  for p in ("BTC-USD", "ETH-USD")))
     return conf
 
 
