@@ -179,6 +179,21 @@ def utc_date(text: str) -> datetime:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when
 
 
+def command(sub: Any, common: argparse.ArgumentParser, name: str, func: Any,
+            summary: str, description: str) -> argparse.ArgumentParser:
+    """A subcommand: ``summary`` in the list of ``--help``, ``description``
+    atop its own ``--help``; ``func(args)`` runs it."""
+    parser = sub.add_parser(name, parents=[common], help=summary,
+                            description=f"{summary[0].upper()}{summary[1:]}. {description}")
+    parser.set_defaults(func=func)
+    return parser
+
+
+def add_reason(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--reason", default="",
+                        help="why, in words (kept with the trading state and in the log)")
+
+
 def add_no_ui(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-ui", dest="no_ui", action="store_true",
                         help="no live view: a status line every [ui] log_interval_s instead")

@@ -86,7 +86,8 @@ def _parser() -> tuple[argparse.ArgumentParser, set[str]]:
                         help=f"TOML config (default: {DEFAULT_CONFIG_PATH} if present)")
     common.add_argument("--state-dir", type=Path, default=None,
                         help="state directory (default: [system] state_dir, 'var')")
-    common.add_argument("-v", "--verbose", action="store_true", help="log INFO to the console")
+    common.add_argument("-v", "--verbose", action="store_true",
+                        help="also log INFO on the console, not only warnings (run always does)")
     sub = parser.add_subparsers(dest="command")
     for group in GROUPS:
         group.register(sub, common)

@@ -16,7 +16,15 @@ from rich.console import Console
 
 from cryptoj_actors.actors.admin import RESUME_TIMEOUT_S, UNWIND_LINE
 from cryptoj_actors.admin.client import TIMEOUT_S, call
-from cryptoj_actors.cli.common import EXIT_OK, UsageError, endpoint, load, state_dir
+from cryptoj_actors.cli.common import (
+    EXIT_OK,
+    UsageError,
+    add_reason,
+    command,
+    endpoint,
+    load,
+    state_dir,
+)
 from cryptoj_actors.clock import iso
 from cryptoj_actors.config import Config
 from cryptoj_actors.messages import TradingState
@@ -27,35 +35,43 @@ from cryptoj_actors.ui.view import render
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    report = sub.add_parser("report", parents=[common],
-                            help="render a finished run: breakdowns, monthly returns, figures")
-    report.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    report = command(sub, common, "report", cmd_report,
+                     "render a finished run: breakdowns, monthly returns, figures",
+                     "Prints the metrics, a breakdown per product and by exit reason and the "
+                     "monthly returns of a run directory, and writes its figures; a running "
+                     "run first writes its files as they stand.")
+    report.add_argument("run_dir", type=Path, metavar="RUN_DIR",
+                        help="the run's directory, <state dir>/runs/<run id>, or its run id")
     report.add_argument("--html", action="store_true",
                         help="also write report.html, one self-contained page")
-    report.set_defaults(func=cmd_report)
 
-    halt = sub.add_parser("halt", parents=[common],
-                          help="halt a running system through the control file")
-    halt.add_argument("--reason", default="", help="why (kept with the trading state)")
+    halt = command(sub, common, "halt", cmd_halt,
+                   "halt a running system through the control file",
+                   "Writes HALT in the state directory: a running system halts within a "
+                   "second (only reduce-only exits pass); a system started later starts "
+                   "halted.")
+    add_reason(halt)
     halt.add_argument("--unwind", action="store_true",
                       help="also close every position gradually, largest first")
-    halt.set_defaults(func=cmd_halt)
 
-    status = sub.add_parser("status", parents=[common],
-                            help="show a running system (or the persisted trading state)")
+    status = command(sub, common, "status", cmd_status,
+                     "show a running system (or the persisted trading state)",
+                     "Asks the system running on the state directory; with none running, "
+                     "says what the state directory holds.")
     status.add_argument("--json", action="store_true", help="the raw status document")
-    status.set_defaults(func=cmd_status)
 
-    resume = sub.add_parser("resume", parents=[common],
-                            help="lift a persisted halt (takes effect at the next start)")
-    resume.add_argument("--reason", default="", help="why (kept with the trading state)")
-    resume.set_defaults(func=cmd_resume)
+    add_reason(command(sub, common, "resume", cmd_resume,
+                       "lift a halt (a running system's at once, else for the next start)",
+                       "Removes the control file and lifts the trading state's halt, risk's "
+                       "drawdown halt included; a running system may refuse, and says why."))
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     console = Console()
     if not console.is_terminal:
         console = Console(width=140)  # a file or a pipe: room for the wide tables
+    if not args.run_dir.exists() and len(args.run_dir.parts) == 1:  # a run id
+        args.run_dir = state_dir(load(args)).run(args.run_dir.name).path
     if args.state_dir is None:  # a run directory lives in <state dir>/runs/
         args.state_dir = args.run_dir.resolve().parent.parent
     config = load(args)

@@ -22,6 +22,7 @@ from cryptoj_actors.cli.common import (
     UsageError,
     add_no_ui,
     check_admin,
+    command,
     config_path,
     load,
     new_run,
@@ -53,9 +54,11 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    replay = sub.add_parser("replay", parents=[common],
-                            help="run the whole system over recorded bars (or a websocket "
-                                 "capture) and report")
+    replay = command(sub, common, "replay", cmd_replay,
+                     "run the whole system over recorded bars (or a websocket capture) and "
+                     "report",
+                     "Every actor runs as it does live, on the recorded data; the same files "
+                     "and config give the same report, byte for byte.")
     replay.add_argument("files", nargs="*", metavar="FILE",
                         help="OHLCV CSV (CryptoDataDownload or timestamp,open,high,low,close,"
                              "volume; PRODUCT=FILE names the product of a plain CSV), or one "
@@ -66,7 +69,6 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     replay.add_argument("--credit-window", type=int, default=None,
                         help="market batches in flight (default: [feed] replay_credit_window)")
     add_no_ui(replay)
-    replay.set_defaults(func=cmd_replay)
 
 
 def _inputs(files: list[str], config: Config) -> ReplayInputs:

@@ -26,6 +26,7 @@ from cryptoj_actors.cli.common import (
     UsageError,
     add_no_ui,
     check_admin,
+    command,
     load,
     new_run,
     setup_logging,
@@ -50,7 +51,10 @@ log = logging.getLogger("cryptoj_actors")
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    run = sub.add_parser("run", parents=[common], help="trade live market data (paper by default)")
+    run = command(sub, common, "run", cmd_run, "trade live market data (paper by default)",
+                  "What the bare command does: the whole system on Coinbase's public market "
+                  "data, on the paper exchange unless both system.mode = \"live\" and --live "
+                  "are given. Ctrl-C stops it cleanly.")
     run.add_argument("--feed-url", help="websocket URL instead of [feed] url")
     run.add_argument("--live", action="store_true",
                      help="send real orders to Coinbase (also needs system.mode = \"live\" "
@@ -59,7 +63,6 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                      help="start over: move the journal and the trading and risk state aside "
                           "(to <state dir>/archive/<time>/) and start with a fresh ledger")
     add_no_ui(run)
-    run.set_defaults(func=cmd_run)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ from cryptoj_actors.cli.common import (
     EXIT_CHECK_FAILED,
     EXIT_OK,
     UsageError,
+    command,
     load,
     product_list,
     setup_logging,
@@ -30,8 +31,10 @@ from cryptoj_actors.clock import iso
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    rec = sub.add_parser("record", parents=[common],
-                         help="record the live websocket frames to a capture (JSONL)")
+    rec = command(sub, common, "record", cmd_record,
+                  "record the live websocket frames to a capture (JSONL)",
+                  "Every frame as received, a line each (<receive ns> TAB <frame>), the "
+                  "layout replay and the replay server read.")
     rec.add_argument("--products", type=product_list, default=None,
                      help="comma-separated product ids (default: [feed] products)")
     rec.add_argument("--out", type=Path, required=True, metavar="FILE",
@@ -39,29 +42,32 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     rec.add_argument("--duration", type=float, default=None, metavar="SECONDS",
                      help="stop after this long (default: at Ctrl-C)")
     rec.add_argument("--feed-url", help="websocket URL instead of [feed] url")
-    rec.set_defaults(func=cmd_record)
 
-    download = sub.add_parser("download", parents=[common],
-                              help="fetch public candles into a CSV that replay reads")
-    download.add_argument("--product", required=True, type=product_list, metavar="PRODUCT")
-    download.add_argument("--granularity", default="ONE_HOUR", choices=sorted(GRANULARITY_S))
+    download = command(sub, common, "download", cmd_download,
+                       "fetch public candles into a CSV that replay reads",
+                       "Coinbase's public candles, paged within the public rate limit.")
+    download.add_argument("--product", required=True, type=product_list, metavar="PRODUCT",
+                          help="the product id, e.g. BTC-USD")
+    download.add_argument("--granularity", default="ONE_HOUR", choices=sorted(GRANULARITY_S),
+                          help="the candle length (default: %(default)s)")
     download.add_argument("--start", required=True, type=utc_date, metavar="DATE",
                           help="first day (or time), ISO 8601, UTC")
     download.add_argument("--end", required=True, type=utc_date, metavar="DATE",
                           help="end, exclusive, ISO 8601, UTC")
-    download.add_argument("--out", type=Path, required=True, metavar="FILE")
-    download.set_defaults(func=cmd_download)
+    download.add_argument("--out", type=Path, required=True, metavar="FILE",
+                          help="the CSV to write (timestamp,open,high,low,close,volume)")
 
-    doctor = sub.add_parser("doctor", parents=[common],
-                            help="check config, key, clock and connectivity, and say what "
-                                 "is wrong")
-    doctor.set_defaults(func=cmd_doctor)
+    command(sub, common, "doctor", cmd_doctor,
+            "check config, key, clock and connectivity, and say what is wrong",
+            "Each check says OK, WARN or FAIL with what to do; exit 1 when one fails.")
 
 
 def cmd_record(args: argparse.Namespace) -> int:
     config = with_feed(load(args), products=args.products, feed_url=args.feed_url)
     feed = config.feed
     setup_logging(config, args.verbose, None)
+    if args.out.exists():
+        raise UsageError(f"{args.out} exists: a recording is never overwritten")
     print(f"recording {', '.join(feed.products)} ({', '.join(feed.channels)}) from {feed.url} "
           f"to {args.out}" + (f" for {args.duration:g} s" if args.duration else
                               "; Ctrl-C stops"), file=sys.stderr)

@@ -1,0 +1,42 @@
+"""What a user reads: every subcommand describes itself, options say what
+they take, a run id serves as well as its directory, and a refusal comes
+before any claim of work."""
+
+from __future__ import annotations
+
+import argparse
+
+from cryptoj_actors.cli.main import _parser
+from tests.integration.test_cli import cli, real_slice  # noqa: F401
+
+COMMANDS = ("run", "replay", "report", "halt", "status", "resume", "record", "download",
+            "doctor")
+
+
+def test_every_subcommand_has_a_description_and_every_option_a_help():
+    parser, commands = _parser()
+    assert set(commands) == set(COMMANDS)
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for name, command in sub.choices.items():
+        assert command.description and len(command.description) > 40, name
+        bare = [a.dest for a in command._actions if not a.help]
+        assert not bare, f"{name}: options without help: {bare}"
+    listed = {a.dest: a.help for a in sub._choices_actions}
+    assert all(listed[name] for name in COMMANDS), listed
+
+
+def test_report_takes_a_run_id(real_slice, tmp_path):  # noqa: F811
+    assert cli("replay", "--state-dir", str(tmp_path), "--no-ui", *map(str, real_slice)
+               ).returncode == 0
+    (run,) = (tmp_path / "runs").iterdir()
+    result = cli("report", run.name, "--state-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {run / 'positions.png'}" in result.stdout
+
+
+def test_record_refuses_an_existing_file_before_saying_it_records(tmp_path):
+    out = tmp_path / "capture.jsonl"
+    out.write_text("")
+    result = cli("record", "--out", str(out), "--state-dir", str(tmp_path), timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {out} exists: a recording is never overwritten"
