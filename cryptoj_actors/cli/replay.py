@@ -32,7 +32,7 @@ from cryptoj_actors.config import MAX_CREDIT_WINDOW, Config
 from cryptoj_actors.execution.journal import Journal, check_journal
 from cryptoj_actors.marketdata.inputs import ReplayInputs, bar_inputs
 from cryptoj_actors.portfolio.recovery import journal_summary
-from cryptoj_actors.report.build import LEDGER_CHECKS, report_writer
+from cryptoj_actors.report.build import report_writer
 from cryptoj_actors.report.table import print_report
 from cryptoj_actors.runtime import RunInfo
 from cryptoj_actors.state.layout import RunDir
@@ -192,5 +192,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED if interrupted is signal.SIGINT else EXIT_TERMINATED
     if results.status == "halted":
         return EXIT_HALTED
-    checks = report["cross_checks"]
-    return EXIT_OK if all(checks[name] for name in LEDGER_CHECKS) else EXIT_CHECK_FAILED
+    failed = [name for name, held in report["cross_checks"].items() if not held]
+    if failed:
+        print(f"error: cross-check FAILED: {', '.join(failed)} (a defect: the run's files are "
+              f"in {run.run_dir})", file=sys.stderr)
+        return EXIT_CHECK_FAILED
+    return EXIT_OK

@@ -10,15 +10,23 @@ The cross-checks are exact Decimal identities:
 * ``start equity + realized PnL + unrealized PnL - fees = end equity``;
 * the ledger's cash, fees and positions equal those rebuilt from the fills
   alone (``trades.csv``), so a fill booked twice or not at all shows;
-* no product's weight at any mark exceeded the position limit. Unlike the
-  others this one can fail without a fault: a price jump between two bars
-  can carry a position past the limit before the trim fills, so it is
-  reported (``positions_over_limit``) but does not fail the run
-  (:data:`LEDGER_CHECKS` are the ones that must hold).
+* no order took a position over the limit (``buys_within_the_limit``):
+  for every buy, the position at the mark it was decided on plus what the
+  buy spent, fee included, is within ``max_position_fraction`` of that
+  mark's equity. This is the rule the ledger enforces when it reserves an
+  order (a buy spends at most its quote size, whatever its fill price), so
+  it holds unless an order went around it.
+
+Every cross-check must hold: a failed one is a defect (``replay`` exits 1).
+A position that the price alone carried past the limit between two marks
+is not one (a jump before the next bar's trim can fill): it is reported,
+with its count, the largest and the exit that followed, in
+``positions_over_limit``.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
@@ -38,12 +46,16 @@ from cryptoj_actors.report.files import (
     write_report_json,
     write_trades_csv,
 )
-from cryptoj_actors.report.metrics import TradeRecord, performance, periods_per_year
+from cryptoj_actors.report.metrics import (
+    EquityPoint,
+    TradeRecord,
+    performance,
+    periods_per_year,
+)
 from cryptoj_actors.report.results import RunResults
 from cryptoj_actors.state.layout import RunDir
 
 #: The cross-checks that hold exactly unless the ledger is wrong.
-LEDGER_CHECKS = ("equity_equals_cash_plus_positions", "pnl_identity", "ledger_matches_fills")
 
 METRIC_NOTES = (
     "returns are simple returns of the equity curve, one per market batch",
@@ -86,14 +98,14 @@ def build_report(*, results: RunResults, config: Config, interval_ns: int,
         - snap.fees
     limit = config.risk.max_position_fraction
     max_weight: dict[str, Decimal] = {p: ZERO for p in products}
-    over_limit: list[dict[str, Any]] = []
+    over_limit: list[tuple[int, str, Decimal]] = []
     for point in pf.equity:
         for product, weight in point.weights:
             if weight > max_weight[product]:
                 max_weight[product] = weight
             if weight > limit:
-                over_limit.append({"time": iso(point.time_ns), "product_id": product,
-                                   "weight": weight.quantize(Decimal("1e-6"))})
+                over_limit.append((point.time_ns, product, weight))
+    over_buys = _buys_over_the_limit(pf.equity, pf.trades, limit)
     from_fills = _ledger_from_fills(pf.starting_cash, pf.trades, pf.transfers)
     denials = Counter(d.reason_code for d in (*results.risk_denials, *pf.denials))
     exits = Counter(t.reason for t in pf.trades)
@@ -134,14 +146,14 @@ def build_report(*, results: RunResults, config: Config, interval_ns: int,
         "max_position_weight": {p: w.quantize(Decimal("1e-6")) for p, w in max_weight.items()},
         # Marks where a price move carried a position past the limit before
         # the next bar's trim could fill (no order ever breaches it).
-        "positions_over_limit": {"count": len(over_limit), "first": over_limit[:5]},
+        "positions_over_limit": _over_limit(over_limit, pf.trades),
         "cross_checks": {
             "equity_equals_cash_plus_positions": with_marks == snap.equity,
             "pnl_identity": identity == snap.equity,
             "ledger_matches_fills": from_fills == (
                 snap.cash, snap.fees, {p.product_id: p.base_size for p in snap.positions
                                        if p.base_size}),
-            "position_limit_at_every_mark": not over_limit,
+            "buys_within_the_limit": not over_buys,
         },
         "cross_check_values": {
             "cash_plus_marked_positions": with_marks,
@@ -163,6 +175,59 @@ def write_run(run_dir: Path, report: Mapping[str, Any], results: RunResults) -> 
     products = ", ".join(report["run"]["products"])
     write_equity_png(paths[3], results.portfolio.equity, f"Equity and drawdown: {products}")
     return paths
+
+
+def _buys_over_the_limit(equity: Sequence[EquityPoint], trades: Sequence[TradeRecord],
+                         limit: Decimal) -> list[dict[str, Any]]:
+    """The buys that took a position past ``limit`` of equity: the position
+    at the mark the buy was decided on (the last one at or before its fill)
+    plus what the buys of that product at that time spent, fees included,
+    against that mark's equity."""
+    spent: dict[tuple[int, str], Decimal] = {}
+    for t in trades:
+        if t.side == "BUY":
+            key = (t.time_ns, t.product_id)
+            spent[key] = spent.get(key, ZERO) + t.base_size * t.price + t.fee
+    times = [p.time_ns for p in equity]
+    over = []
+    with localcontext(LEDGER_CONTEXT):
+        for (time_ns, product), amount in sorted(spent.items()):
+            index = bisect_right(times, time_ns) - 1
+            if index < 0:
+                continue  # bought before the first mark: no decision mark to judge by
+            mark = equity[index]
+            held = dict(mark.weights).get(product, ZERO) * mark.equity
+            if held + amount > limit * mark.equity * (1 + _TOLERANCE):
+                over.append({"time": iso(time_ns), "product_id": product,
+                             "committed": ((held + amount) / mark.equity).quantize(
+                                 Decimal("1e-6"))})
+    return over
+
+
+#: The weights in an equity point are rounded to the ledger's precision; a
+#: committed fraction is judged to that precision.
+_TOLERANCE = Decimal("1e-20")
+
+
+def _over_limit(marks: Sequence[tuple[int, str, Decimal]], trades: Sequence[TradeRecord]
+                ) -> dict[str, Any]:
+    """The marks where a price move carried a position past the limit: how
+    many, the first five, the largest and the sell of that product that
+    followed it (a trim, a stop-loss or a rebalance)."""
+    def entry(time_ns: int, product: str, weight: Decimal) -> dict[str, Any]:
+        return {"time": iso(time_ns), "product_id": product,
+                "weight": weight.quantize(Decimal("1e-6"))}
+
+    report: dict[str, Any] = {"count": len(marks), "first": [entry(*m) for m in marks[:5]]}
+    if marks:
+        time_ns, product, weight = max(marks, key=lambda m: m[2])
+        after = next((t for t in trades if t.product_id == product and t.side == "SELL"
+                      and t.time_ns >= time_ns), None)
+        report["largest"] = {**entry(time_ns, product, weight), "followed_by": None if
+                             after is None else {"time": iso(after.time_ns),
+                                                 "reason": after.reason,
+                                                 "base_size": after.base_size}}
+    return report
 
 
 def _ledger_from_fills(starting_cash: Decimal, trades: Sequence[TradeRecord],

@@ -9,6 +9,8 @@ import pytest
 from cryptoj_actors.cli import operator
 from cryptoj_actors.cli.common import EXIT_CHECK_FAILED, EXIT_UNEXPECTED
 from cryptoj_actors.cli.main import main
+from cryptoj_actors.report import build
+from tests.integration.test_cli import real_slice  # noqa: F401
 
 
 def test_an_unexpected_error_is_one_line_its_own_code_and_a_logged_traceback(
@@ -34,3 +36,13 @@ def test_keyboard_interrupt_is_not_an_unexpected_error(tmp_path, monkeypatch):
     monkeypatch.setattr(operator, "cmd_status", interrupted)
     with pytest.raises(KeyboardInterrupt):
         main(["status", "--state-dir", str(tmp_path)])
+
+
+def test_a_failed_cross_check_always_exits_1(real_slice, tmp_path, monkeypatch, capsys):  # noqa: F811
+    # A check that fails (as a defect would make it): the replay must not exit 0.
+    monkeypatch.setattr(build, "_buys_over_the_limit",
+                        lambda equity, trades, limit: [{"time": "t", "product_id": "BTC-USD"}])
+    code = main(["replay", "--no-ui", "--state-dir", str(tmp_path), *map(str, real_slice)])
+    assert code == EXIT_CHECK_FAILED == 1
+    err = capsys.readouterr().err
+    assert "error: cross-check FAILED: buys_within_the_limit" in err
