@@ -28,7 +28,8 @@ from cryptoj_actors.model import PRODUCT_ID
 from cryptoj_actors.runtime import RunInfo
 from cryptoj_actors.state.layout import StateDir
 
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_HALTED, EXIT_UNEXPECTED = 0, 1, 2, 3, 70
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_HALTED, EXIT_UNEXPECTED, EXIT_IO = \
+    0, 1, 2, 3, 70, 74  # 70, 74: EX_SOFTWARE, EX_IOERR of BSD's sysexits
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM, as shells say
 
 
@@ -87,15 +88,45 @@ def setup_logging(config: Config, verbose: bool, log_file: Path | None,
     prefix = f"{tag} " if tag else ""
     console = _StderrHandler()
     console.setLevel(logging.INFO if verbose else logging.WARNING)
-    console.setFormatter(logging.Formatter(f"{prefix}%(levelname)s %(message)s"))
+    console.setFormatter(_OneLine(f"{prefix}%(levelname)s %(message)s"))
     root.addHandler(console)
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        to_file = logging.FileHandler(log_file, encoding="utf-8")
+        to_file = _FileHandler(log_file, encoding="utf-8")
         to_file.setLevel(getattr(logging, config.system.log_level))
         to_file.setFormatter(logging.Formatter(
             f"%(asctime)s {prefix}%(levelname)s %(threadName)s %(name)s: %(message)s"))
         root.addHandler(to_file)
+
+
+class _OneLine(logging.Formatter):
+    """The console's lines: one per record, a traceback never (it is in the
+    run's log, which keeps the whole record)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info or record.exc_text or record.stack_info:
+            record = logging.makeLogRecord({**record.__dict__, "exc_info": None,
+                                            "exc_text": None, "stack_info": None})
+        return super().format(record).replace("\n", " ")
+
+
+class _FileHandler(logging.FileHandler):
+    """A log file that, when it cannot be written (a full disk), says so in
+    one line on the console and stops trying, instead of a traceback for
+    every later line."""
+
+    failed = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - the stdlib's name
+        error = sys.exc_info()[1]
+        self.failed = True
+        print(f"warning: cannot write the log {self.baseFilename}: "
+              f"{getattr(error, 'strerror', None) or error}; its later lines are lost",
+              file=sys.stderr)
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

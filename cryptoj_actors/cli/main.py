@@ -4,8 +4,9 @@ Exit codes: 0 success (and a clean Ctrl-C of ``run``), 1 a replay whose ledger
 failed a cross-check (or ``doctor`` found a problem), 2 bad input (config, data
 files, arguments), 3 a run halted by the supervisor (``run``: stopped while
 halted), 70 an unexpected error (a defect: one line on the console, the
-traceback in the log; ``EX_SOFTWARE`` of BSD's sysexits), 130 a replay
-interrupted with Ctrl-C.
+traceback in the log; ``EX_SOFTWARE`` of BSD's sysexits), 74 a file that
+cannot be written or read (a full disk; ``EX_IOERR``), 130 a replay
+interrupted with Ctrl-C, 143 one stopped by SIGTERM.
 
 With no command, ``run`` is meant: the bare command launches the system.
 """
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from cryptoj_actors import __version__
 from cryptoj_actors.cli import operator, replay, run, tools
-from cryptoj_actors.cli.common import EXIT_UNEXPECTED, EXIT_USAGE, UsageError
+from cryptoj_actors.cli.common import EXIT_IO, EXIT_UNEXPECTED, EXIT_USAGE, UsageError
 from cryptoj_actors.config import DEFAULT_CONFIG_PATH, ConfigError
 from cryptoj_actors.execution.journal import JournalError
 from cryptoj_actors.marketdata.errors import DataError
@@ -43,6 +44,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, DataError, JournalError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:  # the disk or the system refused: a full disk, a permission
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"error: {args.command}: cannot use{where}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return EXIT_IO
     except Exception as exc:  # noqa: BLE001 - a defect: said in one line, kept in full
         where = _record_crash(exc, args)
         print(f"error: {args.command} failed unexpectedly: {type(exc).__name__}: "

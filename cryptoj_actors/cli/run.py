@@ -78,7 +78,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     lock = StateDirLock(state_dir(config))
     try:
         lock.acquire()
-    except (StateDirLocked, OSError) as exc:
+    except StateDirLocked as exc:
         raise UsageError(str(exc)) from None
     try:
         folder = state_dir(config)

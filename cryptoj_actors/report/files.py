@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import enum
+import io
 import math
 from collections.abc import Mapping, Sequence
 from datetime import timezone
@@ -36,6 +37,7 @@ from cryptoj_actors.report.metrics import (
     TradeRecord,
     drawdown_series,
 )
+from cryptoj_actors.state.files import save_png, write_atomic
 
 FLOAT_SIGNIFICANT_DIGITS = 12
 FRACTION_QUANTUM = Decimal("1e-6")
@@ -142,7 +144,7 @@ def write_report_json(path: Path, report: Mapping[str, Any]) -> None:
     float -> 12 significant digits, enum -> value, tuple -> list). Times must
     already be ISO strings (:func:`performance_dict` converts its own).
     """
-    Path(path).write_bytes(report_json_bytes(report))
+    write_atomic(path, report_json_bytes(report))
 
 
 # --- CSV ------------------------------------------------------------------------
@@ -150,23 +152,24 @@ def write_report_json(path: Path, report: Mapping[str, Any]) -> None:
 
 def write_trades_csv(path: Path, trades: Sequence[TradeRecord]) -> None:
     """One row per fill, in the given order; header :data:`TRADES_HEADER`."""
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(TRADES_HEADER)
-        for t in trades:
-            writer.writerow(
-                (
-                    iso(t.time_ns),
-                    t.product_id,
-                    _text(t.side),
-                    fmt(t.base_size),
-                    fmt(t.price),
-                    fmt(t.fee),
-                    t.client_order_id,
-                    fmt(t.realized_pnl),
-                    _text(t.reason),
-                )
+    f = io.StringIO()
+    writer = csv.writer(f, lineterminator="\n")
+    writer.writerow(TRADES_HEADER)
+    for t in trades:
+        writer.writerow(
+            (
+                iso(t.time_ns),
+                t.product_id,
+                _text(t.side),
+                fmt(t.base_size),
+                fmt(t.price),
+                fmt(t.fee),
+                t.client_order_id,
+                fmt(t.realized_pnl),
+                _text(t.reason),
             )
+        )
+    write_atomic(path, f.getvalue())
 
 
 def write_equity_csv(path: Path, points: Sequence[EquityPoint]) -> None:
@@ -182,28 +185,29 @@ def write_equity_csv(path: Path, points: Sequence[EquityPoint]) -> None:
     """
     products = [product for product, _ in points[0].weights] if points else []
     drawdowns = drawdown_series(points)
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow((*EQUITY_HEADER, *(f"weight_{p}" for p in products)))
-        for point, drawdown in zip(points, drawdowns):
-            if [product for product, _ in point.weights] != products:
-                raise ValueError(
-                    f"point at {iso(point.time_ns)} has weights for "
-                    f"{[product for product, _ in point.weights]}, expected {products}"
-                )
-            writer.writerow(
-                (
-                    iso(point.time_ns),
-                    fmt(point.equity),
-                    fmt(point.cash),
-                    fmt(point.realized_pnl),
-                    fmt(point.unrealized_pnl),
-                    fmt(point.fees),
-                    _fraction(point.gross_exposure),
-                    _six_decimals(drawdown),
-                    *(_fraction(weight) for _, weight in point.weights),
-                )
+    f = io.StringIO()
+    writer = csv.writer(f, lineterminator="\n")
+    writer.writerow((*EQUITY_HEADER, *(f"weight_{p}" for p in products)))
+    for point, drawdown in zip(points, drawdowns):
+        if [product for product, _ in point.weights] != products:
+            raise ValueError(
+                f"point at {iso(point.time_ns)} has weights for "
+                f"{[product for product, _ in point.weights]}, expected {products}"
             )
+        writer.writerow(
+            (
+                iso(point.time_ns),
+                fmt(point.equity),
+                fmt(point.cash),
+                fmt(point.realized_pnl),
+                fmt(point.unrealized_pnl),
+                fmt(point.fees),
+                _fraction(point.gross_exposure),
+                _six_decimals(drawdown),
+                *(_fraction(weight) for _, weight in point.weights),
+            )
+        )
+    write_atomic(path, f.getvalue())
 
 
 def _text(value: object) -> str:
@@ -258,4 +262,4 @@ def write_equity_png(path: Path, points: Sequence[EquityPoint], title: str) -> N
     for ax in (ax_equity, ax_drawdown):
         ax.grid(True, alpha=0.3)
     fig.subplots_adjust(left=0.08, right=0.98, top=0.93, bottom=0.09)
-    fig.savefig(path, format="png")
+    save_png(fig, path)

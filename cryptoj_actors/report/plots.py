@@ -8,6 +8,7 @@ from datetime import timezone
 from pathlib import Path
 
 from cryptoj_actors.report.analysis import Mark, parse_time
+from cryptoj_actors.state.files import save_png
 
 
 def _figure(height: float):  # noqa: ANN202 - matplotlib's Figure
@@ -45,7 +46,7 @@ def write_positions_png(path: Path, marks: list[Mark], title: str,
         axes[-1].xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=timezone.utc))
     axes[-1].set_xlabel("Time (UTC)")
     fig.subplots_adjust(left=0.09, right=0.98, top=0.93, bottom=0.08, hspace=0.12)
-    fig.savefig(path, format="png")
+    save_png(fig, path)
 
 
 def write_monthly_png(path: Path, monthly: list[tuple[str, float]], title: str) -> None:
@@ -63,4 +64,4 @@ def write_monthly_png(path: Path, monthly: list[tuple[str, float]], title: str) 
     ax.set_ylabel("Return (%)")
     ax.grid(True, axis="y", alpha=0.3)
     fig.subplots_adjust(left=0.07, right=0.98, top=0.9, bottom=0.2)
-    fig.savefig(path, format="png")
+    save_png(fig, path)

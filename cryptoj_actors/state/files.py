@@ -10,6 +10,7 @@ two writers never share one; it is removed if the write fails.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -22,21 +23,40 @@ def write_atomic(path: os.PathLike[str] | str, data: str | bytes) -> None:
 
     Raises:
         OSError: the file or its temporary cannot be written (a full disk,
-            no permission); ``path`` is then left as it was.
+            no permission); ``path`` is then left as it was, no temporary
+            stays behind, and the error's ``filename`` is ``path``.
     """
     target = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise _named(exc, target) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
+        _fsync_directory(target.parent)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise _named(exc, target) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_directory(target.parent)
+
+
+def save_png(figure: Any, path: os.PathLike[str] | str) -> None:
+    """A matplotlib figure written as a PNG through :func:`write_atomic`."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    write_atomic(path, buffer.getvalue())
+
+
+def _named(exc: OSError, path: Path) -> OSError:
+    """``exc`` with the file it concerns: ``[Errno 28] ...: 'var/x.json'``."""
+    return type(exc)(exc.errno, exc.strerror or str(exc), str(path))
 
 
 def _fsync_directory(folder: Path) -> None:

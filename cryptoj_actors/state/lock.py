@@ -39,15 +39,24 @@ class StateDirLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
+            self._take(fd)
+        except OSError as exc:
+            os.close(fd)
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+
+    def _take(self, fd: int) -> None:
+        try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             owner = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
-            os.close(fd)
             raise StateDirLocked(f"state directory {self.path.parent} is in use by another "
                                  f"running system (pid {owner}); stop it first") from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode("ascii"))
-        self._fd = fd
 
     def release(self) -> None:
         if self._fd is not None:

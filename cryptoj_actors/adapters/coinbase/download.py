@@ -16,7 +16,6 @@ into place, so an interrupted download never leaves half a file.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 from cryptoj_actors.adapters.coinbase.rest import GRANULARITY_S, MAX_CANDLES, RestClient
 from cryptoj_actors.clock import NS_PER_SECOND, iso
 from cryptoj_actors.money import to_decimal
+from cryptoj_actors.state.files import write_atomic
 
 
 class CandleError(ValueError):
@@ -89,14 +89,8 @@ def download_candles(rest: RestClient, product_id: str, granularity: str, start_
         if progress is not None:
             progress(at - start_s, end_s - start_s)
     ordered = sorted(bars)
-    tmp = out.with_name(out.name + ".part")
-    with open(tmp, "w", encoding="ascii", newline="") as fh:
-        fh.write("timestamp,open,high,low,close,volume\n")
-        for start in ordered:
-            fh.write(f"{iso(start * NS_PER_SECOND)},{','.join(bars[start])}\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, out)
+    write_atomic(out, "timestamp,open,high,low,close,volume\n" + "".join(
+        f"{iso(start * NS_PER_SECOND)},{','.join(bars[start])}\n" for start in ordered))
     expected = (end_s - start_s + step - 1) // step
     return DownloadStats(bars=len(ordered), requests=requests, missing=expected - len(ordered),
                          first=ordered[0] if ordered else None,
