@@ -5,7 +5,6 @@ temporary), and no traceback or "Logging error" reaches the console."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -16,7 +15,6 @@ import pytest
 
 from tests.conftest import REPO
 from tests.integration.test_cli import real_slice  # noqa: F401
-
 
 #: Run inside the namespace after the command, while the tmpfs is still there:
 #: names every temporary left behind and every report file that is not whole.
