@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 
 from cryptoj_actors.actors.base import Handler, RoleActor
+from cryptoj_actors.clock import iso
 from cryptoj_actors.messages import (
     IntentBatch,
     MarkedBatch,
@@ -99,7 +100,8 @@ class RiskActor(RoleActor):
             for change in decision.state_changes:
                 self.state_changes.append(change)
                 log_level = logging.INFO if change.level is TradingLevel.ACTIVE else logging.WARNING
-                log.log(log_level, "risk: trading %s: %s", change.level.value, change.reason)
+                log.log(log_level, "risk: trading %s at %s (market time): %s",
+                        change.level.value, iso(change.since_ns), change.reason)
                 self.send("supervisor", change)
             self.next_seq += 1
             self._save_if_changed()

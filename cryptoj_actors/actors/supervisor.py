@@ -158,12 +158,14 @@ class SupervisorActor(RoleActor):
             ref = self.rt.directory.get(role)
             if ref is None:
                 continue
+            # Out of the directory first: a role stopped on purpose is not
+            # "down" to health, which samples until it stops itself.
+            self.rt.directory.unregister(role, ref)
             try:
                 ref.stop(block=True, timeout=self.specs[role].shutdown_timeout_s)
             except pykka.Timeout:
                 log.error("supervisor: %s did not stop within %.1f s", role,
                           self.specs[role].shutdown_timeout_s)
-            self.rt.directory.unregister(role, ref)
 
     def on_child_down(self, down: ChildDown) -> None:
         if (self._stopping or down.role in self._restarting

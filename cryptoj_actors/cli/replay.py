@@ -107,6 +107,14 @@ def _say_products(config: Config, replayed: tuple[str, ...]) -> None:
               "minimum notional 1)", file=sys.stderr)
 
 
+def _interval(ns: int) -> str:
+    seconds = ns // 1_000_000_000
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds == size:
+            return f"one {unit}"
+    return f"{seconds:,} s"
+
+
 def _resume(args: argparse.Namespace) -> RunManifest:
     """Load the interrupted run's manifest and put its inputs into ``args``.
 
@@ -182,8 +190,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return EXIT_HALTED
     report, paths = system.rt.write_report(results)
     print_report(report)
-    bars = len(results.portfolio.equity)
-    print(f"{bars} bars in {elapsed:.2f} s ({bars / elapsed:,.0f} bars/s); "
+    marks = len(results.portfolio.equity)  # one a batch: an interval of every product
+    bars = marks * len(inputs.products) if inputs.files and "bars" in inputs.files[0] else 0
+    what = (f"{marks:,} intervals of {_interval(inputs.period_ns)} ({bars:,} bars of "
+            f"{len(inputs.products)} products)" if bars else f"{marks:,} batches")
+    print(f"{what} in {elapsed:.2f} s ({marks / elapsed:,.0f} intervals/s); "
           f"run {run.run_id} ended: {results.status}"
           + (f" ({results.reason})" if results.reason else ""))
     for path in paths:

@@ -135,7 +135,8 @@ def render_report(report: Mapping[str, Any]) -> Table:
         products = run.get("products")
         if products is not None:
             rows.append(("Products", ", ".join(map(str, products)) if products else "none"))
-        for key, label in (("start", "Start"), ("end", "End"), ("bars", "Bars")):
+        for key, label in (("start", "First mark (a bar's close)"),
+                           ("end", "Last mark (a bar's close)"), ("bars", "Intervals marked")):
             if key in run:
                 rows.append((label, _cell(run[key], _plain)))
         sections.append(("Run", rows))

@@ -40,3 +40,13 @@ def test_record_refuses_an_existing_file_before_saying_it_records(tmp_path):
     result = cli("record", "--out", str(out), "--state-dir", str(tmp_path), timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: {out} exists: a recording is never overwritten"
+
+
+def test_a_replay_says_when_in_market_time_and_a_clean_stop_is_not_a_failure(
+        real_slice, tmp_path):  # noqa: F811
+    result = cli("replay", "--state-dir", str(tmp_path), "--no-ui", *map(str, real_slice))
+    assert result.returncode == 0, result.stderr
+    reducing = [line for line in result.stderr.splitlines() if "trading REDUCING" in line]
+    assert reducing and all(" at 20" in line and "(market time)" in line for line in reducing)
+    assert "actor:admin down" not in result.stderr  # stopping is not being down
+    assert "First mark (a bar's close)" in result.stdout and "Intervals marked" in result.stdout
