@@ -50,3 +50,9 @@ def test_a_replay_says_when_in_market_time_and_a_clean_stop_is_not_a_failure(
     assert reducing and all(" at 20" in line and "(market time)" in line for line in reducing)
     assert "actor:admin down" not in result.stderr  # stopping is not being down
     assert "First mark (a bar's close)" in result.stdout and "Intervals marked" in result.stdout
+
+
+def test_a_directory_given_as_a_csv_is_called_a_directory_not_missing(tmp_path):
+    result = cli("replay", str(tmp_path), "--state-dir", str(tmp_path / "var"), "--no-ui")
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {tmp_path}: not a file (give the CSV files themselves)"
