@@ -20,6 +20,7 @@ from cryptoj_actors.health.model import HealthModel, Sample
 from cryptoj_actors.messages import HealthStatus, Tick
 from cryptoj_actors.model import HealthLevel
 from cryptoj_actors.runtime import Runtime
+from cryptoj_actors.state.files import OnceOnFailure
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class HealthActor(RoleActor):
         cfg = self.rt.config.health
         run_dir = self.rt.run.run_dir
         run_dir.mkdir(parents=True, exist_ok=True)
-        self._handler = logging.handlers.RotatingFileHandler(
+        self._handler = _MetricsFile(
             self.rt.run.files.metrics, maxBytes=cfg.metrics_file_mb * 2**20,
             backupCount=cfg.metrics_files, encoding="utf-8")
         self._handler.setFormatter(logging.Formatter("%(message)s"))
@@ -119,3 +120,7 @@ class HealthActor(RoleActor):
             "batches_settled": self.rt.progress.settled,
             "equity": None if snap is None else str(snap.equity),
         }, separators=(",", ":")))
+
+
+class _MetricsFile(OnceOnFailure, logging.handlers.RotatingFileHandler):
+    """``metrics.jsonl``, rotated; one line on the console when it cannot be written."""

@@ -26,6 +26,7 @@ from cryptoj_actors.config import (
 )
 from cryptoj_actors.model import PRODUCT_ID
 from cryptoj_actors.runtime import RunInfo
+from cryptoj_actors.state.files import OnceOnFailure
 from cryptoj_actors.state.layout import StateDir
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_HALTED, EXIT_UNEXPECTED, EXIT_IO = \
@@ -110,23 +111,8 @@ class _OneLine(logging.Formatter):
         return super().format(record).replace("\n", " ")
 
 
-class _FileHandler(logging.FileHandler):
-    """A log file that, when it cannot be written (a full disk), says so in
-    one line on the console and stops trying, instead of a traceback for
-    every later line."""
-
-    failed = False
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if not self.failed:
-            super().emit(record)
-
-    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - the stdlib's name
-        error = sys.exc_info()[1]
-        self.failed = True
-        print(f"warning: cannot write the log {self.baseFilename}: "
-              f"{getattr(error, 'strerror', None) or error}; its later lines are lost",
-              file=sys.stderr)
+class _FileHandler(OnceOnFailure, logging.FileHandler):
+    """The run's log; one line on the console when it cannot be written."""
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

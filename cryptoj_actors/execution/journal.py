@@ -104,7 +104,7 @@ def check_journal(path: Path) -> None:
     if not path.exists():
         return
     try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
             verdict = db.execute("PRAGMA quick_check").fetchone()[0]
         finally:
@@ -126,7 +126,7 @@ def journal_has_run(path: Path, run_id: str) -> bool:
     if not path.exists() or path.stat().st_size == 0:
         return False
     try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
             return "runs" in tables and db.execute(

@@ -12,7 +12,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -101,3 +103,24 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+class OnceOnFailure(logging.Handler):
+    """Mixed into a file handler (``class H(OnceOnFailure, FileHandler)``):
+    when its file cannot be written (a full disk), it says so in one line on
+    standard error and stops trying, instead of printing a traceback for
+    every later record."""
+
+    failed = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - the stdlib's name
+        error = sys.exc_info()[1]
+        self.failed = True
+        name = getattr(self, "baseFilename", "a log file")
+        print(f"warning: cannot write {name}: "
+              f"{getattr(error, 'strerror', None) or error}; its later lines are lost",
+              file=sys.stderr)

@@ -51,19 +51,18 @@ def can_mount(tmp_path_factory) -> None:
         pytest.skip(f"cannot mount a tmpfs in a namespace here: {probe.stderr.strip()}")
 
 
-@pytest.mark.parametrize("size", ["256k", "700k", "1400k"])
 def test_a_replay_on_a_full_disk_names_the_file_and_leaves_nothing_torn(
-        can_mount, real_slice, tmp_path, size):  # noqa: F811
+        can_mount, real_slice, tmp_path):  # noqa: F811
     state = tmp_path / "state"
     state.mkdir()
-    result = on_tmpfs(size, state, sys.executable, "-m", "cryptoj_actors", "replay", "--no-ui",
+    # 256 KiB: the journal fills it, the executor's restarts are spent (a
+    # halt), and the report no longer fits.
+    result = on_tmpfs("256k", state, sys.executable, "-m", "cryptoj_actors", "replay", "--no-ui",
                       "--state-dir", str(state), *map(str, real_slice))
     err = result.stderr
     assert "Traceback" not in err and "Logging error" not in err, err[-3000:]
     assert "LEFT" not in result.stdout and "TORN" not in result.stdout, result.stdout
-    if result.returncode == 0:
-        return  # it fitted
-    assert result.returncode in (3, 74), err[-3000:]  # halted for the disk, or a file refused
+    assert result.returncode == 74, err[-3000:]
     said = [line for line in err.splitlines()
             if line.startswith(("error:", "warning:", "CRITICAL")) or "cannot" in line]
     assert said and any(str(state) in line for line in said), err[-3000:]
