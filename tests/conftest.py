@@ -151,3 +151,11 @@ def advanced_ws_capture() -> Path:
     """Real Coinbase Advanced Trade websocket frames (``rx_ns<TAB>frame`` lines)."""
     return _require(DATA_DIR / "coinbase_advanced_ws_2026-09-30_fastmm"
                     / "advanced_md_stream.jsonl")
+
+
+@pytest.fixture(scope="session")
+def minute_trade_files() -> list[Path]:
+    """Real one-minute trade bars of BTC-USD and ETH-USD (Lean data, the
+    convenience files: UTC and Unix times, minutes without trades absent)."""
+    folder = DATA_DIR / "coinbase_minute_lean"
+    return [_require(folder / f"{p}_1m_trade.csv") for p in ("BTC-USD", "ETH-USD")]

@@ -191,9 +191,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     report, paths = system.rt.write_report(results)
     print_report(report)
     marks = len(results.portfolio.equity)  # one a batch: an interval of every product
-    bars = marks * len(inputs.products) if inputs.files and "bars" in inputs.files[0] else 0
-    what = (f"{marks:,} intervals of {_interval(inputs.period_ns)} ({bars:,} bars of "
-            f"{len(inputs.products)} products)" if bars else f"{marks:,} batches")
+    what = (f"{marks:,} intervals of {_interval(inputs.period_ns)} ({inputs.bars:,} bars of "
+            f"{len(inputs.products)} products)" if inputs.bars else f"{marks:,} batches")
     print(f"{what} in {elapsed:.2f} s ({marks / elapsed:,.0f} intervals/s); "
           f"run {run.run_id} ended: {results.status}"
           + (f" ({results.reason})" if results.reason else ""))

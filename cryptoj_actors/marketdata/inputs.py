@@ -28,13 +28,15 @@ from cryptoj_actors.state.files import sha256_file
 class ReplayInputs:
     """``source()`` makes a fresh market source; ``period_ns`` is the time one
     batch covers (ns); ``files`` describes each input (JSON-ready dicts);
-    ``notes`` are the defects found, one line each, for the operator."""
+    ``notes`` are the defects found, one line each, for the operator;
+    ``bars`` counts the bars replayed (0 for a capture)."""
 
     source: Callable[[], MarketSource]
     period_ns: int
     products: tuple[str, ...]
     files: list[dict[str, Any]]
     notes: tuple[str, ...] = field(default=())
+    bars: int = 0
 
 
 def split_spec(spec: str) -> tuple[str | None, Path]:
@@ -69,4 +71,5 @@ def bar_inputs(specs: Sequence[str]) -> ReplayInputs:
     aligned = align(series)
     return ReplayInputs(source=lambda: BarReplaySource(aligned), period_ns=aligned.interval_ns,
                         products=aligned.products, files=files,
-                        notes=(*notes, *aligned.notes))
+                        notes=(*notes, *aligned.notes),
+                        bars=sum(len(bars) for _, bars in aligned.slices))

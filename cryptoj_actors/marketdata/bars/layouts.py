@@ -12,6 +12,12 @@ The layouts read (:data:`LAYOUTS`):
 * **plain** (``"plain"``): header ``timestamp,open,high,low,close,volume``;
   ``timestamp`` is the bar's start, ISO 8601 (naive means UTC) or integer
   epoch seconds. The product comes from the caller or from the file name.
+* **UTC and Unix time** (``"utc-unix"``): header
+  ``time_utc,unix_s,open,high,low,close,volume``, as the convenience files of
+  the Lean one-minute data are (``BTC-USD_1m_trade.csv``); ``unix_s`` is the
+  bar's start in epoch seconds (``time_utc`` says the same in ISO 8601). The
+  product comes from the caller or from the file name. Minutes without a
+  trade are absent: gaps are normal there.
 
 Header names are compared stripped and lower-cased. To read another layout,
 write a function from its header to a :class:`Layout` (with a time parser
@@ -33,6 +39,7 @@ __all__ = [
     "LAYOUTS",
     "LAYOUT_CDD",
     "LAYOUT_PLAIN",
+    "LAYOUT_UTC_UNIX",
     "KnownLayout",
     "Layout",
     "Reader",
@@ -41,9 +48,11 @@ __all__ = [
 
 LAYOUT_CDD = "cryptodatadownload"
 LAYOUT_PLAIN = "plain"
+LAYOUT_UTC_UNIX = "utc-unix"
 
 _CDD_COLUMNS = ("date", "symbol", "open", "high", "low", "close")
 _PLAIN_COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
+_UTC_UNIX_COLUMNS = ("time_utc", "unix_s", "open", "high", "low", "close", "volume")
 
 
 class Reader(Iterator[list[str]], Protocol):
@@ -105,14 +114,24 @@ def _match_cdd(columns: tuple[str, ...], line: int) -> Layout | None:
 
 
 def _match_plain(columns: tuple[str, ...], line: int) -> Layout | None:
-    if sorted(columns) != sorted(_PLAIN_COLUMNS):
+    return _named_columns(columns, line, _PLAIN_COLUMNS, LAYOUT_PLAIN, "timestamp")
+
+
+def _match_utc_unix(columns: tuple[str, ...], line: int) -> Layout | None:
+    return _named_columns(columns, line, _UTC_UNIX_COLUMNS, LAYOUT_UTC_UNIX, "unix_s")
+
+
+def _named_columns(columns: tuple[str, ...], line: int, names: tuple[str, ...], layout: str,
+                   time: str) -> Layout | None:
+    """A header of exactly ``names`` (in any order), the start in ``time``."""
+    if sorted(columns) != sorted(names):
         return None
     index = {name: i for i, name in enumerate(columns)}
     return Layout(
-        name=LAYOUT_PLAIN,
+        name=layout,
         header_line=line,
         header=columns,
-        time_col=index["timestamp"],
+        time_col=index[time],
         symbol_col=None,
         price_cols=(index["open"], index["high"], index["low"], index["close"]),
         volume_cols=((index["volume"], ""),),
@@ -135,6 +154,11 @@ LAYOUTS: tuple[KnownLayout, ...] = (
         expected="a plain one (header timestamp,open,high,low,close,volume)",
         header_lines=(1,),
         match=_match_plain,
+    ),
+    KnownLayout(
+        expected="UTC and Unix times (header time_utc,unix_s,open,high,low,close,volume)",
+        header_lines=(1,),
+        match=_match_utc_unix,
     ),
 )
 
