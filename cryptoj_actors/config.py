@@ -171,6 +171,11 @@ class FeedConfig:
     reported down after ``circuit_breaker_failures`` failures in a row; data
     older than ``stale_after_s`` forces a reconnect; ``book_depth`` levels a
     side go into each batch.
+
+    Replay: a product whose latest bar is more than ``replay_stale_bars``
+    intervals old (a gap in the data) is unreliable, as stale live data is:
+    risk lets nothing add exposure to it until its next bar, and the replay
+    notes how long each product was so.
     """
 
     url: Annotated[Str, WsUrl] = "wss://advanced-trade-ws.coinbase.com"
@@ -186,6 +191,7 @@ class FeedConfig:
     circuit_breaker_failures: Annotated[Int, Positive] = 5
     stale_after_s: Annotated[Float, Positive] = 5.0
     book_depth: Annotated[Int, Positive] = 20
+    replay_stale_bars: Annotated[Int, Positive] = 5
 
 
 @dataclass(frozen=True, slots=True, config=SECTION)

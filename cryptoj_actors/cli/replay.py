@@ -85,7 +85,7 @@ def _inputs(files: list[str], config: Config) -> ReplayInputs:
             raise UsageError("a websocket capture (.jsonl) is replayed alone: give one file")
         return capture_inputs(Path(captures[0]), config.feed)
     try:
-        inputs = bar_inputs(files)
+        inputs = bar_inputs(files, config.feed.replay_stale_bars)
     except ValueError as exc:  # the files cannot be aligned
         raise UsageError(str(exc)) from None
     for note in inputs.notes:

@@ -19,7 +19,7 @@ from cryptoj_actors.clock import iso
 from cryptoj_actors.marketdata.bars.align import align
 from cryptoj_actors.marketdata.bars.series import load_bars
 from cryptoj_actors.marketdata.errors import DataError
-from cryptoj_actors.marketdata.replay import BarReplaySource
+from cryptoj_actors.marketdata.replay import BarReplaySource, stale_products
 from cryptoj_actors.marketdata.source import MarketSource
 from cryptoj_actors.state.files import sha256_file
 
@@ -45,8 +45,10 @@ def split_spec(spec: str) -> tuple[str | None, Path]:
     return (product, Path(name)) if sep else (None, Path(spec))
 
 
-def bar_inputs(specs: Sequence[str]) -> ReplayInputs:
-    """Load and align the bar files ``specs`` (``FILE`` or ``PRODUCT=FILE``).
+def bar_inputs(specs: Sequence[str], stale_bars: int | None = None) -> ReplayInputs:
+    """Load and align the bar files ``specs`` (``FILE`` or ``PRODUCT=FILE``);
+    a product without a bar for more than ``stale_bars`` intervals is
+    unreliable meanwhile, and noted (see :mod:`~cryptoj_actors.marketdata.replay`).
 
     Raises:
         DataError: a file is missing, not a file, or cannot be read or
@@ -69,7 +71,14 @@ def bar_inputs(specs: Sequence[str]) -> ReplayInputs:
                       "last": iso(bars.bars[-1].start_ns), "notes": list(bars.notes)})
         notes.extend(f"{path.name}: {note}" for note in bars.notes)
     aligned = align(series)
-    return ReplayInputs(source=lambda: BarReplaySource(aligned), period_ns=aligned.interval_ns,
+    stale = stale_products(aligned, stale_bars)
+    for product in aligned.products:
+        batches = sum(product in names for names in stale)
+        if batches:
+            notes.append(f"{product}: its latest bar was more than {stale_bars} intervals old "
+                         f"in {batches:,} of {len(stale):,} batches (no new exposure then)")
+    return ReplayInputs(source=lambda: BarReplaySource(aligned, stale_bars),
+                        period_ns=aligned.interval_ns,
                         products=aligned.products, files=files,
                         notes=(*notes, *aligned.notes),
                         bars=sum(len(bars) for _, bars in aligned.slices))
