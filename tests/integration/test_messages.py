@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 
+import pytest
+
 from cryptoj_actors.cli.main import _parser
 from tests.integration.test_cli import cli, real_slice  # noqa: F401
 
@@ -25,11 +27,19 @@ def test_every_subcommand_has_a_description_and_every_option_a_help():
     assert all(listed[name] for name in COMMANDS), listed
 
 
-def test_report_takes_a_run_id(real_slice, tmp_path):  # noqa: F811
-    assert cli("replay", "--state-dir", str(tmp_path), "--no-ui", *map(str, real_slice)
-               ).returncode == 0
-    (run,) = (tmp_path / "runs").iterdir()
-    result = cli("report", run.name, "--state-dir", str(tmp_path))
+@pytest.fixture(scope="module")
+def replayed(real_slice, tmp_path_factory):  # noqa: F811
+    """A replay of the real slice: its state directory and what it printed."""
+    state = tmp_path_factory.mktemp("replayed")
+    result = cli("replay", "--state-dir", str(state), "--no-ui", *map(str, real_slice))
+    assert result.returncode == 0, result.stderr
+    return state, result
+
+
+def test_report_takes_a_run_id(replayed):
+    state, _ = replayed
+    (run,) = (state / "runs").iterdir()
+    result = cli("report", run.name, "--state-dir", str(state))
     assert result.returncode == 0, result.stderr
     assert f"wrote {run / 'positions.png'}" in result.stdout
 
@@ -42,10 +52,8 @@ def test_record_refuses_an_existing_file_before_saying_it_records(tmp_path):
     assert result.stderr.strip() == f"error: {out} exists: a recording is never overwritten"
 
 
-def test_a_replay_says_when_in_market_time_and_a_clean_stop_is_not_a_failure(
-        real_slice, tmp_path):  # noqa: F811
-    result = cli("replay", "--state-dir", str(tmp_path), "--no-ui", *map(str, real_slice))
-    assert result.returncode == 0, result.stderr
+def test_a_replay_says_when_in_market_time_and_a_clean_stop_is_not_a_failure(replayed):
+    _, result = replayed
     reducing = [line for line in result.stderr.splitlines() if "trading REDUCING" in line]
     assert reducing and all(" at 20" in line and "(market time)" in line for line in reducing)
     assert "actor:admin down" not in result.stderr  # stopping is not being down
