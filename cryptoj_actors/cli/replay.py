@@ -37,6 +37,7 @@ from cryptoj_actors.report.table import print_report
 from cryptoj_actors.runtime import RunInfo
 from cryptoj_actors.state.layout import RunDir
 from cryptoj_actors.state.manifest import ManifestError, RunManifest
+from cryptoj_actors.strategy.base import load_strategy, warmup_bars
 from cryptoj_actors.system import TradingSystem
 from cryptoj_actors.ui.watch import watch
 
@@ -91,6 +92,16 @@ def _inputs(files: list[str], config: Config) -> ReplayInputs:
     for note in inputs.notes:
         print(f"note: {note}", file=sys.stderr)
     return inputs
+
+
+def _say_warmup(strategy: object, inputs: ReplayInputs) -> None:
+    """Warn when the strategy's warm-up is longer than the data: the replay
+    would run to its end without a decision."""
+    needed, have = warmup_bars(strategy), inputs.source().total_batches
+    if needed > have:
+        print(f"warning: the strategy needs {needed:,} bars before its first decision and "
+              f"the data has {have:,} intervals: this replay will not trade (shorten the "
+              "spans, or give more data)", file=sys.stderr)
 
 
 def _say_products(config: Config, replayed: tuple[str, ...]) -> None:
@@ -163,7 +174,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"resuming {run.run_id}: {summary}; re-executing from the first batch against "
               "the journal", file=sys.stderr)
     setup_logging(config, args.verbose, run.files.log, tag=run.trading)
-    system = TradingSystem(config, run, inputs.source)
+    strategy = load_strategy(config.strategy, inputs.products, config.source)
+    _say_warmup(strategy, inputs)
+    system = TradingSystem(config, run, inputs.source, strategy=strategy)
     system.rt.write_report = report_writer(run.run_dir, config, inputs.period_ns,
                                            inputs.products, inputs.files)
     started = time.perf_counter()

@@ -43,11 +43,19 @@ P = TypeVar("P")
 
 @runtime_checkable
 class Strategy(Protocol):
-    """The strategy interface."""
+    """The strategy interface. A strategy may also say how many bars it needs
+    before its first decision, ``warmup_bars`` (read with :func:`warmup_bars`;
+    none said is 0)."""
 
     def on_batch(self, batch: MarketBatch) -> Sequence[OrderIntent]:
         """Target weights after ``batch``; an empty sequence keeps the current ones."""
         ...
+
+
+def warmup_bars(strategy: object) -> int:
+    """The bars (bar times) ``strategy`` needs before it decides anything."""
+    value = getattr(strategy, "warmup_bars", 0)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 class ParamError(ValueError):

@@ -132,6 +132,8 @@ class TrendRiskParity:
         self._pending: dict[int, dict[int, float]] = {}  # bar start -> product -> log close
         self._latest_start = [-1] * len(self.products)
         self.bars_seen = 0  # bar times processed
+        #: No target before the slow EMA has seen ``slow_span`` bar times.
+        self.warmup_bars = args.slow_span
 
     def on_batch(self, batch: MarketBatch) -> Sequence[OrderIntent]:
         for event in batch.events:

@@ -64,3 +64,13 @@ def test_a_directory_given_as_a_csv_is_called_a_directory_not_missing(tmp_path):
     result = cli("replay", str(tmp_path), "--state-dir", str(tmp_path / "var"), "--no-ui")
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: {tmp_path}: not a file (give the CSV files themselves)"
+
+
+def test_a_warm_up_longer_than_the_data_is_a_warning_not_a_silent_run(real_slice, tmp_path):  # noqa: F811
+    config = tmp_path / "long.toml"
+    config.write_text("[strategy.params]\nslow_span = 3000\n")
+    result = cli("replay", "--config", str(config), "--state-dir", str(tmp_path), "--no-ui",
+                 *map(str, real_slice))
+    assert result.returncode == 0, result.stderr
+    assert ("warning: the strategy needs 3,000 bars before its first decision and the data "
+            "has 2,000 intervals: this replay will not trade") in result.stderr
