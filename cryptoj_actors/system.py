@@ -71,6 +71,10 @@ class TradingSystem:
         first = source()
         self.products = tuple(first.products)
         self.periods_per_year = periods_per_year(first.period_ns)
+        #: What a strategy's spans are counted in: live, the bars cut from
+        #: trades; in replay, the recorded bars (one batch each).
+        self.bar_interval_s = (config.feed.bar_interval_s if run.mode == "live"
+                               else first.period_ns // 1_000_000_000)
         self._strategy = strategy
         self.supervisor: pykka.ActorRef[Any] | None = None
 
@@ -110,7 +114,7 @@ class TradingSystem:
 
         def strategy(rt: Runtime, gen: int) -> pykka.ActorRef[Any]:
             chosen = self._strategy if gen == 0 and self._strategy is not None else \
-                load_strategy(cfg.strategy, products, cfg.source)
+                load_strategy(cfg.strategy, products, cfg.source, self.bar_interval_s)
             return StrategyActor.start(rt, gen, strategy=chosen)
 
         def feed(rt: Runtime, gen: int) -> pykka.ActorRef[Any]:
@@ -152,7 +156,7 @@ class TradingSystem:
     def start(self) -> None:
         if self._strategy is None:
             self._strategy = load_strategy(self.rt.config.strategy, self.products,
-                                           self.rt.config.source)
+                                           self.rt.config.source, self.bar_interval_s)
         run = self.rt.run
         run.run_dir.mkdir(parents=True, exist_ok=True)
         # The journal file (in WAL mode) exists before the actors that share it start.

@@ -174,7 +174,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"resuming {run.run_id}: {summary}; re-executing from the first batch against "
               "the journal", file=sys.stderr)
     setup_logging(config, args.verbose, run.files.log, tag=run.trading)
-    strategy = load_strategy(config.strategy, inputs.products, config.source)
+    strategy = load_strategy(config.strategy, inputs.products, config.source,
+                             inputs.period_ns // 1_000_000_000)
     _say_warmup(strategy, inputs)
     system = TradingSystem(config, run, inputs.source, strategy=strategy)
     system.rt.write_report = report_writer(run.run_dir, config, inputs.period_ns,

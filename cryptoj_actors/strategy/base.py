@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import ValidationError
@@ -101,10 +103,44 @@ def _builtins() -> dict[str, type]:
     return {"trend_risk_parity": TrendRiskParity}
 
 
+#: A span given as a duration: a number and a unit (s, m, h, d, w).
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
+_UNIT_S = {"s": 1, "m": 60, "h": 3_600, "d": 86_400, "w": 604_800}
+
+
+def spans_in_bars(params: Mapping[str, Any], bar_interval_s: int | None) -> dict[str, Any]:
+    """``params`` with each ``*_span`` given as a duration (``"7d"``, ``"90m"``)
+    turned into bars of ``bar_interval_s`` seconds, so that one config serves
+    hourly and minute data; every other value as given.
+
+    Raises:
+        ParamError: a duration that is not a whole number of bars (or no
+            bar interval to count it in).
+    """
+    out = dict(params)
+    for key, value in params.items():
+        if not (key.endswith("_span") and isinstance(value, str)):
+            continue
+        match = _DURATION.fullmatch(value.strip())
+        if match is None:
+            raise ParamError(key, f"a span is a number of bars or a duration like \"7d\", "
+                                  f"\"36h\" or \"90m\", got {value!r}")
+        if bar_interval_s is None:
+            raise ParamError(key, f"{value} needs the bar interval to count it in bars")
+        seconds = Decimal(match.group(1)) * _UNIT_S[match.group(2)]
+        bars = seconds / bar_interval_s
+        if bars != bars.to_integral_value() or bars < 1:
+            raise ParamError(key, f"{value} is {bars.normalize()} bars of {bar_interval_s} s: "
+                                  "not a whole number of bars")
+        out[key] = int(bars)
+    return out
+
+
 def load_strategy(config: StrategyConfig, products: Sequence[str],
-                  source: str = "<inline>") -> Strategy:
+                  source: str = "<inline>", bar_interval_s: int | None = None) -> Strategy:
     """Build the configured strategy for ``products``; ``source`` is the
-    config file, for the messages (``Config.source``).
+    config file, for the messages (``Config.source``); ``bar_interval_s``
+    (seconds) counts spans given as durations (:func:`spans_in_bars`).
 
     Raises:
         ConfigError: the name cannot be imported, is not a strategy, or a
@@ -126,12 +162,13 @@ def load_strategy(config: StrategyConfig, products: Sequence[str],
             raise fail("strategy.name", f"cannot import {config.name}: {exc}") from None
     model = getattr(cls, "Params", None)
     try:
+        given = spans_in_bars(config.params, bar_interval_s)
         if model is None:
-            _check_names(cls, config.params)
-            params = dict(config.params)
+            _check_names(cls, given)
+            params = given
         else:
-            checked = check_params(model, config.params)
-            params = {key: getattr(checked, key) for key in config.params}
+            checked = check_params(model, given)
+            params = {key: getattr(checked, key) for key in given}
         strategy = cls(products=tuple(products), **params)
     except (ParamError, ValidationError) as exc:  # the latter: a constructor's own pydantic
         key, reason = (exc.key, exc.reason) if isinstance(exc, ParamError) else explain(exc, cls)

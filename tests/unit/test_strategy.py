@@ -560,7 +560,10 @@ SOURCE = "conf/x.toml"
         ("trend_risk_parity", {"fastspan": 10},
          f"strategy.params.fastspan: unknown key (known: {TREND_PARAMS})"),
         ("trend_risk_parity", {"slow_span": "672"},
-         "strategy.params.slow_span: must be an integer, got '672'"),
+         "strategy.params.slow_span: a span is a number of bars or a duration like \"7d\", "
+         "\"36h\" or \"90m\", got '672'"),
+        ("trend_risk_parity", {"gross_target": "0.24"},
+         "strategy.params.gross_target: must be a finite number, got '0.24'"),
         ("trend_risk_parity", {"products": ["X-Y"]},
          f"strategy.params.products: unknown key (known: {TREND_PARAMS})"),
         # no Params: the keys are checked against the constructor's signature
