@@ -159,3 +159,11 @@ def minute_trade_files() -> list[Path]:
     convenience files: UTC and Unix times, minutes without trades absent)."""
     folder = DATA_DIR / "coinbase_minute_lean"
     return [_require(folder / f"{p}_1m_trade.csv") for p in ("BTC-USD", "ETH-USD")]
+
+
+@pytest.fixture(scope="session")
+def lean_raw_folder() -> Path:
+    """Lean's raw one-minute files of the same data: one a day and product,
+    no header, ms after midnight (``20180405_btcusd_minute_trade.csv``)."""
+    folder = DATA_DIR / "coinbase_minute_lean" / "raw"
+    return _require(folder / "20180405_btcusd_minute_trade.csv").parent

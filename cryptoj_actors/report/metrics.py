@@ -84,6 +84,7 @@ class Performance:
     end_ns: int
     number_of_points: int
     years: float
+    calendar_years: float
     periods_per_year: float
     risk_free_rate: float
     # returns
@@ -147,8 +148,14 @@ def performance(
 
     Returns
         - ``total_return = E_n / E_0 - 1`` (the ratio is taken in Decimal).
-        - ``years = (t_n - t_0) / 365.25 days``.
-        - CAGR (compound annual growth rate) ``= (E_n / E_0) ** (1 / years) - 1``;
+        - ``years`` is the time the data covers: ``sum_t min(t_t - t_{t-1}, P) /
+          365.25 days`` with one period ``P = 365.25 days / ppy``. A hole in the
+          data (a step longer than ``P``: minutes without a trade, a day
+          missing) counts one period, so a return across it is one period's,
+          as volatility and Sharpe count it. ``calendar_years = (t_n - t_0) /
+          365.25 days``, holes included; equal to ``years`` on contiguous data.
+        - CAGR (compound annual growth rate) ``= (E_n / E_0) ** (1 / years) - 1``,
+          over the covered years;
           ``None`` if ``years`` is 0, if ``E_n < 0``, or if the annualization
           overflows a float (a huge gain over a very short span).
 
@@ -219,16 +226,16 @@ def snapshot(running: RunningPerformance) -> Performance:
     """
     if running.points == 0:
         raise ValueError("performance needs at least one equity point")
-    span_ns = running.last_ns - running.first_ns
     years = running.years
     ratio = LEDGER_CONTEXT.divide(running.last_equity, running.first_equity)
-    cagr = _cagr(float(ratio), years) if span_ns > 0 else None
+    cagr = _cagr(float(ratio), years) if running.covered_ns > 0 else None
     max_drawdown = running.max_drawdown
     return Performance(
         start_ns=running.first_ns,
         end_ns=running.last_ns,
         number_of_points=running.points,
         years=years,
+        calendar_years=running.calendar_years,
         periods_per_year=running.periods_per_year,
         risk_free_rate=running.risk_free_rate,
         start_equity=running.first_equity,

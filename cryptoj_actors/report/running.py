@@ -42,6 +42,10 @@ class RunningPerformance:
         self.risk_free_rate = float(risk_free_rate)
         self.periods_per_year = float(periods_per_year)
         self.rf_p = (1.0 + self.risk_free_rate) ** (1.0 / self.periods_per_year) - 1.0
+        # One period in ns: a step between points longer than it is a hole in
+        # the data, which counts one period of covered time, not its length.
+        self._period_ns = round(YEAR_NS / self.periods_per_year)
+        self.covered_ns = 0
         self.points = 0
         self.first_ns = self.last_ns = 0
         self.first_equity = self.last_equity = ZERO
@@ -75,6 +79,7 @@ class RunningPerformance:
         else:
             if time_ns < self.last_ns:
                 raise ValueError("equity points are not in time order")
+            self.covered_ns += min(time_ns - self.last_ns, self._period_ns)
             if self._last_float > 0 and self._returns_defined:
                 self._returns.append(e / self._last_float - 1.0)
             else:
@@ -114,6 +119,13 @@ class RunningPerformance:
 
     @property
     def years(self) -> float:
+        """The time the data covers, in years of 365.25 days: the steps
+        between points, each at most one period (holes count one)."""
+        return self.covered_ns / YEAR_NS
+
+    @property
+    def calendar_years(self) -> float:
+        """From the first point to the last, holes included, in years of 365.25 days."""
         return (self.last_ns - self.first_ns) / YEAR_NS
 
     def _moments(self) -> tuple[float, ...]:

@@ -2,7 +2,7 @@
 
 :func:`render_report` reads the JSON-ready report mapping (the one written to
 ``report.json``): fractions are shown as percent with 2 decimals, money with 2
-decimals, ratios with 2 decimals, undefined values as ``n/a``. Any key may be
+decimals, ratios with 2 decimals, spans of time in years (days under one), undefined values as ``n/a``. Any key may be
 missing: a missing metric is skipped, a missing section left out.
 """
 
@@ -54,7 +54,14 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
-_years = _ratio
+def _years(value: Any) -> str:
+    """Years with 2 decimals; under a year, days (a minute replay covers a few)."""
+    number = _number(value)
+    if number is None:
+        return str(value)
+    if abs(number) >= 1:
+        return f"{_two_decimals(number)} years"
+    return f"{_two_decimals(number * Decimal('365.25'))} days"
 
 
 Formatter = Callable[[Any], str]
@@ -67,7 +74,8 @@ _SECTIONS: tuple[tuple[str, tuple[tuple[str, str, Formatter], ...]], ...] = (
             ("end_equity", "End equity", _money),
             ("total_return", "Total return", _percent),
             ("cagr", "CAGR", _percent),
-            ("years", "Years", _years),
+            ("years", "Time covered by the data", _years),
+            ("calendar_years", "Calendar time (holes included)", _years),
         ),
     ),
     (

@@ -81,10 +81,10 @@ def test_align_refuses_grids_that_do_not_line_up(tmp_path: Path) -> None:
         align([a, b])
 
 
-def test_align_refuses_duplicate_products(tmp_path: Path) -> None:
+def test_align_refuses_one_product_twice_over_the_same_time(tmp_path: Path) -> None:
     a = hourly_plain("2020-01-01T00:00", [0, 1, 2], "AAA-USD.csv", tmp_path)
     b = hourly_plain("2020-01-01T00:00", [0, 1, 2], "AAA-USD_copy.csv", tmp_path)
-    with pytest.raises(ValueError, match="AAA-USD given twice"):
+    with pytest.raises(ValueError, match="overlap: both have AAA-USD bars"):
         align([a, b])
 
 

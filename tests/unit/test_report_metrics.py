@@ -100,10 +100,26 @@ def test_case_a_returns():
 
 
 def test_cagr_over_two_years():
-    p = perf(curve([100, 121], times=[0, 2 * YEAR_NS]))
-    assert p.years == 2.0
+    p = perf(curve([100, 121], times=[0, 2 * YEAR_NS]), ppy=0.5)  # one two-year bar
+    assert p.years == p.calendar_years == 2.0
     assert p.total_return == pytest.approx(0.21, rel=1e-12)
     assert p.cagr == pytest.approx(0.10, rel=1e-12)
+
+
+def test_a_hole_in_the_data_counts_one_period_not_its_length():
+    # Minute bars: 3 contiguous minutes, a hole of one day, 2 more minutes.
+    minute = 60 * 1_000_000_000
+    times = [0, minute, 2 * minute, 2 * minute + NS_PER_DAY, 3 * minute + NS_PER_DAY]
+    equities = [100, "100.0001", "100.0002", "100.0003", "100.0004"]
+    p = perf(curve(equities, times=times), ppy=periods_per_year(minute))
+    assert p.years == 4 * minute / YEAR_NS  # four returns, one period each
+    assert p.calendar_years == (3 * minute + NS_PER_DAY) / YEAR_NS
+    assert p.cagr == pytest.approx(1.000004 ** (YEAR_NS / (4 * minute)) - 1, rel=1e-9)
+
+
+def test_contiguous_data_covers_its_calendar_span():
+    p = perf(curve([100, 101, 99, 102]), ppy=periods_per_year(NS_PER_HOUR))
+    assert p.years == p.calendar_years == 3 * NS_PER_HOUR / YEAR_NS
 
 
 def test_cagr_over_half_a_year_compounds():

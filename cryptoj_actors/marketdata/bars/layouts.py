@@ -18,6 +18,17 @@ The layouts read (:data:`LAYOUTS`):
   bar's start in epoch seconds (``time_utc`` says the same in ISO 8601). The
   product comes from the caller or from the file name. Minutes without a
   trade are absent: gaps are normal there.
+* **Lean raw** (``"lean-minute"``): QuantConnect Lean's one-minute trade
+  bars as Lean stores them, one file a day and product, named
+  ``YYYYMMDD_<symbol>_minute_trade.csv`` (``20180405_btcusd_minute_trade.csv``).
+  No header: every line is ``ms,open,high,low,close,volume``, ``ms`` the bar's
+  start in milliseconds after 00:00 UTC of the file's date, volume in base
+  units. Only here does the name matter: it carries the day and the product.
+  (Lean's format page: "Crypto" under "Data Formats" of the Lean docs.)
+
+Bid/ask bars (Lean's ``_minute_quote.csv`` files, or a header with
+``bid_open``) are refused with a line that says so: a replay marks and fills
+on trade bars.
 
 Header names are compared stripped and lower-cased. To read another layout,
 write a function from its header to a :class:`Layout` (with a time parser
@@ -27,17 +38,25 @@ times are written a new way) and add it to :data:`LAYOUTS`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from cryptoj_actors.marketdata.bars.times import TimeParser, cdd_times, plain_times
+from cryptoj_actors.marketdata.bars.symbols import split_symbol
+from cryptoj_actors.marketdata.bars.times import (
+    TimeParser,
+    cdd_times,
+    day_ms_times,
+    plain_times,
+)
 from cryptoj_actors.marketdata.errors import DataError, quoted
 
 __all__ = [
     "LAYOUTS",
     "LAYOUT_CDD",
+    "LAYOUT_LEAN_MINUTE",
     "LAYOUT_PLAIN",
     "LAYOUT_UTC_UNIX",
     "KnownLayout",
@@ -49,10 +68,15 @@ __all__ = [
 LAYOUT_CDD = "cryptodatadownload"
 LAYOUT_PLAIN = "plain"
 LAYOUT_UTC_UNIX = "utc-unix"
+LAYOUT_LEAN_MINUTE = "lean-minute"
 
 _CDD_COLUMNS = ("date", "symbol", "open", "high", "low", "close")
 _PLAIN_COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
 _UTC_UNIX_COLUMNS = ("time_utc", "unix_s", "open", "high", "low", "close", "volume")
+_LEAN_COLUMNS = ("ms", "open", "high", "low", "close", "volume")
+_LEAN_NAME = re.compile(r"(\d{8})_([a-z0-9]+)_minute_(trade|quote)\.csv", re.IGNORECASE)
+_REFUSE_QUOTES = ("a replay marks and fills on trade bars: give the trade file of the same "
+                  "data (_trade.csv)")
 
 
 class Reader(Iterator[list[str]], Protocol):
@@ -69,6 +93,9 @@ class Layout:
     the product (it comes from the caller or the file name). Each of
     ``volume_cols`` is (column, lower-case text after "volume" in its name);
     the first is the base volume unless a symbol column tells otherwise.
+    ``header_line`` is 0 for a file without a header (its first line is a
+    row); ``header`` then names the columns. ``product`` is the product when
+    the file's name tells it as part of the layout (Lean's), else None.
     """
 
     name: str  # LAYOUT_CDD, LAYOUT_PLAIN, ...: what BarSeries.layout says
@@ -79,6 +106,7 @@ class Layout:
     price_cols: tuple[int, int, int, int]  # open, high, low, close
     volume_cols: tuple[tuple[int, str], ...]
     times: Callable[[], TimeParser]  # a parser for this file's times
+    product: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +115,12 @@ class KnownLayout:
 
     expected: str  # how the unknown-layout error describes it
     header_lines: tuple[int, ...]  # the lines (1-based) its header may be on
-    match: Callable[[tuple[str, ...], int], Layout | None]  # (header, its line) -> layout
+    # (header, its line, the file) -> the layout, or None; raises DataError
+    # for a file it knows and refuses.
+    match: Callable[[tuple[str, ...], int, Path], Layout | None]
 
 
-def _match_cdd(columns: tuple[str, ...], line: int) -> Layout | None:
+def _match_cdd(columns: tuple[str, ...], line: int, path: Path) -> Layout | None:
     if not all(name in columns for name in _CDD_COLUMNS):
         return None
     volume_cols = tuple(
@@ -113,12 +143,45 @@ def _match_cdd(columns: tuple[str, ...], line: int) -> Layout | None:
     )
 
 
-def _match_plain(columns: tuple[str, ...], line: int) -> Layout | None:
+def _match_plain(columns: tuple[str, ...], line: int, path: Path) -> Layout | None:
     return _named_columns(columns, line, _PLAIN_COLUMNS, LAYOUT_PLAIN, "timestamp")
 
 
-def _match_utc_unix(columns: tuple[str, ...], line: int) -> Layout | None:
+def _match_utc_unix(columns: tuple[str, ...], line: int, path: Path) -> Layout | None:
+    if "bid_open" in columns:
+        raise DataError(path, line, f"bid/ask (quote) bars; {_REFUSE_QUOTES}")
     return _named_columns(columns, line, _UTC_UNIX_COLUMNS, LAYOUT_UTC_UNIX, "unix_s")
+
+
+def _match_lean(columns: tuple[str, ...], line: int, path: Path) -> Layout | None:
+    """A Lean raw minute file: told by its name, then by a first row of numbers."""
+    name = _LEAN_NAME.fullmatch(path.name)
+    if name is None:
+        return None
+    day, symbol, kind = name.groups()
+    if kind.lower() == "quote":
+        raise DataError(path, None, f"a Lean quote file (bid/ask bars); {_REFUSE_QUOTES}")
+    if len(columns) != len(_LEAN_COLUMNS) or not columns[0].isdigit():
+        return None
+    product = split_symbol(symbol)
+    if product is None:
+        raise DataError(path, None, f"cannot tell the product from the symbol {symbol!r} "
+                                    "in the file name")
+    try:
+        times = day_ms_times(day)
+    except ValueError as exc:
+        raise DataError(path, None, f"the date {day!r} in the file name: {exc}") from None
+    return Layout(
+        name=LAYOUT_LEAN_MINUTE,
+        header_line=0,
+        header=_LEAN_COLUMNS,
+        time_col=0,
+        symbol_col=None,
+        price_cols=(1, 2, 3, 4),
+        volume_cols=((5, ""),),
+        times=times,
+        product=product,
+    )
 
 
 def _named_columns(columns: tuple[str, ...], line: int, names: tuple[str, ...], layout: str,
@@ -160,6 +223,12 @@ LAYOUTS: tuple[KnownLayout, ...] = (
         header_lines=(1,),
         match=_match_utc_unix,
     ),
+    KnownLayout(
+        expected=("Lean raw minute bars (no header; named YYYYMMDD_<symbol>_minute_trade.csv, "
+                  "rows ms,open,high,low,close,volume)"),
+        header_lines=(1,),
+        match=_match_lean,
+    ),
 )
 
 
@@ -175,8 +244,12 @@ _LAST_HEADER_LINE = max(line for known in LAYOUTS for line in known.header_lines
 def detect_layout(path: Path, reader: Reader) -> Layout:
     """Recognise the layout from the first lines; consume them, the header last.
 
+    A layout without a header (``header_line == 0``) is recognised by its
+    first row, which is consumed too: the caller reads the file again.
+
     Raises:
-        DataError: no layout's header on the lines where it may be.
+        DataError: no layout's header on the lines where it may be, or a
+            file recognised and refused (bid/ask bars).
     """
     read: list[list[str]] = []
     for line in range(1, _LAST_HEADER_LINE + 1):
@@ -187,7 +260,7 @@ def detect_layout(path: Path, reader: Reader) -> Layout:
         columns = tuple(c.strip().lower() for c in row)
         for known in LAYOUTS:
             if line in known.header_lines:
-                layout = known.match(columns, line)
+                layout = known.match(columns, line, path)
                 if layout is not None:
                     return layout
     if not read:

@@ -12,14 +12,11 @@ from decimal import Decimal
 from pathlib import Path
 
 from cryptoj_actors.marketdata.bars.layouts import Layout, Reader
+from cryptoj_actors.marketdata.bars.symbols import QUOTE_CURRENCIES, split_symbol
 from cryptoj_actors.marketdata.errors import DataError, quoted
-from cryptoj_actors.model import PRODUCT_ID
 from cryptoj_actors.money import ZERO, to_decimal
 
-__all__ = ["QUOTE_CURRENCIES", "Row", "read_rows"]
-
-# Longest first, so that BTCUSDC splits as BTC-USDC rather than failing on "USD".
-QUOTE_CURRENCIES = ("USDC", "USDT", "USD", "EUR", "GBP", "BTC", "ETH")
+__all__ = ["Row", "read_rows"]
 
 #: One parsed row: (start_ns, line, open, high, low, close, volume, the five
 #: number texts as written).
@@ -127,7 +124,7 @@ def _product_from_symbol(
     path: Path, line: int, layout: Layout, symbol: str, wanted: str | None
 ) -> tuple[str, int]:
     """Product id and base-volume column from the symbol of a row (at ``line``)."""
-    product = _split_symbol(symbol)
+    product = split_symbol(symbol)
     if product is None:
         raise DataError(
             path,
@@ -147,21 +144,6 @@ def _product_from_symbol(
             f"in the header {quoted(header)}",
         )
     return product, col
-
-
-def _split_symbol(symbol: str) -> str | None:
-    """``BTCUSD`` (or ``BTC-USD``, ``BTC/USD``) -> ``BTC-USD``; None if not a pair."""
-    text = symbol.strip().upper()
-    for sep in ("-", "/"):
-        if sep in text:
-            product = text.replace(sep, "-", 1)
-            return product if PRODUCT_ID.fullmatch(product) else None
-    for quote in QUOTE_CURRENCIES:
-        if text.endswith(quote):
-            product = f"{text[: -len(quote)]}-{quote}"
-            if PRODUCT_ID.fullmatch(product):
-                return product
-    return None
 
 
 def _base_volume_col(layout: Layout, product: str) -> int | None:

@@ -81,7 +81,14 @@ def load_bars(path: Path, product_id: str | None = None) -> BarSeries:
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         layout = detect_layout(path, reader)
-        if layout.symbol_col is None:
+        if layout.header_line == 0:  # no header: the rows start at line 1
+            reader = csv.reader(io.StringIO(text, newline=""))
+        if layout.product is not None:
+            if wanted is not None and wanted != layout.product:
+                raise DataError(path, None, f"the file name says {layout.product}, "
+                                            f"not the requested {wanted}")
+            product = layout.product
+        elif layout.symbol_col is None:
             product = wanted or _product_from_name(path)
         else:
             product = ""  # told by the first row's symbol

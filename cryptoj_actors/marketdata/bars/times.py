@@ -14,11 +14,12 @@ from functools import partial
 
 from cryptoj_actors.clock import NS_PER_DAY, NS_PER_HOUR, NS_PER_SECOND, from_datetime
 
-__all__ = ["TimeParser", "cdd_times", "plain_times"]
+__all__ = ["TimeParser", "cdd_times", "day_ms_times", "plain_times"]
 
 _EPOCH_DATE_ORDINAL = date(1970, 1, 1).toordinal()
 # Epoch seconds past year 9999 are almost surely milliseconds: refuse them.
 _MAX_EPOCH_SECONDS = 253_402_300_800
+_NS_PER_MS = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,26 @@ def cdd_times() -> TimeParser:
 def plain_times() -> TimeParser:
     """A parser for ISO 8601 times or epoch seconds: no fast path, every row is parsed."""
     return TimeParser({}, {}, _plain_time)
+
+
+def day_ms_times(day: str) -> Callable[[], TimeParser]:
+    """A parser maker for milliseconds after 00:00 UTC of ``day`` (``YYYYMMDD``,
+    as Lean names its files); the times of a row are ``0 <= ms < 86400000``.
+
+    Raises:
+        ValueError: ``day`` is no date.
+    """
+    midnight = _day_ns(f"{day[:4]}-{day[4:6]}-{day[6:]}")
+    return lambda: TimeParser({}, {}, partial(_day_ms_time, midnight=midnight))
+
+
+def _day_ms_time(text: str, midnight: int) -> int:
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError("expected whole milliseconds after midnight")
+    ms = int(text)
+    if ms >= NS_PER_DAY // _NS_PER_MS:
+        raise ValueError("milliseconds after midnight beyond the day")
+    return midnight + ms * _NS_PER_MS
 
 
 def _day_ns(text: str) -> int:
