@@ -151,6 +151,31 @@ def test_children_stop_in_reverse_start_order(runtime):
     assert [e[1] for e in events if e[0] == "stop"] == ["third", "second", "first"]
 
 
+class Unlisted(Worker):
+    """A child that notes, as it stops, whether its role still leads to it."""
+
+    listed_at_stop: list = []
+
+    def stopping(self) -> None:
+        self.listed_at_stop.append((self.role, self.rt.directory.get(self.role) is not None))
+        super().stopping()
+
+
+def test_a_clean_stop_takes_each_child_out_of_the_directory_before_stopping_it(runtime):
+    # Health samples the directory: a role still listed while it stops would
+    # be "down" to it, and each clean stop would log CRITICAL actor:<role> down.
+    events: list = []
+
+    def unlisted(role: str) -> ChildSpec:
+        return replace(spec(role, events), factory=lambda rt, gen: Unlisted.start(
+            rt, gen, role=role, events=events))
+
+    sup = SupervisorActor.start(runtime, [unlisted("health"), unlisted("admin")])
+    wait_until(lambda: ("start", "admin", 0) in events)
+    sup.proxy().shutdown().get(timeout=10)
+    assert Unlisted.listed_at_stop == [("admin", False), ("health", False)]
+
+
 class Sleeper(Worker):
     """A child that hangs (blocks its thread) when told ``Tick(name="hang")``."""
 
