@@ -84,13 +84,18 @@ class TradingSystem:
         Health and admin hold no trading state: restarted alone, with backoff.
 
         The pipeline (portfolio, executor, risk, strategy, feed) is one state
-        machine fed by one stream. In replay, a failure restarts all of it
-        (``rest_for_one`` from the portfolio) and it runs again from the first
-        batch: being deterministic it rebuilds the same ledger, and the
-        journal keeps every order and fill once (it stops the run if they
-        differ). Live, where the market cannot be replayed, the pipeline is
-        ``temporary``: a failure halts the system rather than trade on a
-        rebuilt guess (rebuilding from the exchange is reconciliation's job).
+        machine fed by one stream: a failure of any of them restarts all of
+        it (``rest_for_one`` from the portfolio), with backoff, within the
+        restart budget (a spent budget halts). In replay it runs again from
+        the first batch: being deterministic it rebuilds the same ledger, and
+        the journal keeps every order and fill once (it stops the run if they
+        differ). Live, the new generation starts as a new process would: the
+        portfolio rebuilds the ledger from the journal, the executor hands
+        the venue the journal's open orders (the paper exchange rests them
+        again, Coinbase looks them up and reconciles), risk reloads its saved
+        state, the strategy warms again, and the feed connects anew. A
+        rebuild that fails is a failure of its own, restarted within the
+        same budget.
         """
         cfg = self.rt.config
         timeout = cfg.supervisor.shutdown_timeout_s
@@ -131,12 +136,9 @@ class TradingSystem:
                 return ChildSpec(role=role, factory=factories[role],
                                  restart=RestartType.PERMANENT, significant=False,
                                  shutdown_timeout_s=timeout)
-            if deterministic:
-                return ChildSpec(role=role, factory=factories[role],
-                                 restart=RestartType.PERMANENT, shutdown_timeout_s=timeout,
-                                 restart_from="portfolio")
-            return ChildSpec(role=role, factory=factories[role], restart=RestartType.TEMPORARY,
-                             shutdown_timeout_s=timeout)
+            return ChildSpec(role=role, factory=factories[role],
+                             restart=RestartType.PERMANENT, shutdown_timeout_s=timeout,
+                             restart_from="portfolio")
 
         return [spec(role) for role in START_ORDER]
 
