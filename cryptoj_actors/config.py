@@ -176,6 +176,11 @@ class FeedConfig:
     intervals old (a gap in the data) is unreliable, as stale live data is:
     risk lets nothing add exposure to it until its next bar, and the replay
     notes how long each product was so.
+
+    Warm-up (live): the strategy's warm-up comes from Coinbase's public
+    candles of ``bar_interval_s``, kept in the state directory's candle
+    cache; offline, from the cache alone, refused at start when that history
+    ended more than ``warmup_max_age_s`` seconds ago.
     """
 
     url: Annotated[Str, WsUrl] = "wss://advanced-trade-ws.coinbase.com"
@@ -192,6 +197,7 @@ class FeedConfig:
     stale_after_s: Annotated[Float, Positive] = 5.0
     book_depth: Annotated[Int, Positive] = 20
     replay_stale_bars: Annotated[Int, Positive] = 5
+    warmup_max_age_s: Annotated[Float, Positive] = 21600.0
 
 
 @dataclass(frozen=True, slots=True, config=SECTION)

@@ -17,6 +17,7 @@ from typing import Any
 
 from cryptoj_actors.config import Config
 from cryptoj_actors.health.telemetry import Telemetry
+from cryptoj_actors.marketdata.history import Warmup
 from cryptoj_actors.messages import HealthStatus, PortfolioSnapshot, TradingState
 from cryptoj_actors.report.metrics import Performance
 from cryptoj_actors.report.results import RunResults, collect_results
@@ -83,6 +84,9 @@ class StatusBoard:
     hung: tuple[str, ...] = ()                     # the supervisor's liveness pings
     performance: Performance | None = None         # the portfolio, every few batches
     resources: dict[str, float] = field(default_factory=dict)   # the health actor
+    warmup: Warmup | None = None                   # the strategy, as it starts (live)
+    decisions: int = 0                             # the strategy: batches it gave targets on
+    last_decision_ns: int | None = None            # the strategy: that batch's time
 
 
 LIVE_LEDGER = "live-paper"

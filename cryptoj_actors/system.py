@@ -33,6 +33,7 @@ from cryptoj_actors.execution.journal import Journal
 from cryptoj_actors.execution.paper import PaperExchange
 from cryptoj_actors.execution.venue import Venue
 from cryptoj_actors.ids import OrderIds
+from cryptoj_actors.marketdata.history import Warmup
 from cryptoj_actors.marketdata.source import MarketSource
 from cryptoj_actors.portfolio.ledger import Ledger
 from cryptoj_actors.report.metrics import periods_per_year
@@ -55,14 +56,18 @@ class TradingSystem:
             restarted feed gets a new one.
         strategy: a ready strategy, or None to build the configured one.
         credentials: the CDP key, when ``run.venue`` is ``coinbase``.
+        warmup: live, ``load(now_ns)`` gives the strategy's warm-up; each
+            generation of the strategy is warmed by it, the first with
+            ``first_warmup`` when given (the one the start loaded and checked).
 
     Raises:
         ValueError: a Coinbase run without credentials.
     """
 
     def __init__(self, config: Config, run: RunInfo, source: Callable[[], MarketSource],
-                 strategy: Strategy | None = None, credentials: Credentials | None = None
-                 ) -> None:
+                 strategy: Strategy | None = None, credentials: Credentials | None = None,
+                 warmup: Callable[[int], Warmup] | None = None,
+                 first_warmup: Warmup | None = None) -> None:
         if run.venue == "coinbase" and credentials is None:
             raise ValueError("trading on Coinbase needs an API key")
         self.credentials = credentials
@@ -76,6 +81,8 @@ class TradingSystem:
         self.bar_interval_s = (config.feed.bar_interval_s if run.mode == "live"
                                else first.period_ns // 1_000_000_000)
         self._strategy = strategy
+        self._warmup = warmup
+        self._first_warmup = first_warmup
         self.supervisor: pykka.ActorRef[Any] | None = None
 
     def specs(self) -> list[ChildSpec]:
@@ -120,7 +127,7 @@ class TradingSystem:
         def strategy(rt: Runtime, gen: int) -> pykka.ActorRef[Any]:
             chosen = self._strategy if gen == 0 and self._strategy is not None else \
                 load_strategy(cfg.strategy, products, cfg.source, self.bar_interval_s)
-            return StrategyActor.start(rt, gen, strategy=chosen)
+            return StrategyActor.start(rt, gen, strategy=chosen, warmup=self._warm_up(gen))
 
         def feed(rt: Runtime, gen: int) -> pykka.ActorRef[Any]:
             return FeedActor.start(rt, gen, source=self.source(),
@@ -141,6 +148,15 @@ class TradingSystem:
                              restart_from="portfolio")
 
         return [spec(role) for role in START_ORDER]
+
+    def _warm_up(self, generation: int) -> Callable[[], Warmup] | None:
+        """What warms generation ``generation`` of the strategy (None: nothing)."""
+        load, first = self._warmup, self._first_warmup
+        if load is None:
+            return None
+        if generation == 0 and first is not None:
+            return lambda: first
+        return lambda: load(time.time_ns())
 
     def _venue(self, rt: Runtime) -> Venue:
         """The paper exchange, or Coinbase when this run trades real money."""

@@ -3,6 +3,7 @@ benchmark and an operator exercise the order client without the internet.
 
     python scripts/exchange_server.py --key-file KEY.json [--port 8766]
         [--balance USD=10000 ...] [--price BTC-USD=114000.00/114000.01 ...]
+        [--candles FILE ...] [--public-rate 10]
 
 writes a fresh test key to KEY.json (mode 0600, CDP's layout) and serves
 until Ctrl-C; then run the system with ``[coinbase] rest_url =
@@ -21,8 +22,14 @@ as Coinbase documents.
 The venue: market orders fill at once against the configured best bid/ask
 (taker fee); limit orders rest and fill when :meth:`Venue.set_price` crosses
 them (maker fee); stop-limit orders rest (their trigger is not simulated).
-Candles come from a list given to the server (the tests load real recorded
-ones).
+Public candles (``GET /market/products/{id}/candles``) come from a list
+given to the server, or with ``--candles FILE...`` from recorded bars in any
+layout ``replay`` reads, each file's times shifted so that its last bar ends
+at the start of the current bar (for hourly bars: this hour), as if the
+history had just happened: a live start warms up on it. At most 300 candles
+a request (400 beyond, as Coinbase answers); public requests beyond
+``--public-rate`` a second get a 429 with ``Retry-After``, as Coinbase's
+public rate limit does.
 
 Faults, scripted per request: an HTTP status (with Coinbase's bodies: 401
 text, 429, 500), a slow answer, a dropped connection, each either before or
@@ -50,6 +57,9 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
+from cryptoj_actors.marketdata.bars.align import join
+from cryptoj_actors.marketdata.bars.series import load_bars
 
 BROKERAGE = "/api/v3/brokerage"
 TAKER_FEE = Decimal("0.012")
@@ -291,11 +301,18 @@ class ExchangeServer:
         key_name: the CDP key name JWTs must carry.
         public_key: verifies their ES256 signatures.
         candles: product -> candles (dicts in Coinbase's shape), any order.
+        public_rate_per_s: public requests a second before a 429 (None: no limit).
+        candles_end_now: serve each product's candles shifted, at every
+            request, so that the last ends at the start of the current bar.
     """
 
     def __init__(self, venue: Venue, key_name: str, public_key: ec.EllipticCurvePublicKey, *,
-                 port: int = 0, candles: dict[str, list[dict[str, str]]] | None = None) -> None:
+                 port: int = 0, candles: dict[str, list[dict[str, str]]] | None = None,
+                 public_rate_per_s: float | None = None, candles_end_now: bool = False) -> None:
         self.venue = venue
+        self.candles_end_now = candles_end_now
+        self.public_rate_per_s = public_rate_per_s
+        self._public_times: list[float] = []  # monotonic times of the last second's requests
         self.key_name = key_name
         self.public_key = public_key
         self.candles = candles or {}
@@ -306,6 +323,7 @@ class ExchangeServer:
         self.faults: list[Fault] = []
         self.seen: list[Seen] = []
         self.nonces: set[str] = set()
+        self.throttled = 0  # public requests answered 429
         self._lock = threading.Lock()
         server = self
 
@@ -360,6 +378,10 @@ class ExchangeServer:
             body = None
         public = path == f"{BROKERAGE}/time" or path.startswith(f"{BROKERAGE}/market/")
         claims = None if public else self._verify(h, method, path)
+        if public and not self._within_public_rate():
+            self._send(h, 429, b'{"error":"RESOURCE_EXHAUSTED","message":"Too many requests"}',
+                       "application/json", retry_after=1)
+            return
         fault = self._take_fault(method, path)
         with self._lock:
             self.seen.append(Seen(method, path, query, body, public or claims is not None,
@@ -426,9 +448,25 @@ class ExchangeServer:
         body, kind = bodies[fault.kind]
         self._send(h, int(fault.kind), body, kind)
 
+    def _within_public_rate(self) -> bool:
+        """A sliding window of one second over the public requests."""
+        if self.public_rate_per_s is None:
+            return True
+        now = time.monotonic()
+        with self._lock:
+            self._public_times = [t for t in self._public_times if now - t < 1.0]
+            if len(self._public_times) >= self.public_rate_per_s:
+                self.throttled += 1
+                return False
+            self._public_times.append(now)
+            return True
+
     @staticmethod
-    def _send(h: BaseHTTPRequestHandler, status: int, body: bytes, kind: str) -> None:
+    def _send(h: BaseHTTPRequestHandler, status: int, body: bytes, kind: str,
+              retry_after: int | None = None) -> None:
         h.send_response(status)
+        if retry_after is not None:
+            h.send_header("Retry-After", str(retry_after))
         h.send_header("Content-Type", kind)
         h.send_header("Content-Length", str(len(body)))
         h.end_headers()
@@ -509,7 +547,12 @@ class ExchangeServer:
         if (end - start) // granularity > CANDLE_WINDOW:
             return 400, {"error": "INVALID_ARGUMENT", "message": "start and end argument is "
                          "invalid - number of candles requested should be less than 300"}
-        rows = [c for c in self.candles.get(product, []) if start <= int(c["start"]) < end]
+        rows = self.candles.get(product, [])
+        if self.candles_end_now and rows:
+            boundary = int(time.time()) // granularity * granularity
+            shift = boundary - (max(int(c["start"]) for c in rows) + granularity)
+            rows = [{**c, "start": str(int(c["start"]) + shift)} for c in rows]
+        rows = [c for c in rows if start <= int(c["start"]) < end]
         rows.sort(key=lambda c: -int(c["start"]))  # newest first, as Coinbase sends them
         return 200, {"candles": rows}
 
@@ -539,6 +582,20 @@ def _page(items: list[dict[str, Any]], query: dict[str, list[str]], key: str, *,
     return page
 
 
+def recorded_candles(paths: list[Path]) -> dict[str, list[dict[str, str]]]:
+    """Candles in Coinbase's shape from bar files (any layout ``replay`` reads),
+    in their recorded times; one product's several files join. Serve them
+    with ``ExchangeServer(..., candles_end_now=True)``."""
+    by_product: dict[str, list[Any]] = {}
+    for path in paths:
+        series = load_bars(path)
+        by_product.setdefault(series.product_id, []).append(series)
+    return {product: [{"start": str(b.start_ns // 1_000_000_000), "low": str(b.low),
+                       "high": str(b.high), "open": str(b.open), "close": str(b.close),
+                       "volume": str(b.volume)} for b in join(files).bars]
+            for product, files in by_product.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--key-file", type=Path, required=True,
@@ -546,6 +603,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8766)
     parser.add_argument("--balance", action="append", default=[], metavar="CUR=AMOUNT")
     parser.add_argument("--price", action="append", default=[], metavar="PRODUCT=BID/ASK")
+    parser.add_argument("--candles", nargs="+", type=Path, default=[], metavar="FILE",
+                        help="recorded bars to serve as public candles, shifted to end now")
+    parser.add_argument("--public-rate", type=float, default=10.0,
+                        help="public requests a second before a 429 (default: %(default)s)")
     args = parser.parse_args()
     name, pem, public = make_key()
     fd = os.open(args.key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -556,7 +617,10 @@ def main() -> None:
     prices = {p: tuple(Decimal(x) for x in v.split("/")) for p, v in
               (s.split("=") for s in args.price)} or {
         "BTC-USD": (Decimal("114000.00"), Decimal("114000.01"))}
-    server = ExchangeServer(Venue(balances, prices), name, public, port=args.port).start()  # type: ignore[arg-type]
+    candles = recorded_candles(args.candles) if args.candles else None
+    server = ExchangeServer(Venue(balances, prices), name, public, port=args.port,  # type: ignore[arg-type]
+                            candles=candles, public_rate_per_s=args.public_rate,
+                            candles_end_now=True).start()
     print(f"serving Coinbase Advanced Trade REST on {server.url} (key in {args.key_file})")
     try:
         threading.Event().wait()

@@ -1,5 +1,11 @@
 """The strategy actor: market batches in, target weights out (to risk).
 
+Live, it warms its strategy first (:mod:`cryptoj_actors.marketdata.history`):
+the history goes through the strategy with trading off (its intents are
+dropped), and the live batches then go on from the boundary, without the
+bars history had. Each generation warms again, so a restarted strategy
+decides as soon as the one before it did.
+
 It answers every batch, with an empty :class:`IntentBatch` when it has no
 opinion, because risk decides batch by batch and waits for both the ledger
 snapshot and the intents of a batch (DESIGN.md section 9). What a strategy
@@ -9,32 +15,61 @@ risk's.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from decimal import Decimal
 
 from cryptoj_actors.actors.base import Handler, RoleActor
+from cryptoj_actors.marketdata.history import Warmup
 from cryptoj_actors.messages import EndOfData, IntentBatch, MarketBatch
 from cryptoj_actors.model import OrderIntent
 from cryptoj_actors.runtime import Runtime
 from cryptoj_actors.strategy.base import Strategy
 
+log = logging.getLogger(__name__)
+
 
 class StrategyActor(RoleActor):
+    """``warmup`` loads the history to warm ``strategy`` with (live; None in
+    replay, where the data itself warms it)."""
+
     role = "strategy"
 
-    def __init__(self, runtime: Runtime, generation: int = 0, *, strategy: Strategy) -> None:
+    def __init__(self, runtime: Runtime, generation: int = 0, *, strategy: Strategy,
+                 warmup: Callable[[], Warmup] | None = None) -> None:
         super().__init__(runtime, generation)
         self.strategy = strategy
+        self._load_warmup = warmup
+        self.warmup: Warmup | None = None
 
     def handlers(self) -> dict[type, Handler]:
         return {MarketBatch: self.on_batch, EndOfData: lambda _: None}
 
+    def started(self) -> None:
+        if self._load_warmup is None:
+            return
+        warmup = self._load_warmup()
+        for batch in warmup.history:
+            self.strategy.on_batch(batch)  # trading off: the intents go nowhere
+        self.warmup = warmup
+        self.rt.board.warmup = warmup
+        log.info("strategy: warmed with %d of %d bars (%s, history to %s)%s",
+                 warmup.have_bars, warmup.needed_bars, warmup.source,
+                 warmup.status()["history_end"],
+                 "" if warmup.ready else "; decides from " + str(warmup.status()["trading_from"]))
+
     def on_batch(self, batch: MarketBatch) -> None:
+        if self.warmup is not None:
+            batch = self.warmup.live(batch)
         intents = tuple(self.strategy.on_batch(batch))
         for intent in intents:
             problem = invalid_intent(intent)
             if problem:
                 # The strategy is broken: fail here, so the halt names it.
                 raise ValueError(f"strategy returned an invalid intent ({problem}): {intent!r}")
+        if intents:
+            self.rt.board.decisions += 1
+            self.rt.board.last_decision_ns = batch.ts_ns
         self.send("risk", IntentBatch(sender=self.role, ts_ns=batch.ts_ns, seq=batch.seq,
                                       intents=intents))
 

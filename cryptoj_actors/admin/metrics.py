@@ -46,6 +46,17 @@ class SystemCollector(Collector):
         halted = GaugeMetricFamily("cryptoj_halt_switch", "1 while the halt switch is set")
         halted.add_metric([], 1 if rt.halt.is_set() else 0)
         yield halted
+        if board.warmup is not None:
+            warm = board.warmup
+            ready = GaugeMetricFamily("cryptoj_warmup_ready",
+                                      "1 once the strategy has all the history it needs")
+            ready.add_metric([], 1 if warm.ready else 0)
+            yield ready
+            bars = GaugeMetricFamily("cryptoj_warmup_bars", "Warm-up bars: needed, and had "
+                                     "from history", labels=["kind"])
+            bars.add_metric(["needed"], warm.needed_bars)
+            bars.add_metric(["have"], warm.have_bars)
+            yield bars
         settled = CounterMetricFamily("cryptoj_market_batches_settled",
                                       "Market batches whose decisions reached the executor")
         settled.add_metric([], rt.progress.settled)

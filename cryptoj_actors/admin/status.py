@@ -27,7 +27,12 @@ def status_document(rt: Runtime) -> dict[str, Any]:
     with a valid time; events by kind: input defects, gaps, repeats;
     reconnects by cause; connections opened; configured products without
     any data on the current connection),
-    ``latency`` (tick-to-order and order round trip, seconds),
+    ``latency`` (tick-to-order and order round trip, seconds), ``warmup``
+    (live, once the strategy has warmed: ``ready``, ``needed_bars``,
+    ``have_bars``, ``source`` ``rest``/``cache``/``none``, ``trading_from``,
+    the time trading may start, ``history_end``, ``age_s``, ``problem``; None
+    before and in replay), ``strategy`` (``decisions``: batches it gave
+    target weights on; ``last_decision``: the latest one's market time),
     ``resources``, and once the portfolio has marked: ``portfolio`` (equity,
     cash, PnL, fees and today's PnL in quote currency as exact decimal text;
     positions with open orders) and ``performance`` (the running metrics).
@@ -64,6 +69,10 @@ def status_document(rt: Runtime) -> dict[str, Any]:
         "latency": {"tick_to_order": _latency(tm.tick_to_order),
                     "order_round_trip": _latency(tm.order_round_trip)},
         "resources": dict(board.resources),
+        "warmup": None if board.warmup is None else board.warmup.status(),
+        "strategy": {"decisions": board.decisions,
+                     "last_decision": None if board.last_decision_ns is None
+                     else iso(board.last_decision_ns)},
     }
     if snap is not None:
         today = None if board.day_start_equity is None else snap.equity - board.day_start_equity

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from cryptoj_actors.adapters.coinbase.credentials import (
     CredentialsError,
     load_credentials,
 )
+from cryptoj_actors.adapters.coinbase.download import history_loader
 from cryptoj_actors.adapters.coinbase.websocket import CoinbaseFeedSource
 from cryptoj_actors.cli.common import (
     EXIT_HALTED,
@@ -39,11 +41,14 @@ from cryptoj_actors.execution.journal import (
     check_journal,
     journal_has_run,
 )
+from cryptoj_actors.marketdata.history import Warmup
 from cryptoj_actors.report.build import report_writer
 from cryptoj_actors.runtime import COINBASE_LEDGER, LIVE_LEDGER
+from cryptoj_actors.state.candles import CandleCacheError
 from cryptoj_actors.state.layout import StateDir
 from cryptoj_actors.state.lock import StateDirLock, StateDirLocked
 from cryptoj_actors.state.trading import TradingStateFile
+from cryptoj_actors.strategy.base import load_strategy, warmup_bars
 from cryptoj_actors.system import TradingSystem
 from cryptoj_actors.ui.watch import watch
 
@@ -159,8 +164,19 @@ def _run_live(args: argparse.Namespace, config: Config, credentials: Credentials
         TradingStateFile(run.trading_state_file).load()
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    strategy = load_strategy(config.strategy, config.feed.products, config.source,
+                             config.feed.bar_interval_s)
+    loader = history_loader(config.coinbase, state_dir(config).candles, config.feed.products,
+                            config.feed.bar_interval_s, warmup_bars(strategy),
+                            max_age_s=config.feed.warmup_max_age_s, progress=_fetched)
+    try:
+        first = loader(time.time_ns())
+    except CandleCacheError as exc:
+        raise UsageError(str(exc)) from None
+    _say_warmup(first)
     system = TradingSystem(config, run, lambda: CoinbaseFeedSource(config.feed),
-                           credentials=credentials)
+                           strategy=strategy, credentials=credentials, warmup=loader,
+                           first_warmup=first)
     period_ns = int(config.feed.batch_interval_s * 1_000_000_000)
     system.rt.write_report = report_writer(run.run_dir, config, period_ns,
                                            config.feed.products, [], trading=run.trading)
@@ -182,6 +198,25 @@ def _run_live(args: argparse.Namespace, config: Config, credentials: Credentials
         return EXIT_HALTED
     log.info("stopped cleanly")
     return EXIT_OK
+
+
+def _fetched(product: str, bars: int, wanted: int) -> None:
+    log.info("warm-up: %s: %d bars fetched from Coinbase's candles (the strategy needs %d)",
+             product, bars, wanted)
+
+
+def _say_warmup(warmup: Warmup) -> None:
+    """One line on the warm-up the strategy starts with."""
+    if not warmup.needed_bars:
+        return
+    status = warmup.status()
+    if warmup.ready:
+        log.info("warm-up ready: %d bars (%s), history to %s; the first live bar decides",
+                 warmup.have_bars, warmup.source, status["history_end"])
+    else:
+        log.warning("warm-up NOT ready: %d of %d bars (%s)%s; the strategy decides from %s",
+                    warmup.have_bars, warmup.needed_bars, warmup.source,
+                    f": {warmup.problem}" if warmup.problem else "", status["trading_from"])
 
 
 def _live_credentials(config: Config, live: bool) -> Credentials | None:

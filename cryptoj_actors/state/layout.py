@@ -4,6 +4,7 @@
 
     <state dir>/                  [system] state_dir, default var/
         journal.sqlite3           orders, fills and runs (SQLite, WAL)
+        candles.sqlite3           the candle cache: history for warm-ups and replays
         trading_state.json        the live system's trading state (ACTIVE/REDUCING/HALTED)
         risk_state.json           live risk: day baseline, drawdown halt, peak, cooldowns
         HALT                      the operator's control file: present = halt
@@ -95,6 +96,11 @@ class StateDir:
     @property
     def journal(self) -> Path:
         return self.path / "journal.sqlite3"
+
+    @property
+    def candles(self) -> Path:
+        """The candle cache (:class:`~cryptoj_actors.state.candles.CandleCache`)."""
+        return self.path / "candles.sqlite3"
 
     @property
     def trading_state(self) -> Path:

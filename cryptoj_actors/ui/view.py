@@ -80,6 +80,10 @@ def render(doc: dict[str, Any], rates: dict[str, float] | None = None) -> Render
         if health["checks"]:
             head.append(f"  {'; '.join(health['checks'][:2])}")
 
+    warmup = doc.get("warmup")
+    if warmup and warmup["needed_bars"]:
+        head.append(f"\n{warmup_text(warmup)}")
+
     parts: list[RenderableType] = [Panel(head, title="cryptoj_actors", box=box.ROUNDED)]
     parts.append(_money_table(doc))
     if doc.get("portfolio", {}).get("positions"):
@@ -154,6 +158,14 @@ def _feed_line(doc: dict[str, Any], rates: dict[str, float] | None) -> Text:
                 f"dead letters {dead}")
 
 
+def warmup_text(warmup: dict[str, Any]) -> str:
+    """``warm-up ready: 672/672 bars (rest)``, or when trading may start."""
+    bars = f"{warmup['have_bars']:,}/{warmup['needed_bars']:,} bars ({warmup['source']})"
+    if warmup["ready"]:
+        return f"warm-up ready: {bars}"
+    return f"warm-up {bars}: trading from {warmup['trading_from']}"
+
+
 def one_line(doc: dict[str, Any]) -> str:
     """The status in one log line (no terminal, or ``--no-ui``)."""
     state = (doc.get("trading_state") or {}).get("level", "n/a")
@@ -166,8 +178,10 @@ def one_line(doc: dict[str, Any]) -> str:
     held = len(pf["positions"]) if pf else 0
     alive = sum(a["alive"] for a in doc["actors"].values())
     trading = doc["run"].get("trading", "PAPER")
+    warmup = doc.get("warmup")
+    warm = f" | {warmup_text(warmup)}" if warmup and warmup["needed_bars"] else ""
     return (f"status: {trading}{share}{equity} | {state} | health {health} | {held} positions | "
-            f"{alive}/{len(doc['actors'])} actors alive")
+            f"{alive}/{len(doc['actors'])} actors alive{warm}")
 
 
 class Refresher:

@@ -185,7 +185,7 @@ def test_a_kill_during_a_restart_then_a_start_rebuilds_the_same_ledger(tmp_path)
         assert live.fills() > 0
         live.proc.kill()
         live.proc.wait(timeout=10)
-    ledger = rebuild_ledger(Journal(journal, LIVE_LEDGER), Decimal("10000"),
+    ledger = rebuild_ledger(Journal(journal, LIVE_LEDGER), Decimal(10000),
                             Decimal("0.10"))
     positions = {p.product_id: p.base_size for p in ledger.snapshot(
         sender="test", ts_ns=0, seq=0).positions if p.base_size}

@@ -1,4 +1,6 @@
-"""Public candles into the plain OHLCV CSV that ``replay`` reads (``download``).
+"""Public candles: fetched as bars (:func:`fetch_candles`, what a warm-up and
+the candle cache take) or into the plain OHLCV CSV that ``replay`` reads
+(:func:`download_candles`, the ``download`` command).
 
 Source: Coinbase Advanced Trade, "Get Public Product Candles"
 (``GET /api/v3/brokerage/market/products/{id}/candles``): ``start`` and
@@ -16,13 +18,23 @@ into place, so an interrupted download never leaves half a file.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
-from cryptoj_actors.adapters.coinbase.rest import GRANULARITY_S, MAX_CANDLES, RestClient
+from cryptoj_actors.adapters.coinbase.rest import (
+    GRANULARITY_S,
+    MAX_CANDLES,
+    CoinbaseError,
+    RestClient,
+)
 from cryptoj_actors.clock import NS_PER_SECOND, iso
+from cryptoj_actors.config import CoinbaseConfig
+from cryptoj_actors.marketdata.history import HistoryUnavailable, Warmup, load_history
+from cryptoj_actors.model import Bar
 from cryptoj_actors.money import to_decimal
+from cryptoj_actors.state.candles import CandleCache
 from cryptoj_actors.state.files import write_atomic
 
 
@@ -55,6 +67,56 @@ def _bar(candle: dict, product_id: str) -> tuple[int, tuple[str, ...]]:
     return start, values
 
 
+def granularity_of(interval_s: int) -> str | None:
+    """The candles' ``granularity`` name for bars of ``interval_s`` seconds, or
+    None when Coinbase has none that long (``3600`` -> ``"ONE_HOUR"``)."""
+    return next((name for name, step in GRANULARITY_S.items() if step == interval_s), None)
+
+
+def fetch_candles(rest: RestClient, product_id: str, interval_s: int, start_s: int,
+                  end_s: int, *, progress: Callable[[int, int], None] | None = None
+                  ) -> tuple[list[Bar], int]:
+    """Every candle of ``product_id`` starting in ``[start_s, end_s)`` (Unix
+    seconds, ``start_s`` rounded down to the interval), as bars oldest first,
+    and the number of requests made. Windows of
+    :data:`~cryptoj_actors.adapters.coinbase.rest.MAX_CANDLES` candles, each
+    within the public rate limit; ``progress(done_s, total_s)`` after each.
+
+    Raises:
+        ValueError: no granularity of ``interval_s``, or an empty range.
+        CandleError: a candle is malformed.
+        CoinbaseError: a request failed after its retries.
+    """
+    granularity = granularity_of(interval_s)
+    if granularity is None:
+        raise ValueError(f"Coinbase has no candles of {interval_s} s: the granularity must "
+                         f"be one of {', '.join(f'{s} s' for s in GRANULARITY_S.values())}")
+    if end_s <= start_s:
+        raise ValueError("the end must be after the start")
+    start_s -= start_s % interval_s  # candles start on multiples of their length
+    found: dict[int, tuple[str, ...]] = {}
+    requests = 0
+    window = MAX_CANDLES * interval_s
+    at = start_s
+    while at < end_s:
+        upto = min(at + window, end_s)
+        # Coinbase's end is inclusive of a candle starting there: stop one short.
+        for candle in rest.public_candles(product_id, granularity, at, upto - 1):
+            start, values = _bar(candle, product_id)
+            if start_s <= start < end_s:
+                found[start] = values
+        requests += 1
+        at = upto
+        if progress is not None:
+            progress(at - start_s, end_s - start_s)
+    interval_ns = interval_s * NS_PER_SECOND
+    bars = [Bar(product_id=product_id, start_ns=start * NS_PER_SECOND, interval_ns=interval_ns,
+                open=Decimal(o), high=Decimal(h), low=Decimal(lo), close=Decimal(c),
+                volume=Decimal(v))
+            for start, (o, h, lo, c, v) in sorted(found.items())]
+    return bars, requests
+
+
 def download_candles(rest: RestClient, product_id: str, granularity: str, start_s: int,
                      end_s: int, out: Path, *,
                      progress: Callable[[int, int], None] | None = None) -> DownloadStats:
@@ -70,28 +132,46 @@ def download_candles(rest: RestClient, product_id: str, granularity: str, start_
     step = GRANULARITY_S.get(granularity)
     if step is None:
         raise ValueError(f"granularity must be one of {', '.join(GRANULARITY_S)}")
-    if end_s <= start_s:
-        raise ValueError("the end must be after the start")
-    start_s -= start_s % step  # candles start on multiples of their length
-    bars: dict[int, tuple[str, ...]] = {}
-    requests = 0
-    window = MAX_CANDLES * step
-    at = start_s
-    while at < end_s:
-        upto = min(at + window, end_s)
-        # Coinbase's end is inclusive of a candle starting there: stop one short.
-        for candle in rest.public_candles(product_id, granularity, at, upto - 1):
-            start, values = _bar(candle, product_id)
-            if start_s <= start < end_s:
-                bars[start] = values
-        requests += 1
-        at = upto
-        if progress is not None:
-            progress(at - start_s, end_s - start_s)
-    ordered = sorted(bars)
+    bars, requests = fetch_candles(rest, product_id, step, start_s, end_s, progress=progress)
     write_atomic(out, "timestamp,open,high,low,close,volume\n" + "".join(
-        f"{iso(start * NS_PER_SECOND)},{','.join(bars[start])}\n" for start in ordered))
+        f"{iso(b.start_ns)},{b.open},{b.high},{b.low},{b.close},{b.volume}\n" for b in bars))
+    start_s -= start_s % step
     expected = (end_s - start_s + step - 1) // step
-    return DownloadStats(bars=len(ordered), requests=requests, missing=expected - len(ordered),
-                         first=ordered[0] if ordered else None,
-                         last=ordered[-1] if ordered else None)
+    starts = [b.start_ns // NS_PER_SECOND for b in bars]
+    return DownloadStats(bars=len(bars), requests=requests, missing=expected - len(bars),
+                         first=starts[0] if starts else None,
+                         last=starts[-1] if starts else None)
+
+
+def history_loader(settings: CoinbaseConfig, cache_path: Path, products: Sequence[str],
+                   interval_s: int, needed_bars: int, *, max_age_s: float | None = None,
+                   progress: Callable[[str, int, int], None] | None = None
+                   ) -> Callable[[int], Warmup]:
+    """``load(now_ns)``: a strategy's warm-up (``needed_bars`` bars of
+    ``interval_s`` seconds of each product) from Coinbase's public candles at
+    ``settings.rest_url`` and the candle cache at ``cache_path``
+    (:func:`~cryptoj_actors.marketdata.history.load_history`). Without
+    candles of ``interval_s`` (no such granularity) the cache alone serves;
+    a history older than ``max_age_s`` is refused.
+
+    ``load`` raises CandleCacheError when the cache cannot be used.
+    """
+    def fetch(product_id: str, first_s: int, end_s: int) -> list[Bar]:
+        rest = RestClient(settings)
+        try:
+            return fetch_candles(rest, product_id, interval_s, first_s, end_s)[0]
+        except (CoinbaseError, CandleError) as exc:
+            raise HistoryUnavailable(f"{product_id}: {exc}") from None
+        finally:
+            rest.close()
+
+    def load(now_ns: int) -> Warmup:
+        cache = CandleCache(cache_path)
+        try:
+            return load_history(cache, fetch if granularity_of(interval_s) else None, products,
+                                interval_s, needed_bars, now_ns, max_age_s=max_age_s,
+                                progress=progress)
+        finally:
+            cache.close()
+
+    return load
