@@ -8,11 +8,13 @@ import signal
 import sys
 import time
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from cryptoj_actors.adapters.coinbase.capture import capture_inputs
+from cryptoj_actors.adapters.coinbase.download import granularity_of
 from cryptoj_actors.cli.common import (
     EXIT_CHECK_FAILED,
     EXIT_HALTED,
@@ -26,15 +28,23 @@ from cryptoj_actors.cli.common import (
     config_path,
     load,
     new_run,
+    product_list,
     setup_logging,
+    state_dir,
+    utc_date,
 )
+from cryptoj_actors.clock import NS_PER_SECOND, iso
 from cryptoj_actors.config import MAX_CREDIT_WINDOW, Config
 from cryptoj_actors.execution.journal import Journal, check_journal
+from cryptoj_actors.marketdata.bars.export import write_plain_csv
+from cryptoj_actors.marketdata.bars.series import duration
 from cryptoj_actors.marketdata.inputs import ReplayInputs, bar_inputs
+from cryptoj_actors.model import Bar
 from cryptoj_actors.portfolio.recovery import journal_summary
 from cryptoj_actors.report.build import report_writer
 from cryptoj_actors.report.table import print_report
 from cryptoj_actors.runtime import RunInfo
+from cryptoj_actors.state.candles import CandleCache, CandleCacheError
 from cryptoj_actors.state.layout import RunDir
 from cryptoj_actors.state.manifest import ManifestError, RunManifest
 from cryptoj_actors.strategy.base import load_strategy, warmup_bars
@@ -64,6 +74,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                         help="OHLCV CSV (CryptoDataDownload or timestamp,open,high,low,close,"
                              "volume; PRODUCT=FILE names the product of a plain CSV), or one "
                              "websocket capture (.jsonl, as record writes it)")
+    replay.add_argument("--products", type=product_list, default=None, metavar="PRODUCTS",
+                        help="replay from the candle cache (filled by download) instead of "
+                             "files: these products, in bars of [feed] bar_interval_s")
+    replay.add_argument("--start", type=utc_date, default=None, metavar="DATE",
+                        help="with --products: the first day (or time), ISO 8601, UTC")
+    replay.add_argument("--end", type=utc_date, default=None, metavar="DATE",
+                        help="with --products: the end, exclusive (default: now)")
     replay.add_argument("--resume", type=Path, metavar="RUN_DIR",
                         help="finish an interrupted replay (a killed process): the same "
                              "files, config and run id, re-executed against its journal")
@@ -146,11 +163,76 @@ def _resume(args: argparse.Namespace) -> RunManifest:
     return manifest
 
 
+def _cached_bars(config: Config, args: argparse.Namespace) -> dict[str, list[Bar]]:
+    """``--products`` from ``--start`` to ``--end``: each product's bars in the
+    candle cache, in bars of ``[feed] bar_interval_s``.
+
+    Raises:
+        UsageError: files given too, no ``--start``, or the cache lacks a span
+            (the line says which ``download`` fills it).
+    """
+    if args.files or args.resume:
+        raise UsageError("--products replays from the candle cache: give no FILE and no "
+                         "--resume")
+    if args.start is None:
+        raise UsageError("--products needs --start DATE (and --end DATE, default now)")
+    interval_s = config.feed.bar_interval_s
+    start = int(args.start.timestamp())
+    start -= start % interval_s
+    end = int(args.end.timestamp()) if args.end is not None else int(time.time())
+    if end <= start:
+        raise UsageError("--end must be after --start")
+    granularity = granularity_of(interval_s) or f"<none for {interval_s} s>"
+    fill = (f"fetch them first with download --products {','.join(args.products)} "
+            f"--granularity {granularity} --start {args.start.date().isoformat()} --end "
+            f"{(args.end or datetime.now(UTC)).date().isoformat()}")
+    try:
+        cache = CandleCache(state_dir(config).candles)
+    except CandleCacheError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        out = {}
+        for product in args.products:
+            lacking = cache.missing(product, interval_s, start, end)
+            if lacking:
+                since, until = lacking[0]
+                raise UsageError(
+                    f"the candle cache lacks {product} bars of "
+                    f"{duration(interval_s * NS_PER_SECOND)} from {iso(since * NS_PER_SECOND)} "
+                    f"to {iso(until * NS_PER_SECOND)}: {fill}")
+            out[product] = cache.bars(product, interval_s, start, end)
+    except CandleCacheError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        cache.close()
+    return out
+
+
+def _write_inputs(run: RunInfo, cached: dict[str, list[Bar]], interval_s: int) -> list[str]:
+    """The cache's bars as the run's own input files (``inputs/BTC-USD_1h.csv``):
+    the report names them, and ``--resume`` replays them."""
+    folder = run.run_dir / "inputs"
+    paths = [folder / f"{product}_{duration(interval_s * NS_PER_SECOND)}.csv"
+             for product in cached]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for path, bars in zip(paths, cached.values()):
+            write_plain_csv(path, bars)
+    except OSError as exc:
+        raise UsageError(f"{folder}: cannot write: {exc.strerror}") from None
+    return [str(path) for path in paths]
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     manifest = _resume(args) if args.resume else None
-    if manifest is None and not args.files:
-        raise UsageError("replay needs at least one FILE (or --resume RUN_DIR)")
+    if manifest is None and not args.files and not args.products:
+        raise UsageError("replay needs at least one FILE (or --products, or --resume RUN_DIR)")
     config = load(args)
+    created: RunInfo | None = None
+    if args.products:
+        cached = _cached_bars(config, args)
+        created = new_run(config, "replay")
+        args.files = _write_inputs(created, cached, config.feed.bar_interval_s)
     window = config.feed.replay_credit_window if args.credit_window is None else args.credit_window
     if not 1 <= window <= MAX_CREDIT_WINDOW:
         raise UsageError(f"--credit-window must be from 1 to {MAX_CREDIT_WINDOW}")
@@ -159,7 +241,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     _say_products(config, inputs.products)
     check_admin(config)
     if manifest is None:
-        run = new_run(config, "replay")
+        run = created or new_run(config, "replay")
         RunManifest.of(run.run_id, tuple(args.files), tuple(i["sha256"] for i in inputs.files),
                        config_path(args), run.state_dir, args.credit_window).write(run.files)
     else:

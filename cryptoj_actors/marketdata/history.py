@@ -139,23 +139,17 @@ def load_history(cache: CandleCache, fetch: Fetch | None, products: Sequence[str
     first_s = end_s - needed_bars * interval_s
     fetched, problem = False, ""
     if fetch is not None:
-        for product in products:
-            held = cache.coverage(product, interval_s)
-            # Fetch from where the cache's span ends, if it reaches back far enough.
-            since = held.end_s if held is not None and held.first_s <= first_s <= held.end_s \
-                else first_s
-            if since >= end_s:
-                continue
-            try:
-                bars = fetch(product, since, end_s)
-            except HistoryUnavailable as exc:
-                problem = f"history from the venue unavailable ({exc}): from the cache alone"
-                log.warning("warm-up: %s", problem)
-                break
-            cache.put(product, interval_s, since, end_s, bars, now_ns)
-            fetched = True
-            if progress is not None:
-                progress(product, len(bars), needed_bars)
+        try:
+            for product in products:
+                for since, until in cache.missing(product, interval_s, first_s, end_s):
+                    bars = fetch(product, since, until)
+                    cache.put(product, interval_s, since, until, bars, now_ns)
+                    fetched = True
+                    if progress is not None:
+                        progress(product, len(bars), needed_bars)
+        except HistoryUnavailable as exc:
+            problem = f"history from the venue unavailable ({exc}): from the cache alone"
+            log.warning("warm-up: %s", problem)
     # The history ends where the products' cached spans all do: the boundary
     # when fetched now, earlier offline; it is the last needed bars before that.
     ends = [held.end_s for p in products if (held := cache.coverage(p, interval_s))]

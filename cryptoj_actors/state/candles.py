@@ -96,6 +96,20 @@ class CandleCache:
                                 (product_id, interval_s, first, end))
         return Coverage(first, end, fetched, count)
 
+    def missing(self, product_id: str, interval_s: int, first_s: int, end_s: int
+                ) -> list[tuple[int, int]]:
+        """The spans of ``[first_s, end_s)`` (Unix seconds) the cache has not
+        fetched, in time order: what a fetch must ask for, no more."""
+        held = self.coverage(product_id, interval_s)
+        if held is None or end_s <= held.first_s or held.end_s <= first_s:
+            return [(first_s, end_s)] if first_s < end_s else []
+        spans = []
+        if first_s < held.first_s:
+            spans.append((first_s, held.first_s))
+        if held.end_s < end_s:
+            spans.append((held.end_s, end_s))
+        return spans
+
     def put(self, product_id: str, interval_s: int, first_s: int, end_s: int,
             bars: Iterable[Bar], fetched_ns: int) -> None:
         """Store ``bars`` (of ``product_id``, ``interval_s`` long), fetched for

@@ -54,21 +54,26 @@ def venue_server():
 # --- download ---------------------------------------------------------------------------
 
 
+def recorded(series) -> list[dict[str, str]]:
+    return [{"start": str(b.start_ns // 1_000_000_000), "low": str(b.low), "high": str(b.high),
+             "open": str(b.open), "close": str(b.close), "volume": str(b.volume)}
+            for b in series.bars]
+
+
 def test_download_pages_real_candles_into_a_csv_that_replay_reads(cdd_files, venue_server,
                                                                   tmp_path):
     series = load_bars(cdd_files[0])  # BTC-USD, real hourly bars
-    venue_server.candles["BTC-USD"] = [
-        {"start": str(b.start_ns // 1_000_000_000), "low": str(b.low), "high": str(b.high),
-         "open": str(b.open), "close": str(b.close), "volume": str(b.volume)}
-        for b in series.bars]
+    venue_server.candles["BTC-USD"] = recorded(series)
     venue_server.add_fault(Fault("GET", "/market/products/BTC-USD/candles", "429"))
     conf = write_config(tmp_path, f'[coinbase]\nrest_url = "{venue_server.url}"\n'
                                   'retry_initial_s = 0.01\n')
     out = tmp_path / "BTC-USD.csv"
-    result = cli("download", "--config", str(conf), "--product", "BTC-USD", "--granularity",
-                 "ONE_HOUR", "--start", "2018-01-01", "--end", "2018-02-01", "--out", str(out))
+    result = cli("download", "--config", str(conf), "--state-dir", str(tmp_path / "var"),
+                 "--product", "BTC-USD", "--granularity", "ONE_HOUR", "--start", "2018-01-01",
+                 "--end", "2018-02-01", "--out", str(out))
     assert result.returncode == 0, result.stderr
-    assert "wrote 744 bars (2018-01-01T00:00:00Z to 2018-01-31T23:00:00Z)" in result.stdout
+    assert ("BTC-USD: 744 bars (2018-01-01T00:00:00Z to 2018-01-31T23:00:00Z) in the candle "
+            f"cache, 744 fetched in 3 requests; wrote {out}") in result.stdout
     candles = venue_server.requests("GET", "/market/products/BTC-USD/candles")
     assert len(candles) == 4  # three windows of at most 300 hours, one refused with 429
     assert all(not s.claims for s in candles)  # public: no JWT
@@ -82,13 +87,67 @@ def test_download_pages_real_candles_into_a_csv_that_replay_reads(cdd_files, ven
     assert not (tmp_path / "BTC-USD.csv.part").exists()
 
 
+def test_download_is_incremental_over_several_products_and_replay_reads_the_cache(
+        cdd_files, venue_server, tmp_path):
+    for path in cdd_files[:2]:  # BTC-USD and ETH-USD, real hourly bars
+        series = load_bars(path)
+        venue_server.candles[series.product_id] = recorded(series)
+    conf = write_config(tmp_path, f'[coinbase]\nrest_url = "{venue_server.url}"\n')
+    state = str(tmp_path / "var")
+
+    def download(start: str, end: str, *more: str) -> subprocess.CompletedProcess:
+        result = cli("download", "--config", str(conf), "--state-dir", state, "--products",
+                     "BTC-USD,ETH-USD", "--start", start, "--end", end, *more)
+        assert result.returncode == 0, result.stderr
+        return result
+
+    download("2018-01-01", "2018-01-15")
+    first = len(venue_server.requests("GET", "/market/products/BTC-USD/candles"))
+    # A month: only the 17 days the cache lacks are fetched, for each product.
+    result = download("2018-01-01", "2018-02-01", "--out", str(tmp_path / "csv"))
+    assert "BTC-USD: 744 bars" in result.stdout and "ETH-USD: 744 bars" in result.stdout
+    assert "408 fetched in 2 requests" in result.stdout  # 17 days of hours, not 31
+    assert len(venue_server.requests("GET", "/market/products/BTC-USD/candles")) == first + 2
+    assert {p.name for p in (tmp_path / "csv").iterdir()} == {"BTC-USD_1h.csv",
+                                                              "ETH-USD_1h.csv"}
+
+    # The same bars replayed from the cache and from the CSVs: the same trades.
+    params = write_config(tmp_path, f'[coinbase]\nrest_url = "{venue_server.url}"\n'
+                                    "[strategy.params]\nfast_span = 24\nslow_span = 96\n"
+                                    "vol_span = 48\n")
+
+    def replay(*args: str, state_dir: Path) -> str:
+        result = cli("replay", "--config", str(params), "--state-dir", str(state_dir),
+                     "--no-ui", *args)
+        assert result.returncode == 0, result.stderr
+        (run,) = (state_dir / "runs").iterdir()
+        return (run / "trades.csv").read_text()
+
+    cached = replay("--products", "BTC-USD,ETH-USD", "--start", "2018-01-01", "--end",
+                    "2018-02-01", state_dir=tmp_path / "var")
+    files = replay(*(str(p) for p in sorted((tmp_path / "csv").iterdir())),
+                   state_dir=tmp_path / "var2")
+    assert cached == files and cached.count("\n") > 1
+
+
+def test_replay_from_the_cache_says_what_it_lacks(tmp_path):
+    result = cli("replay", "--state-dir", str(tmp_path), "--products", "BTC-USD", "--start",
+                 "2018-01-01", "--end", "2018-02-01", "--no-ui")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: the candle cache lacks BTC-USD bars of 1h from 2018-01-01T00:00:00Z to "
+        "2018-02-01T00:00:00Z: fetch them first with download --products BTC-USD "
+        "--granularity ONE_HOUR --start 2018-01-01 --end 2018-02-01")
+
+
 def test_download_says_what_went_wrong_in_one_line(venue_server, tmp_path):
     venue_server.add_fault(Fault("GET", "/market/products/BTC-USD/candles", "500", times=99))
     conf = write_config(tmp_path, f'[coinbase]\nrest_url = "{venue_server.url}"\n'
                                   'retry_initial_s = 0.01\nmax_retries = 1\n')
     out = tmp_path / "BTC-USD.csv"
-    result = cli("download", "--config", str(conf), "--product", "BTC-USD", "--start",
-                 "2018-01-01", "--end", "2018-01-02", "--out", str(out))
+    result = cli("download", "--config", str(conf), "--state-dir", str(tmp_path / "var"),
+                 "--product", "BTC-USD", "--start", "2018-01-01", "--end", "2018-01-02",
+                 "--out", str(out))
     assert result.returncode == 2 and not out.exists()
     assert result.stderr.strip().splitlines()[-1].startswith(
         "error: download BTC-USD: GET /api/v3/brokerage/market/products/BTC-USD/candles: "

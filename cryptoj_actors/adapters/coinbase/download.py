@@ -1,6 +1,6 @@
-"""Public candles: fetched as bars (:func:`fetch_candles`, what a warm-up and
-the candle cache take) or into the plain OHLCV CSV that ``replay`` reads
-(:func:`download_candles`, the ``download`` command).
+"""Public candles: fetched as bars (:func:`fetch_candles`), into the candle
+cache (:func:`download_to_cache`, the ``download`` command) and for a live
+warm-up (:func:`history_loader`).
 
 Source: Coinbase Advanced Trade, "Get Public Product Candles"
 (``GET /api/v3/brokerage/market/products/{id}/candles``): ``start`` and
@@ -8,12 +8,8 @@ Source: Coinbase Advanced Trade, "Get Public Product Candles"
 request (300 seen enforced), newest first, strings for every number. Hours
 without trades have no candle. The range is walked in windows of
 :data:`~cryptoj_actors.adapters.coinbase.rest.MAX_CANDLES` candles, each request
-within the public rate limit (the REST client's token bucket).
-
-The file: header ``timestamp,open,high,low,close,volume``, one bar a line,
-oldest first, ``timestamp`` the bar's start in ISO 8601 UTC, prices and volume
-exactly as Coinbase wrote them. It is written to a temporary file and renamed
-into place, so an interrupted download never leaves half a file.
+within the public rate limit (the REST client's token bucket). Prices and
+volumes are kept as Coinbase wrote them.
 """
 
 from __future__ import annotations
@@ -29,13 +25,12 @@ from cryptoj_actors.adapters.coinbase.rest import (
     CoinbaseError,
     RestClient,
 )
-from cryptoj_actors.clock import NS_PER_SECOND, iso
+from cryptoj_actors.clock import NS_PER_SECOND
 from cryptoj_actors.config import CoinbaseConfig
 from cryptoj_actors.marketdata.history import HistoryUnavailable, Warmup, load_history
 from cryptoj_actors.model import Bar
 from cryptoj_actors.money import to_decimal
 from cryptoj_actors.state.candles import CandleCache
-from cryptoj_actors.state.files import write_atomic
 
 
 class CandleError(ValueError):
@@ -44,14 +39,16 @@ class CandleError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class DownloadStats:
-    """``bars`` written, ``requests`` made, ``missing`` intervals with no candle
-    (no trades then), ``first`` / ``last`` bar starts (Unix seconds)."""
+    """``bars`` held for the span, ``requests`` made, ``missing`` intervals
+    with no candle (no trades then), ``first`` / ``last`` bar starts (Unix
+    seconds), ``fetched`` bars fetched now (the rest were cached)."""
 
     bars: int
     requests: int
     missing: int
     first: int | None
     last: int | None
+    fetched: int = 0
 
 
 def _bar(candle: dict, product_id: str) -> tuple[int, tuple[str, ...]]:
@@ -117,30 +114,38 @@ def fetch_candles(rest: RestClient, product_id: str, interval_s: int, start_s: i
     return bars, requests
 
 
-def download_candles(rest: RestClient, product_id: str, granularity: str, start_s: int,
-                     end_s: int, out: Path, *,
-                     progress: Callable[[int, int], None] | None = None) -> DownloadStats:
-    """Fetch every candle from ``start_s`` (inclusive) to ``end_s`` (exclusive,
-    Unix seconds) and write them to ``out``.
+def download_to_cache(rest: RestClient, cache: CandleCache, product_id: str, interval_s: int,
+                      start_s: int, end_s: int, *, now_ns: int,
+                      progress: Callable[[int, int], None] | None = None
+                      ) -> tuple[DownloadStats, list[Bar]]:
+    """Fill ``cache`` with every candle of ``product_id`` starting in
+    ``[start_s, end_s)`` (Unix seconds, ``start_s`` rounded down to the
+    interval), fetching only the spans it lacks (freqtrade's
+    ``download-data`` is incremental the same way); the statistics of the
+    span now held, and its bars, oldest first.
 
     Raises:
-        ValueError: an unknown granularity or an empty range.
+        ValueError: no granularity of ``interval_s``, or an empty range.
         CandleError: a candle is malformed.
-        CoinbaseError: a request failed after its retries.
-        OSError: ``out`` cannot be written.
+        CoinbaseError: a request failed after its retries (what came before
+            it is kept).
+        CandleCacheError: the cache cannot be written.
     """
-    step = GRANULARITY_S.get(granularity)
-    if step is None:
-        raise ValueError(f"granularity must be one of {', '.join(GRANULARITY_S)}")
-    bars, requests = fetch_candles(rest, product_id, step, start_s, end_s, progress=progress)
-    write_atomic(out, "timestamp,open,high,low,close,volume\n" + "".join(
-        f"{iso(b.start_ns)},{b.open},{b.high},{b.low},{b.close},{b.volume}\n" for b in bars))
-    start_s -= start_s % step
-    expected = (end_s - start_s + step - 1) // step
-    starts = [b.start_ns // NS_PER_SECOND for b in bars]
-    return DownloadStats(bars=len(bars), requests=requests, missing=expected - len(bars),
+    if end_s <= start_s:
+        raise ValueError("the end must be after the start")
+    start_s -= start_s % interval_s
+    requests = fetched = 0
+    for since, until in cache.missing(product_id, interval_s, start_s, end_s):
+        bars, made = fetch_candles(rest, product_id, interval_s, since, until,
+                                   progress=progress)
+        cache.put(product_id, interval_s, since, until, bars, now_ns)
+        requests, fetched = requests + made, fetched + len(bars)
+    held = cache.bars(product_id, interval_s, start_s, end_s)
+    starts = [b.start_ns // NS_PER_SECOND for b in held]
+    expected = (end_s - start_s + interval_s - 1) // interval_s
+    return DownloadStats(bars=len(held), requests=requests, missing=expected - len(held),
                          first=starts[0] if starts else None,
-                         last=starts[-1] if starts else None)
+                         last=starts[-1] if starts else None, fetched=fetched), held
 
 
 def history_loader(settings: CoinbaseConfig, cache_path: Path, products: Sequence[str],
