@@ -148,12 +148,13 @@ class ProductRules:
 
 @dataclass(frozen=True, slots=True, config=SECTION)
 class SystemConfig:
-    """Where state lives (``state_dir``), ``paper`` or ``live``, and the level
-    of each run's ``run.log``."""
+    """Where state lives (``state_dir``), ``paper`` or ``live``, the level of
+    each run's ``run.log``, and how many daily journal ``backups`` to keep (0: none)."""
 
     state_dir: Dir = Path("var")
     mode: Annotated[Str, one_of("paper", "live")] = "paper"
     log_level: Annotated[Str, one_of("DEBUG", "INFO", "WARNING", "ERROR")] = "INFO"
+    backups: Annotated[Int, NonNegative] = 7
 
 
 @dataclass(frozen=True, slots=True, config=SECTION)

@@ -21,6 +21,7 @@ from cryptoj_actors.marketdata.history import Warmup
 from cryptoj_actors.messages import HealthStatus, PortfolioSnapshot, TradingState
 from cryptoj_actors.report.metrics import Performance
 from cryptoj_actors.report.results import RunResults, collect_results
+from cryptoj_actors.state.backup import BackupSchedule
 from cryptoj_actors.state.layout import RunDir, StateDir
 from cryptoj_actors.supervision.directory import Directory
 
@@ -165,6 +166,9 @@ class Runtime:
     #: The admin interface uses it to report on a running run.
     write_report: Callable[[RunResults], tuple[dict[str, Any], list[Path]]] | None = None
     faults_fired: int = 0  # injected faults so far (drills), across restarts
+    #: The journal's daily backups (live): kept here, so that a restarted
+    #: health actor does not take another the same day.
+    backup_schedule: BackupSchedule = field(default_factory=BackupSchedule)
 
     def results(self, timeout: float = 10.0, if_running: str = "running") -> RunResults:
         """The run's results as they stand, asked of the portfolio and risk;

@@ -1,6 +1,9 @@
 """The health actor: samples the system on a timer, keeps every sample in the
 run directory, publishes the assessment for operators, and reports changes of
-the overall level to the supervisor (DESIGN.md section 2).
+the overall level to the supervisor (DESIGN.md section 2). Live, it also
+takes the journal's online backups, at its first sample and once a UTC day
+(:mod:`cryptoj_actors.state.backup`): a timer the system already has, off
+the order path.
 
 The samples go to ``metrics.jsonl`` (one JSON object a line, append-only,
 rotated by size with :class:`logging.handlers.RotatingFileHandler`).
@@ -11,7 +14,9 @@ from __future__ import annotations
 import json
 import logging
 import logging.handlers
+import sqlite3
 import time
+from datetime import UTC, datetime
 
 import psutil
 
@@ -20,6 +25,7 @@ from cryptoj_actors.health.model import HealthModel, Sample
 from cryptoj_actors.messages import HealthStatus, Tick
 from cryptoj_actors.model import HealthLevel
 from cryptoj_actors.runtime import Runtime
+from cryptoj_actors.state.backup import backup_journal
 from cryptoj_actors.state.files import OnceOnFailure
 
 log = logging.getLogger(__name__)
@@ -58,6 +64,24 @@ class HealthActor(RoleActor):
 
     def registered(self) -> None:
         self.on_tick(None)  # a first assessment right away, not one interval late
+
+    def _back_up(self) -> None:
+        """The journal's backup, when one is due (live only)."""
+        now = datetime.now(UTC)
+        schedule = self.rt.backup_schedule
+        if self.rt.run.mode != "live" or not schedule.due(now):
+            return
+        schedule.done(now)  # a failing backup is tried again tomorrow, not every sample
+        state = self.rt.run.state
+        try:
+            path = backup_journal(state.journal, state.backups,
+                                  self.rt.config.system.backups, now)
+        except (OSError, sqlite3.Error) as exc:
+            self.rt.telemetry.errors["health.backup"] += 1
+            log.error("health: the journal's backup to %s failed: %s", state.backups, exc)
+            return
+        if path is not None:
+            log.info("health: journal backed up to %s", path)
 
     def stopping(self) -> None:
         if self._metrics is not None and self._handler is not None:
@@ -103,6 +127,7 @@ class HealthActor(RoleActor):
                     "health: %s %s", found.level.value,
                     "; ".join(f"{name} {detail}" for name, detail in found.checks))
             self.send("supervisor", status)
+        self._back_up()
 
     def _persist(self, status: HealthStatus, sample: Sample) -> None:
         if self._metrics is None:

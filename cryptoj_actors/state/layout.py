@@ -5,6 +5,7 @@
     <state dir>/                  [system] state_dir, default var/
         journal.sqlite3           orders, fills and runs (SQLite, WAL)
         candles.sqlite3           the candle cache: history for warm-ups and replays
+        backups/                  online copies of the journal (journal-<time>.sqlite3)
         trading_state.json        the live system's trading state (ACTIVE/REDUCING/HALTED)
         risk_state.json           live risk: day baseline, drawdown halt, peak, cooldowns
         HALT                      the operator's control file: present = halt
@@ -96,6 +97,11 @@ class StateDir:
     @property
     def journal(self) -> Path:
         return self.path / "journal.sqlite3"
+
+    @property
+    def backups(self) -> Path:
+        """The journal's backups (:mod:`cryptoj_actors.state.backup`)."""
+        return self.path / "backups"
 
     @property
     def candles(self) -> Path:

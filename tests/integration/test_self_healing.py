@@ -29,6 +29,7 @@ from cryptoj_actors.messages import MarketBatch
 from cryptoj_actors.model import Bar, OrderIntent
 from cryptoj_actors.portfolio.recovery import rebuild_ledger
 from cryptoj_actors.runtime import LIVE_LEDGER
+from cryptoj_actors.state.backup import backups
 from cryptoj_actors.state.layout import StateDir
 from tests.conftest import REPO, Lines, load_script, wait_until
 
@@ -199,3 +200,10 @@ def test_a_kill_during_a_restart_then_a_start_rebuilds_the_same_ledger(tmp_path)
     for product, size in positions.items():
         assert f"{size} {product}" in restored
     assert journaled_once(journal)
+    # Each start took an online backup of the journal; doctor opens the newest.
+    assert len(backups(tmp_path / "var" / "backups")) == 2
+    doctor = subprocess.run([sys.executable, "-m", "cryptoj_actors", "doctor", "--state-dir",
+                             str(tmp_path / "var")], cwd=REPO, capture_output=True, text=True,
+                            timeout=60)
+    line = next(x for x in doctor.stdout.splitlines() if "journal backup" in x)
+    assert line.startswith("OK   journal backup: journal-") and "all in the journal" in line

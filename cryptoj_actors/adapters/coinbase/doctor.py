@@ -1,7 +1,8 @@
 """``doctor``: what stands between this machine and trading, said plainly.
 
 Each check gives a status (``OK``, ``WARN``, ``FAIL``) and one line. The
-checks: the state directory is writable; the API key (format, file mode);
+checks: the state directory is writable; the newest journal backup opens
+and holds no fill the journal lacks; the API key (format, file mode);
 the REST API answers and the clock agrees with the venue's (a JWT is valid
 for 120 s from its ``nbf``: a clock off by more than :data:`SKEW_FAIL_S`
 makes every private request fail); the key is accepted; every configured
@@ -35,6 +36,8 @@ from cryptoj_actors.adapters.coinbase.rest import (
 )
 from cryptoj_actors.config import Config
 from cryptoj_actors.money import to_decimal
+from cryptoj_actors.state.backup import check_backup
+from cryptoj_actors.state.layout import StateDir
 
 #: Clock skew against the venue (seconds) that is reported, and that fails.
 SKEW_WARN_S = 2.0
@@ -62,6 +65,7 @@ def diagnose(config: Config) -> Iterator[Finding]:
     """Run every check, yielding findings as they come (network checks take
     a moment each)."""
     yield _state_dir(config)
+    yield _backup(config)
     credentials: Credentials | None = None
     try:
         credentials = load_credentials(config.coinbase.key_file)
@@ -99,6 +103,23 @@ def _state_dir(config: Config) -> Finding:
         return Finding("state directory", CheckStatus.FAIL, f"{folder}: not writable "
                        f"({exc.strerror})")
     return Finding("state directory", CheckStatus.OK, f"{folder} is writable")
+
+
+def _backup(config: Config) -> Finding:
+    """The newest journal backup opens and holds no fill the journal lacks."""
+    folder = StateDir(config.system.state_dir)
+    if not folder.journal.exists():
+        return Finding("journal backup", CheckStatus.OK, "no journal yet: nothing to back up")
+    found = check_backup(folder.journal, folder.backups)
+    if found.backup is None:
+        return Finding("journal backup", CheckStatus.WARN, f"{found.problem}: a live start "
+                       "takes one (system.backups)")
+    if found.problem:
+        return Finding("journal backup", CheckStatus.FAIL, f"{found.problem}: keep the "
+                       "journal and the backup aside and look before trading")
+    return Finding("journal backup", CheckStatus.OK,
+                   f"{found.backup.name} opens: {found.backup_fills} fills, all in the journal "
+                   f"({found.journal_fills} now)")
 
 
 def _rest(config: Config, rest: RestClient) -> Iterator[Finding]:
