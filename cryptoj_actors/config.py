@@ -43,8 +43,7 @@ from pydantic_core import PydanticCustomError
 
 from cryptoj_actors.model import PRODUCT_ID
 
-#: The config ``run`` and ``replay`` read when no ``--config`` is given,
-#: relative to the working directory.
+#: What ``run`` and ``replay`` read without ``--config`` (relative to the working directory).
 DEFAULT_CONFIG_PATH = Path("conf/default.toml")
 
 #: Bounds ``feed.credit_window``: the window bounds every mailbox of the
@@ -54,8 +53,7 @@ CHANNELS = ("level2", "market_trades", "ticker", "candles", "heartbeats", "statu
 
 
 class ConfigError(Exception):
-    """A configuration value is missing, mistyped or out of range; ``str(err)``
-    is one line: ``config <file>: <key>: <reason>``."""
+    """A config value missing, mistyped or out of range: ``config <file>: <key>: <reason>``."""
 
 
 # --- field types and constraints ---------------------------------------------------
@@ -286,7 +284,9 @@ class StrategyConfig:
 class SupervisorConfig:
     """Restart policy (after Erlang/OTP intensity and Akka's backoff supervisor),
     and liveness: every ``liveness_interval_s`` each actor is pinged; one that
-    has not answered within ``liveness_timeout_s`` is hung (seconds)."""
+    has not answered within ``liveness_timeout_s`` is hung (seconds).
+    ``auto_resume_after_s`` (0: off): a halt whose only cause was a hung
+    actor is resumed once nothing has been hung for that long (live)."""
 
     restart_initial_s: Annotated[Float, Positive] = 0.5
     restart_max_s: Annotated[Float, Positive] = 30.0
@@ -296,6 +296,7 @@ class SupervisorConfig:
     shutdown_timeout_s: Annotated[Float, Positive] = 5.0
     liveness_interval_s: Annotated[Float, Positive] = 2.0
     liveness_timeout_s: Annotated[Float, Positive] = 10.0
+    auto_resume_after_s: Annotated[Float, NonNegative] = 0.0
 
 
 @dataclass(frozen=True, slots=True, config=SECTION)

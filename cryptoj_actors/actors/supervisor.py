@@ -41,7 +41,7 @@ from cryptoj_actors.runtime import Runtime
 from cryptoj_actors.state.trading import TradingStateFile
 from cryptoj_actors.supervision.emergency import EmergencyState
 from cryptoj_actors.supervision.restart import RestartPolicy, RestartType
-from cryptoj_actors.supervision.rules import HealthRecovery, resume_refusal
+from cryptoj_actors.supervision.rules import QuietSpell, resume_refusal
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,13 @@ class SupervisorActor(RoleActor):
         self.specs = {spec.role: spec for spec in specs}
         self.order = [spec.role for spec in specs]
         self.policy = RestartPolicy(runtime.config.supervisor)
-        self.recovery = HealthRecovery(runtime.config.health.recover_after_s, clock)
+        self.recovery = QuietSpell(runtime.config.health.recover_after_s, clock)
+        after = runtime.config.supervisor.auto_resume_after_s
+        #: The automatic rule out of a halt that clears by itself (off: None).
+        self.auto_resume = QuietSpell(after, clock) if after > 0 else None
+        #: Why the system is halted, by kind: only a halt whose every cause is
+        #: ``hung`` may be resumed automatically.
+        self._halt_causes: set[str] = set()
         self.generations: dict[str, int] = {}
         self.state_file = TradingStateFile(runtime.run.trading_state_file)
         self.emergency = EmergencyState(time.time_ns())
@@ -106,6 +112,7 @@ class SupervisorActor(RoleActor):
             self.emergency = EmergencyState(time.time_ns(), self.state_file.load())
             unwind = self.emergency.halted and self.state_file.unwinding()
         if self.emergency.halted:
+            self._halt_causes.add("restored")  # its cause unknown: never lifted automatically
             self.rt.halt.set(self.emergency.imposed.reason, unwinding=unwind)
             log.critical("supervisor: starting HALTED%s (%s); `resume` lifts it",
                          ", still unwinding the book" if unwind else "",
@@ -252,7 +259,7 @@ class SupervisorActor(RoleActor):
                     if role not in self.rt.board.hung:  # newly hung: act once
                         reason = f"{role} hung: no answer to a liveness ping in {timeout:g} s"
                         if self.specs[role].significant:
-                            self.halt(reason)
+                            self.halt(reason, cause="hung")
                         else:
                             log.error("supervisor: %s", reason)
                 continue
@@ -261,6 +268,7 @@ class SupervisorActor(RoleActor):
             del self._pings[role]
         self.rt.board.hung = tuple(hung)
         self._lift_reducing_if_recovered()
+        self._resume_if_cleared(hung)
         for role in self.order:
             ref = self.rt.directory.get(role)
             if role not in self._pings and role not in self._restarting and ref is not None \
@@ -310,6 +318,28 @@ class SupervisorActor(RoleActor):
                     level, held)
         self._impose(TradingLevel.ACTIVE, f"health {level} again for {held:.1f} s")
 
+    def _resume_if_cleared(self, hung: list[str]) -> None:
+        """The automatic rule out of a halt that clears by itself
+        (``[supervisor] auto_resume_after_s``): every cause was a hung actor,
+        and nothing has been hung for the quiet time. Logged as an alert."""
+        spell = self.auto_resume
+        if spell is None or self.rt.run.mode != "live" or not self.emergency.halted \
+                or self._halt_causes != {"hung"}:
+            return
+        if hung:
+            spell.critical()
+            return
+        spell.calm()
+        held = spell.lift()
+        if held is None:
+            return
+        log.critical("supervisor: ALERT: automatic resume: the halt's cause (a hung actor) "
+                     "cleared %.1f s ago", held)
+        refusal = self.resume(f"automatic: nothing hung for {held:.1f} s "
+                              "([supervisor] auto_resume_after_s)")
+        if refusal is not None:
+            spell.critical()  # tried again after another quiet spell
+
     def on_command(self, command: OperatorCommand) -> None:
         reason = command.reason or f"operator ({command.source})"
         if command.command == "halt":
@@ -324,10 +354,13 @@ class SupervisorActor(RoleActor):
         else:
             self.rt.outcome.end("finished", f"end of data after {end.last_seq} batches")
 
-    def halt(self, reason: str, *, unwind: bool = False, tell_risk: bool = True) -> None:
+    def halt(self, reason: str, *, unwind: bool = False, tell_risk: bool = True,
+             cause: str = "other") -> None:
         """HALTED: no new orders and open ones cancelled (reduce-only exits
         stay). Without ``unwind`` the feed stops (a replay ends); with it the
-        data keeps flowing and risk closes the book gradually."""
+        data keeps flowing and risk closes the book gradually. ``cause``:
+        ``hung`` for a halt that may clear by itself, else ``other``."""
+        self._halt_causes.add(cause)
         self.rt.halt.set(reason, unwinding=unwind)
         if self._impose(TradingLevel.HALTED, reason):
             log.critical("supervisor: HALT%s: %s", " and unwind" if unwind else "", reason)
@@ -363,6 +396,7 @@ class SupervisorActor(RoleActor):
             log.critical("supervisor: resume refused: %s", refusal)
             return refusal
         log.warning("supervisor: RESUME: %s", reason)
+        self._halt_causes.clear()
         self.history.append(state)
         for role in ("risk", "executor", "feed"):
             self.send(role, state)

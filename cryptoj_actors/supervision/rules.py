@@ -1,8 +1,12 @@
 """The supervisor's rules about the trading state, as plain objects.
 
-* :class:`HealthRecovery`: when the ``REDUCING`` that critical health caused
-  is lifted: only once health has stayed below ``CRITICAL`` for
-  ``[health] recover_after_s`` without a break, so that a check hovering at
+* :class:`QuietSpell`: how long a cause has stayed away without a break.
+  Two automatic rules use it: the ``REDUCING`` that critical health caused
+  (a feed down, a memory or error threshold) is lifted once health has
+  stayed below ``CRITICAL`` for ``[health] recover_after_s``; and, when
+  ``[supervisor] auto_resume_after_s`` is set (off by default), a ``HALTED``
+  whose only cause clears by itself (a hung actor that answers again) is
+  resumed after that long with nothing hung. Either way a check hovering at
   its threshold does not flip the trading state every sample.
 * :func:`resume_refusal`: when an operator's resume is refused: while a
   significant child is down or hung (a halted system restarts nothing, and a
@@ -18,11 +22,11 @@ import time
 from collections.abc import Callable, Iterable
 
 
-class HealthRecovery:
-    """The quiet spell that lifts health's ``REDUCING``.
+class QuietSpell:
+    """A quiet spell long enough to lift a state automatically.
 
     Args:
-        recover_after_s: seconds below ``CRITICAL`` needed, without a break.
+        recover_after_s: seconds without the cause needed, without a break.
         clock: monotonic seconds (``time.monotonic`` by default).
     """
 
@@ -33,17 +37,17 @@ class HealthRecovery:
         self._since: float | None = None
 
     def critical(self) -> None:
-        """Health is critical (again): any spell under way is broken."""
+        """The cause is there (again): any spell under way is broken."""
         self._since = None
 
     def calm(self) -> None:
-        """Health is below critical: the spell starts now, unless it runs already."""
+        """The cause is away: the spell starts now, unless it runs already."""
         if self._since is None:
             self._since = self._clock()
 
     def lift(self) -> float | None:
         """The length of the spell (seconds) when it is long enough to lift
-        ``REDUCING`` (the spell then ends), else None."""
+        the state (the spell then ends), else None."""
         if self._since is None:
             return None
         held = self._clock() - self._since

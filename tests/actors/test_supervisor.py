@@ -212,6 +212,49 @@ def test_a_hung_significant_child_halts_the_system(runtime):
         Sleeper.release.set()
 
 
+def hang_and_answer(tmp_path: Path, auto_resume_after_s: float, caplog) -> Runtime:
+    """A live system whose significant risk actor hangs (a halt) and then
+    answers again; returned once the hang has cleared."""
+    config = replace(Config(), supervisor=replace(
+        Config().supervisor, liveness_interval_s=0.05, liveness_timeout_s=0.2,
+        auto_resume_after_s=auto_resume_after_s))
+    runtime = Runtime(config=config, run=RunInfo("live-1", "live", tmp_path, tmp_path / "run"))
+    events: list = []
+
+    def factory(rt: Runtime, generation: int) -> pykka.ActorRef:
+        return Sleeper.start(rt, generation, role="risk", events=events)
+
+    Sleeper.release.clear()
+    SupervisorActor.start(runtime, [ChildSpec(role="risk", factory=factory,
+                                              restart=RestartType.PERMANENT, significant=True,
+                                              shutdown_timeout_s=0.1)])
+    wait_until(lambda: (ref := runtime.directory.get("risk")) is not None and ref.is_alive())
+    runtime.directory.get("risk").tell(Tick(sender="test", ts_ns=0, name="hang"))
+    try:
+        wait_until(runtime.halt.is_set, timeout=5)
+    finally:
+        Sleeper.release.set()
+    wait_until(lambda: runtime.board.hung == ())
+    return runtime
+
+
+def test_a_halt_for_a_hung_actor_is_resumed_automatically_when_configured(tmp_path, caplog):
+    runtime = hang_and_answer(tmp_path, 0.3, caplog)
+    wait_until(lambda: not runtime.halt.is_set(), timeout=5)
+    assert runtime.board.trading_state.level is TradingLevel.ACTIVE
+    assert "automatic: nothing hung for" in runtime.board.trading_state.reason
+    assert any("ALERT: automatic resume" in r.getMessage() for r in caplog.records)
+
+
+def test_without_the_rule_a_hung_actors_halt_waits_for_the_operator(tmp_path, caplog):
+    runtime = hang_and_answer(tmp_path, 0.0, caplog)
+    seen = set()
+    for _ in range(40):  # 1 s: about 20 liveness ticks with nothing hung
+        seen.add(runtime.halt.is_set())
+        time.sleep(0.025)
+    assert seen == {True}
+
+
 def test_a_hung_child_stays_hung_until_it_answers(runtime, caplog):
     runtime = replace(runtime, config=replace(runtime.config, supervisor=replace(
         runtime.config.supervisor, liveness_interval_s=0.05, liveness_timeout_s=0.2)))

@@ -3,7 +3,7 @@ when a resume is refused."""
 
 from __future__ import annotations
 
-from cryptoj_actors.supervision.rules import HealthRecovery, resume_refusal
+from cryptoj_actors.supervision.rules import QuietSpell, resume_refusal
 
 
 class Clock:
@@ -16,7 +16,7 @@ class Clock:
 
 def test_reducing_lifts_only_after_an_unbroken_quiet_spell():
     clock = Clock()
-    rule = HealthRecovery(30.0, clock)
+    rule = QuietSpell(30.0, clock)
     assert rule.lift() is None  # no spell started
     rule.calm()
     clock.now += 29.9
@@ -33,7 +33,7 @@ def test_reducing_lifts_only_after_an_unbroken_quiet_spell():
 
 def test_calm_reports_do_not_restart_a_spell_under_way():
     clock = Clock()
-    rule = HealthRecovery(10.0, clock)
+    rule = QuietSpell(10.0, clock)
     rule.calm()
     clock.now += 6
     rule.calm()
