@@ -159,6 +159,8 @@ class SystemConfig:
 class FeedConfig:
     """Market data. ``url`` is the Coinbase Advanced Trade websocket.
 
+    ``batch_interval_s``: live, a batch every so often; 0 cuts one as soon as
+    a frame arrives and credit allows (conflating while the pipeline is busy).
     ``credit_window``: market batches in flight live (1: every decision on the
     freshest data); ``replay_credit_window``: the same in replay, where a
     larger window lets the strategy run ahead without changing any result
@@ -176,16 +178,14 @@ class FeedConfig:
     risk lets nothing add exposure to it until its next bar, and the replay
     notes how long each product was so.
 
-    Warm-up (live): the strategy's warm-up comes from Coinbase's public
-    candles of ``bar_interval_s``, kept in the state directory's candle
-    cache; offline, from the cache alone, refused at start when that history
-    ended more than ``warmup_max_age_s`` seconds ago.
+    Warm-up (live): Coinbase's candles of ``bar_interval_s`` and the candle
+    cache; a history older than ``warmup_max_age_s`` (offline) is refused.
     """
 
     url: Annotated[Str, WsUrl] = "wss://advanced-trade-ws.coinbase.com"
     products: ProductIds = ("BTC-USD", "ETH-USD", "LTC-USD")
     channels: Channels = ("level2", "market_trades", "ticker", "heartbeats")
-    batch_interval_s: Annotated[Float, Positive] = 1.0
+    batch_interval_s: Annotated[Float, NonNegative] = 1.0  # 0: a batch per arrival
     bar_interval_s: Annotated[Int, Positive] = 3600
     credit_window: Annotated[Int, Window] = 1
     replay_credit_window: Annotated[Int, Window] = 16

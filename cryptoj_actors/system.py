@@ -75,6 +75,7 @@ class TradingSystem:
         self.source = source
         first = source()
         self.products = tuple(first.products)
+        self.period_ns = first.period_ns  # what one batch covers (nominal when event-driven)
         self.periods_per_year = periods_per_year(first.period_ns)
         #: What a strategy's spans are counted in: live, the bars cut from
         #: trades; in replay, the recorded bars (one batch each).

@@ -1,32 +1,41 @@
 """Benchmark: the live path's latency, from a frame's arrival to the order.
 
-The Coinbase-protocol replay server on 127.0.0.1 serves the real recorded
+The Coinbase-protocol replay server on 127.0.0.1, a process of its own as
+the venue is, serves the real recorded
 Advanced Trade capture (``../shared/data/coinbase_advanced_ws_2026-09-30_fastmm``,
 BTC-USD and ETH-USD, looped at the recorded pace); the whole actor system runs
 on it, as ``run --feed-url`` does, with a strategy that trades every bar
-(one-second bars: it alternates between holding 5 % of equity and nothing).
+(one-second bars: it alternates between holding 5 % of equity and nothing),
+or with ``--strategy tick`` one that decides on every market batch (every
+tick, with event-driven batches: ``--batch-intervals 0``).
 Orders go to the paper exchange, or with ``--venue coinbase`` to the
-Coinbase-protocol REST venue on 127.0.0.1 (``scripts/exchange_server.py``,
-every request signed and checked).
+Coinbase-protocol REST venue on 127.0.0.1 (``scripts/exchange_server.py``, a
+process of its own too, every request signed and checked).
 
     python scripts/bench_live.py                          # 60 s per case
     python scripts/bench_live.py --seconds 120 --batch-intervals 1,0.1,0.02
+    python scripts/bench_live.py --batch-intervals 0 --venues paper --strategy tick
 
 Figures, per batch interval and venue: **tick-to-order**, from the arrival of
 the oldest frame in a market batch to the executor sending an order decided on
 it (it includes up to one batch interval of waiting for the batch to be cut:
-hence the cases), and **order round trip**, from sending to the order's end at
+hence the cases; with 0, batches are cut on arrival), and **order round trip**, from sending to the order's end at
 the venue; p50, p99 and max over every order of the run, in milliseconds.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -35,18 +44,14 @@ from rich.console import Console
 from rich.table import Table
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "scripts"))
 
-import exchange_server  # noqa: E402
-import replay_server  # noqa: E402
-
-from cryptoj_actors.adapters.coinbase.credentials import parse_credentials  # noqa: E402
-from cryptoj_actors.adapters.coinbase.websocket import CoinbaseFeedSource  # noqa: E402
-from cryptoj_actors.config import Config, FeedConfig, RiskConfig  # noqa: E402
+from cryptoj_actors.adapters.coinbase.credentials import parse_credentials
+from cryptoj_actors.adapters.coinbase.websocket import CoinbaseFeedSource
+from cryptoj_actors.config import Config, FeedConfig, RiskConfig
 from cryptoj_actors.messages import MarketBatch
 from cryptoj_actors.model import Bar, OrderIntent
-from cryptoj_actors.runtime import RunInfo  # noqa: E402
-from cryptoj_actors.system import TradingSystem  # noqa: E402
+from cryptoj_actors.runtime import RunInfo
+from cryptoj_actors.system import TradingSystem
 
 CAPTURE = REPO.parent / "shared" / "data" / "coinbase_advanced_ws_2026-09-30_fastmm" / \
     "advanced_md_stream.jsonl"
@@ -72,46 +77,88 @@ class EveryBar:
         return intents
 
 
+class EveryTick:
+    """On every batch, BTC-USD between 5 % of equity and nothing: a decision
+    and an order per tick."""
+
+    def __init__(self, *, products: tuple[str, ...]) -> None:
+        self.hold = False
+
+    def on_batch(self, batch: MarketBatch) -> list[OrderIntent]:
+        self.hold = not self.hold
+        return [OrderIntent(product_id="BTC-USD",
+                            target_weight=Decimal("0.05") if self.hold else Decimal(0),
+                            rebalance_threshold=Decimal("0.01"))]
+
+
+STRATEGIES = {"bar": EveryBar, "tick": EveryTick}
+
+
 def percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def run_case(capture, batch_interval_s: float, venue: str, seconds: float) -> dict:
+@contextmanager
+def serving(script: str, *args: str) -> Iterator[int]:
+    """``scripts/<script>`` as a process of its own on a free port; its port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, str(REPO / "scripts" / script), *args, "--port",
+                             str(port)], cwd=REPO, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(f"{script} did not start") from None
+                time.sleep(0.05)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def run_case(batch_interval_s: float, venue: str, seconds: float,
+             strategy: str = "bar") -> dict:
     with tempfile.TemporaryDirectory() as tmp, \
-            replay_server.Running(replay_server.ReplayServer(capture, speed=1.0,
-                                                             loop=True)) as feed:
+            serving("replay_server.py", str(CAPTURE), "--loop", "--speed", "1") as feed_port, \
+            ExitStack() as stack:
         state = Path(tmp)
         config = replace(
-            Config(), feed=replace(FeedConfig(), url=f"ws://127.0.0.1:{feed.port}",
+            Config(), feed=replace(FeedConfig(), url=f"ws://127.0.0.1:{feed_port}",
                                    products=PRODUCTS, batch_interval_s=batch_interval_s,
                                    bar_interval_s=1),
             risk=replace(RiskConfig(), max_orders=10_000, daily_loss_limit=Decimal("1"),
                          max_drawdown=Decimal("1"), stop_loss=Decimal("1")),
         ).with_state_dir(state)
-        credentials, rest = None, None
+        credentials = None
         if venue == "coinbase":
-            name, pem, public = exchange_server.make_key()
-            prices = {"BTC-USD": (Decimal("83277.25"), Decimal("83277.26")),
-                      "ETH-USD": (Decimal("2631.25"), Decimal("2631.26"))}
-            rest = exchange_server.ExchangeServer(exchange_server.Venue(
-                balances={"USD": Decimal("10000")}, prices=prices), name, public).start()
-            credentials = parse_credentials(name, pem, "bench")
-            config = replace(config, coinbase=replace(config.coinbase, rest_url=rest.url,
-                                                      poll_interval_s=0.05))
+            key_file = state / "key.json"
+            rest_port = stack.enter_context(serving(
+                "exchange_server.py", "--key-file", str(key_file), "--balance", "USD=10000",
+                "--price", "BTC-USD=83277.25/83277.26", "--price", "ETH-USD=2631.25/2631.26"))
+            key = json.loads(key_file.read_text())
+            credentials = parse_credentials(key["name"], key["privateKey"], "bench")
+            config = replace(config, coinbase=replace(
+                config.coinbase, rest_url=f"http://127.0.0.1:{rest_port}", poll_interval_s=0.05))
         run = RunInfo(run_id="bench", mode="live", state_dir=state, run_dir=state / "run",
                       venue=venue)
         system = TradingSystem(config, run, lambda: CoinbaseFeedSource(config.feed),
-                               strategy=EveryBar(products=PRODUCTS), credentials=credentials)
+                               strategy=STRATEGIES[strategy](products=PRODUCTS),
+                               credentials=credentials)
         system.start()
         time.sleep(seconds)
         telemetry = system.rt.telemetry
         tick = [s * 1000 for s in telemetry.tick_to_order.recent]
         trip = [s * 1000 for s in telemetry.order_round_trip.recent]
+        decisions = system.rt.board.decisions
         system.stop()
-        if rest is not None:
-            rest.stop()
-    return {"tick": tick, "trip": trip}
+    return {"tick": tick, "trip": trip, "decisions": decisions}
 
 
 def main() -> int:
@@ -121,25 +168,26 @@ def main() -> int:
                         help="market batch intervals to measure, seconds, comma-separated")
     parser.add_argument("--venues", default="paper,coinbase",
                         help="paper (in process) and/or coinbase (REST on 127.0.0.1)")
+    parser.add_argument("--strategy", choices=sorted(STRATEGIES), default="bar",
+                        help="bar: an order every bar; tick: a decision every batch")
     args = parser.parse_args()
     if not CAPTURE.exists():
         print(f"error: the recorded capture is missing: {CAPTURE}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.ERROR)
-    capture = replay_server.Capture.read(CAPTURE)
     table = Table(title=f"Live path latency on 127.0.0.1, real recorded frames "
                         f"({', '.join(PRODUCTS)}), {args.seconds:g} s a case, milliseconds")
-    for column in ("batch interval s", "venue", "orders", "tick-to-order p50", "p99", "max",
-                   "round trip p50", "p99"):
+    for column in ("batch interval s", "venue", "decisions", "orders", "tick-to-order p50",
+                   "p99", "max", "round trip p50", "p99"):
         table.add_column(column, justify="right")
     for interval in (float(x) for x in args.batch_intervals.split(",")):
         for venue in args.venues.split(","):
-            got = run_case(capture, interval, venue, args.seconds)
+            got = run_case(interval, venue, args.seconds, args.strategy)
             tick, trip = got["tick"], got["trip"]
             if not tick:
-                table.add_row(f"{interval:g}", venue, "0", *["n/a"] * 5)
+                table.add_row(f"{interval:g}", venue, str(got["decisions"]), "0", *["n/a"] * 5)
                 continue
-            table.add_row(f"{interval:g}", venue, str(len(tick)),
+            table.add_row(f"{interval:g}", venue, str(got["decisions"]), str(len(tick)),
                           f"{statistics.median(tick):.1f}", f"{percentile(tick, 0.99):.1f}",
                           f"{max(tick):.1f}",
                           f"{statistics.median(trip):.1f}" if trip else "n/a",

@@ -18,7 +18,9 @@ present, as if the market were happening now (``--keep-times`` does not).
 
 With ``--loop`` the capture plays again and again as one stream: sequence
 numbers, heartbeat counters and exchange times go on from where the last
-round ended, so a client sees no gap at the seam.
+round ended, so a client sees no gap at the seam, and the frames a venue
+sends once a subscription (the subscriptions answer, level2 snapshots) are
+not sent again.
 
 Faults, for drills: drop the connection after N frames; skip one sequence
 number at frame N; slip malformed frames in between the real ones (a
@@ -179,6 +181,8 @@ class ReplayServer:
             for stamp, frame in frames:
                 if frame["channel"] not in channels and frame["channel"] != "subscriptions":
                     continue
+                if rounds and _once_a_subscription(frame):
+                    continue
                 if self.speed > 0:
                     due = started + (stamp - first) / 1e9 / self.speed
                     await asyncio.sleep(max(0.0, due - asyncio.get_running_loop().time()))
@@ -240,6 +244,18 @@ def _format(ns: int) -> str:
     seconds, rest = divmod(ns, 1_000_000_000)
     stamp = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
     return f"{stamp}.{rest:09d}Z"
+
+
+def _once_a_subscription(frame: dict) -> bool:
+    """A frame the venue sends once a subscription: the subscriptions answer,
+    a level2 snapshot. A loop's later rounds leave them out, as one stream
+    would: the updates that follow set the same levels again (new_quantity
+    is absolute), so the books stay the recorded ones."""
+    if frame["channel"] == "subscriptions":
+        return True
+    events = frame.get("events")
+    return frame["channel"] == "l2_data" and isinstance(events, list) and bool(events) and all(
+        isinstance(e, dict) and e.get("type") == "snapshot" for e in events)
 
 
 def _heartbeat_counter(frame: dict) -> int | None:

@@ -75,8 +75,11 @@ class ExecutorActor(RoleActor):
 
     def started(self) -> None:
         run = self.rt.run
+        # Live, the WAL's checkpoints (an fsync) are the health actor's, not
+        # this actor's: they would stall the order after them.
         self.journal = Journal(run.state.journal, run.ledger_id, mode=run.mode,
-                               description=str(run.run_dir), started_ns=time.time_ns())
+                               description=str(run.run_dir), started_ns=time.time_ns(),
+                               autocheckpoint=run.mode != "live")
         if run.mode == "live":
             self._venue_ids.update(self.journal.exchange_order_ids())
             for event in self.exchange.recover(self.journal):

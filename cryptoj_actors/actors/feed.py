@@ -2,7 +2,11 @@
 
 Flow control (DESIGN.md section 9): at most ``credit_window`` batches are in
 flight beyond the last settled one (its orders at the executor); the
-executor's :class:`Credit` is cumulative. A window of 1 is lockstep. Once the source is
+executor's :class:`Credit` is cumulative. A window of 1 is lockstep. Live, a
+batch is cut every ``batch_interval_s``, or with 0 as soon as a frame
+arrives and the window allows: frames that come while the pipeline is busy
+conflate into the batch the next credit lets out, so tick-to-order is the
+pipeline's own latency, not a batch interval. Once the source is
 exhausted, :class:`EndOfData` follows the last batch down the same path. The
 halt switch is checked before every batch: a halt stops the data, unless the
 book is being unwound, which needs it.
@@ -23,6 +27,10 @@ from cryptoj_actors.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
+#: Event-driven batches (``batch_interval_s = 0``): how often the connection
+#: is still looked after (staleness, a connection that does not open), seconds.
+WATCH_INTERVAL_S = 0.1
+
 
 class FeedActor(RoleActor):
     role = "feed"
@@ -37,6 +45,7 @@ class FeedActor(RoleActor):
         self.last_ts_ns = 0
         self.settled_seq = 0
         self.ended = False
+        self.event_driven = runtime.config.feed.batch_interval_s == 0
 
     def handlers(self) -> dict[type, Handler]:
         return {Credit: self.on_credit, Tick: self.on_tick,
@@ -47,8 +56,8 @@ class FeedActor(RoleActor):
         # to the role "feed", which must already lead here.
         self.rt.progress.total = self.source.total_batches
         self.source.start(self._notify, self.rt.telemetry)
-        if self.source.total_batches == 0:  # live: batches are cut on a clock
-            self.every(self.rt.config.feed.batch_interval_s, "batch")
+        if self.source.total_batches == 0:  # live: batches are cut on a clock, or on arrival
+            self.every(self.rt.config.feed.batch_interval_s or WATCH_INTERVAL_S, "batch")
         self.pump()
 
     def stopping(self) -> None:
@@ -65,6 +74,8 @@ class FeedActor(RoleActor):
         if type(message) in self._handlers:
             return super().on_receive(message)
         self.source.absorb(message)
+        if self.event_driven:
+            self.pump()
         return None
 
     def on_credit(self, credit: Credit) -> None:

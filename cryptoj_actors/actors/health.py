@@ -1,7 +1,8 @@
 """The health actor: samples the system on a timer, keeps every sample in the
 run directory, publishes the assessment for operators, and reports changes of
 the overall level to the supervisor (DESIGN.md section 2). Live, it also
-takes the journal's online backups, at its first sample and once a UTC day
+checkpoints the journal's WAL at every sample and takes the journal's online
+backups, at its first sample and once a UTC day
 (:mod:`cryptoj_actors.state.backup`): a timer the system already has, off
 the order path.
 
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 import psutil
 
 from cryptoj_actors.actors.base import Handler, RoleActor
+from cryptoj_actors.execution.journal import checkpoint
 from cryptoj_actors.health.model import HealthModel, Sample
 from cryptoj_actors.messages import HealthStatus, Tick
 from cryptoj_actors.model import HealthLevel
@@ -127,7 +129,18 @@ class HealthActor(RoleActor):
                     "health: %s %s", found.level.value,
                     "; ".join(f"{name} {detail}" for name, detail in found.checks))
             self.send("supervisor", status)
+        self._checkpoint()
         self._back_up()
+
+    def _checkpoint(self) -> None:
+        """Live: the journal's WAL checkpoint, which the executor leaves here."""
+        if self.rt.run.mode != "live" or not self.rt.run.state.journal.exists():
+            return
+        try:
+            checkpoint(self.rt.run.state.journal)
+        except sqlite3.Error as exc:
+            self.rt.telemetry.errors["health.checkpoint"] += 1
+            log.warning("health: the journal's checkpoint failed: %s", exc)
 
     def _persist(self, status: HealthStatus, sample: Sample) -> None:
         if self._metrics is None:

@@ -101,6 +101,9 @@ def _inputs(files: list[str], config: Config) -> ReplayInputs:
     if captures:
         if len(files) != 1:
             raise UsageError("a websocket capture (.jsonl) is replayed alone: give one file")
+        if config.feed.batch_interval_s == 0:
+            raise UsageError(f"config {config.source}: feed.batch_interval_s: a capture is "
+                             "replayed in batches of recorded time: set it above 0")
         return capture_inputs(Path(captures[0]), config.feed)
     try:
         inputs = bar_inputs(files, config.feed.replay_stale_bars)

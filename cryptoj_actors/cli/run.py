@@ -177,8 +177,7 @@ def _run_live(args: argparse.Namespace, config: Config, credentials: Credentials
     system = TradingSystem(config, run, lambda: CoinbaseFeedSource(config.feed),
                            strategy=strategy, credentials=credentials, warmup=loader,
                            first_warmup=first)
-    period_ns = int(config.feed.batch_interval_s * 1_000_000_000)
-    system.rt.write_report = report_writer(run.run_dir, config, period_ns,
+    system.rt.write_report = report_writer(run.run_dir, config, system.period_ns,
                                            config.feed.products, [], trading=run.trading)
 
     def on_term(signum: int, frame: FrameType | None) -> None:

@@ -164,12 +164,30 @@ def _decimal(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
 
 
+def checkpoint(path: Path) -> None:
+    """Copy the journal's WAL into the database (SQLite's PASSIVE checkpoint:
+    it never blocks the writer, and the GIL is released meanwhile), for a
+    journal whose writer does not checkpoint itself.
+
+    Raises:
+        sqlite3.Error: the journal cannot be opened.
+    """
+    db = sqlite3.connect(path, timeout=1)
+    try:
+        db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    finally:
+        db.close()
+
+
 class Journal:
     """Append-only record of one run's orders and fills.
 
     Args:
         path: the database file (created with its folder if missing).
         run_id: the run every row belongs to; registered on open.
+        autocheckpoint: False leaves the WAL's checkpoints (and their fsync,
+            milliseconds on a busy disk) to :func:`checkpoint`, called off
+            the order path: the live executor's journal.
 
     Raises:
         JournalError: the database cannot be opened or set up (damaged, not
@@ -178,12 +196,15 @@ class Journal:
     """
 
     def __init__(self, path: Path, run_id: str, *, mode: str = "paper",
-                 description: str = "", started_ns: int = 0) -> None:
+                 description: str = "", started_ns: int = 0,
+                 autocheckpoint: bool = True) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.run_id = run_id
         try:
             self._open(run_id, mode, description, started_ns)
+            if not autocheckpoint:
+                self._db.execute("PRAGMA wal_autocheckpoint=0")
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"{path}: cannot use the journal ({exc}): move it aside and "
                                "restore a copy, or start over with `run --fresh`") from None

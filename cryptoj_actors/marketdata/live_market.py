@@ -111,7 +111,7 @@ class LiveMarket:
         self.last_heartbeat: int | None = None
         self.last_frame_ns = 0
         self.resets = 0
-        self._first_arrival_ns = 0  # the oldest frame not yet in a batch (local clock, ns)
+        self._first_arrival_ns = 0  # the oldest frame with news not yet in a batch (local ns)
         self.last_seen: dict[str, int] = {}
         self._logged: dict[str, int] = {}
         self._cutters = {p: _BarCutter(p, bar_interval_ns) for p in self.products}
@@ -141,14 +141,22 @@ class LiveMarket:
     def on_frame(self, raw: str | bytes, received_ns: int) -> FrameOutcome:
         """Take one frame received at ``received_ns`` (local clock, ns)."""
         try:
+            return self._on_frame(raw, received_ns)
+        finally:
+            # The next batch's arrival is that of the oldest frame that brought
+            # it something: a heartbeat alone is no tick to measure from.
+            if not self._first_arrival_ns and (
+                    self._bars or self._trades or self._tickers or self._changed):
+                self._first_arrival_ns = received_ns
+
+    def _on_frame(self, raw: str | bytes, received_ns: int) -> FrameOutcome:
+        try:
             frame = self.codec.parse_frame(raw)
         except FrameError as exc:
             return self._bad(exc.kind, str(exc), received_ns)
         except (ValueError, TypeError, ArithmeticError) as exc:
             return self._bad("bad_value", repr(exc), received_ns)
         self.last_frame_ns = received_ns
-        if not self._first_arrival_ns:
-            self._first_arrival_ns = received_ns
         if frame.sequence_num is not None:
             last = self.last_seq
             if last is not None and frame.sequence_num <= last:

@@ -50,9 +50,10 @@ def direct_books(capture) -> dict[str, OrderBook]:
 
 
 def live_system(tmp_path: Path, port: int, **feed) -> TradingSystem:
+    feed = {"batch_interval_s": 0.05, **feed}
     feed_config = replace(FeedConfig(), url=f"ws://127.0.0.1:{port}", products=PRODUCTS,
-                          batch_interval_s=0.05, bar_interval_s=1, reconnect_initial_s=0.05,
-                          reconnect_max_s=0.2, **feed)
+                          bar_interval_s=1, reconnect_initial_s=0.05, reconnect_max_s=0.2,
+                          **feed)
     config = replace(Config(), feed=feed_config).with_state_dir(tmp_path)
     run = RunInfo(run_id="live", mode="live", state_dir=tmp_path, run_dir=tmp_path / "run")
     system = TradingSystem(config, run, lambda: CoinbaseFeedSource(feed_config))
@@ -68,6 +69,25 @@ def books_match(source: CoinbaseFeedSource, expected: dict[str, OrderBook]) -> b
     books = source.market.books
     return all(books[p].valid and dict(books[p].bids) == dict(expected[p].bids)
                and dict(books[p].asks) == dict(expected[p].asks) for p in PRODUCTS)
+
+
+@pytest.mark.parametrize("interval, most", [(0, None), (1.0, 0.2)])
+def test_event_driven_batches_are_cut_as_frames_arrive(capture, tmp_path, interval, most):
+    """``batch_interval_s = 0``: a batch as soon as a frame arrives (and the
+    pipeline has room), so nearly every frame makes its own batch; on a
+    one-second clock the same frames come in a handful."""
+    with replay_server.Running(replay_server.ReplayServer(capture, speed=1.0)) as server:
+        system = live_system(tmp_path, server.port, batch_interval_s=interval)
+        try:
+            telemetry = system.rt.telemetry
+            wait_until(lambda: telemetry.feed_messages["frames"] >= 150, timeout=30)
+            frames, batches = telemetry.feed_messages["frames"], system.rt.progress.settled
+        finally:
+            system.stop()
+    if most is None:
+        assert batches >= frames / 3, (batches, frames)  # some conflate while busy
+    else:
+        assert batches <= frames * most, (batches, frames)
 
 
 def test_the_feed_through_the_server_builds_the_same_books_as_the_file(capture, tmp_path):

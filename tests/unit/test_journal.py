@@ -316,3 +316,27 @@ def test_a_re_execution_keeps_to_the_life_cycle_too(db_path):
     finally:
         j.close()
     assert row(db_path) == [("FILLED", "0.02", "first", 20)]
+
+
+
+@pytest.mark.parametrize("autocheckpoint", [True, False])
+def test_a_live_writer_leaves_its_checkpoints_to_another_connection(tmp_path, autocheckpoint):
+    """The live executor's journal does not checkpoint (an fsync that stalls
+    the order after it); :func:`checkpoint`, off the order path, does."""
+    from cryptoj_actors.execution.journal import checkpoint
+
+    path = tmp_path / "journal.sqlite3"
+    journal = Journal(path, "r1", autocheckpoint=autocheckpoint)
+    for n in range(3000):
+        journal.record_fill(fill(f"f{n}"))
+    wal = (tmp_path / "journal.sqlite3-wal").stat().st_size
+    # SQLite checkpoints at 1,000 pages (4 MiB) and then reuses the WAL; the
+    # 3,000 commits here take well over that.
+    assert (wal < 5 * 2**20) is autocheckpoint
+    checkpoint(path)
+    db = sqlite3.connect(path)
+    busy, frames, done = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert (busy, frames) == (0, done)  # everything in the WAL is in the database now
+    assert db.execute("SELECT count(*) FROM fills").fetchone()[0] == 3000
+    db.close()
+    journal.close()

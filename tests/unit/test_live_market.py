@@ -152,3 +152,27 @@ def test_silence_makes_products_unreliable_and_batches_say_so(frames):
     assert len({t.trade_id for t in trades}) == len(trades) > 0
     assert m.next_batch(2, now) is None  # nothing new since
     assert m.unreliable(now + 6 * SECOND) == PRODUCTS and m.stale(now + 6 * SECOND)
+
+
+def test_a_batch_arrives_with_its_oldest_frame_of_news_not_a_heartbeat(frames):
+    """Tick-to-order starts at the frame that brought the batch something: a
+    heartbeat before it (no market event) is no tick."""
+    m = market()
+    feed(m, frames[:30])
+    m.next_batch(1, 10**9)
+    beat = next(f for f in frames[30:] if f.startswith('{"channel":"heartbeats"'))
+    news = next(f for f in frames[30:] if f.startswith('{"channel":"l2_data"'))
+    seq = max(json.loads(f)["sequence_num"] for f in frames[:30])
+    m.on_frame(json.dumps({**json.loads(beat), "sequence_num": seq + 1}), 2 * 10**9)
+    m.on_frame(json.dumps({**json.loads(news), "sequence_num": seq + 2}), 3 * 10**9)
+    assert m.next_batch(2, 4 * 10**9).received_ns == 3 * 10**9
+
+
+def test_a_frame_of_invalid_utf8_is_counted_and_skipped(frames):
+    """The socket hands frames over as bytes, unvalidated: the parser's own
+    check counts invalid UTF-8 as not JSON."""
+    m = market()
+    feed(m, frames[:30])
+    assert m.on_frame(b'{"channel": "l2_data\xff\xfe", "events": []}', 10**9) is \
+        FrameOutcome.INVALID
+    assert m.counts["not_json"] == 1 and all(b.valid for b in m.books.values())
