@@ -7,6 +7,7 @@ import argparse
 import logging
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +36,7 @@ from cryptoj_actors.cli.common import (
     state_dir,
     with_feed,
 )
-from cryptoj_actors.config import Config
+from cryptoj_actors.config import CoinbaseConfig, Config
 from cryptoj_actors.execution.journal import (
     JournalError,
     check_journal,
@@ -53,6 +54,9 @@ from cryptoj_actors.system import TradingSystem
 from cryptoj_actors.ui.watch import watch
 
 log = logging.getLogger("cryptoj_actors")
+
+#: Seconds a restarted strategy's fetch of new candles may wait for an answer.
+RESTART_FETCH_TIMEOUT_S = 2.0
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -166,16 +170,23 @@ def _run_live(args: argparse.Namespace, config: Config, credentials: Credentials
         raise UsageError(str(exc)) from None
     strategy = load_strategy(config.strategy, config.feed.products, config.source,
                              config.feed.bar_interval_s)
-    loader = history_loader(config.coinbase, state_dir(config).candles, config.feed.products,
-                            config.feed.bar_interval_s, warmup_bars(strategy),
-                            max_age_s=config.feed.warmup_max_age_s, progress=_fetched)
+    def loader(settings: CoinbaseConfig) -> Callable[[int], Warmup]:
+        return history_loader(settings, state_dir(config).candles, config.feed.products,
+                              config.feed.bar_interval_s, warmup_bars(strategy),
+                              max_age_s=config.feed.warmup_max_age_s, progress=_fetched)
+
     try:
-        first = loader(time.time_ns())
+        first = loader(config.coinbase)(time.time_ns())
     except CandleCacheError as exc:
         raise UsageError(str(exc)) from None
     _say_warmup(first)
+    # A restarted strategy warms in its actor's start, where a venue that
+    # does not answer must not hold it past the liveness time-out (it would
+    # count as hung): one quick try, then the cache.
+    quick = replace(config.coinbase, max_retries=1,
+                    timeout_s=min(config.coinbase.timeout_s, RESTART_FETCH_TIMEOUT_S))
     system = TradingSystem(config, run, lambda: CoinbaseFeedSource(config.feed),
-                           strategy=strategy, credentials=credentials, warmup=loader,
+                           strategy=strategy, credentials=credentials, warmup=loader(quick),
                            first_warmup=first)
     system.rt.write_report = report_writer(run.run_dir, config, system.period_ns,
                                            config.feed.products, [], trading=run.trading)

@@ -123,10 +123,10 @@ def load_history(cache: CandleCache, fetch: Fetch | None, products: Sequence[str
     What the cache lacks of that span is fetched (``fetch``; None: the cache
     alone) and stored; a fetch that fails leaves the cache to serve alone,
     with ``problem`` saying why: the history is then the last ``needed_bars``
-    bars the cache holds of every product. A history that ends more than ``max_age_s``
-    seconds before ``now_ns`` is refused: no batches, and ``problem`` says
-    so. ``progress(product, bars_fetched, bars_needed)`` follows each
-    product's fetch.
+    bars the cache holds of every product. A history that ends more than
+    ``max_age_s`` seconds before ``now_ns`` is refused: no batches, and
+    ``problem`` says so. ``progress(product, bars_fetched, bars_needed)``
+    follows each product's fetch.
 
     Raises:
         CandleCacheError: the cache cannot be read or written.

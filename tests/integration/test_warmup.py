@@ -156,3 +156,28 @@ def test_a_cache_too_old_is_refused_in_one_line(tmp_path, market, minute_trade_f
     assert len(refused) == 1 and "more than [feed] warmup_max_age_s" in refused[0]
     assert "2018-04-0" in refused[0] and "refused" in refused[0]
     assert proc.returncode == 0
+
+
+def test_done_when_warm_within_30_s_and_a_risk_fault_healed_in_the_running_process(
+        tmp_path, market, venue):
+    """The launch command with the default strategy, the candles and the
+    venue on 127.0.0.1 and a fault in risk at batch 20: warm within 30 s of
+    start, the pipeline restarted in the running process, and the restarted
+    strategy warmed again (a restart fetches only what is new)."""
+    conf = config(tmp_path, venue.url)
+    conf.write_text(conf.read_text() + '[faults]\nrole = "risk"\nat_batch = 20\ntimes = 1\n')
+    with running(tmp_path, conf, market) as (proc, lines):
+        try:
+            wait_until(lambda: (doc := status(tmp_path)) is not None
+                       and (doc["warmup"] or {}).get("ready"), timeout=30)
+            wait_until(lambda: status(tmp_path)["actors"].get("risk", {}).get("generation")
+                       == 1, timeout=30)
+            wait_until(lambda: sum("strategy: warmed with 672 of 672 bars" in line
+                                   for line in lines.lines) == 2, timeout=30)
+        except AssertionError:
+            raise AssertionError("\n".join(lines.lines[-30:])) from None
+        doc = status(tmp_path)
+        assert proc.poll() is None
+    assert doc["trading_state"]["level"] != "HALTED" and doc["warmup"]["ready"]
+    assert all(actor["alive"] for actor in doc["actors"].values())
+    assert proc.returncode == 0
