@@ -187,8 +187,14 @@ class SupervisorActor(RoleActor):
         elif verdict.restart:
             roles = self._restart_set(down.role)
             self._restarting.update(roles)
-            for role in reversed(roles):  # rest_for_one: the dependents go first
-                self._stop_child(role)
+            stuck = [role for role in reversed(roles)  # rest_for_one: the dependents first
+                     if not self._stop_child(role)]
+            if stuck and self.rt.run.mode == "live":
+                # A successor beside a generation that still runs could send an
+                # order twice or book a fill twice: halt instead.
+                self.halt(f"{', '.join(stuck)} did not stop for a restart after {down.role} "
+                          f"failed ({down.error}): not restarted", cause="hung")
+                return
             timer = threading.Timer(verdict.delay_s, self._remind, args=(down.role,))
             timer.daemon = True
             self._restart_timers.append(timer)
@@ -204,16 +210,20 @@ class SupervisorActor(RoleActor):
         return [r for r in self.order[self.order.index(anchor):]
                 if self.specs[r].restart_from == anchor]
 
-    def _stop_child(self, role: str) -> None:
+    def _stop_child(self, role: str) -> bool:
+        """Stop ``role`` for its restart; False when it did not stop in time
+        (its thread, still running, could act beside a successor)."""
         ref = self.rt.directory.get(role)
         if ref is None:
-            return
+            return True
         self.rt.directory.unregister(role, ref)
         if ref.is_alive():
             try:
                 ref.stop(block=True, timeout=self.specs[role].shutdown_timeout_s)
             except pykka.Timeout:
                 log.error("supervisor: %s did not stop for its restart", role)
+                return False
+        return True
 
     def _remind(self, role: str) -> None:
         try:
@@ -239,6 +249,13 @@ class SupervisorActor(RoleActor):
         for role in roles:
             self._restarting.discard(role)
             self._start(role)
+        imposed = self.emergency.imposed
+        if imposed.level is not TradingLevel.ACTIVE:
+            # A new generation starts ACTIVE: it must hear the level imposed on
+            # the one before (health's REDUCING), as a new process does.
+            for role in ("risk", "executor"):
+                if role in roles:
+                    self.send(role, imposed)
 
     def on_tick(self, tick: Tick) -> None:
         """Liveness: every child must answer a ping within the time-out. A
@@ -326,19 +343,24 @@ class SupervisorActor(RoleActor):
         if spell is None or self.rt.run.mode != "live" or not self.emergency.halted \
                 or self._halt_causes != {"hung"}:
             return
-        if hung:
+        if any(self.specs[role].significant for role in hung):
             spell.critical()
             return
         spell.calm()
         held = spell.lift()
         if held is None:
             return
-        log.critical("supervisor: ALERT: automatic resume: the halt's cause (a hung actor) "
-                     "cleared %.1f s ago", held)
         refusal = self.resume(f"automatic: nothing hung for {held:.1f} s "
                               "([supervisor] auto_resume_after_s)")
-        if refusal is not None:
-            spell.critical()  # tried again after another quiet spell
+        if refusal is None:
+            log.critical("supervisor: ALERT: automatic resume: the halt's cause (a hung "
+                         "actor) cleared %.1f s ago", held)
+        else:
+            # Not again: what stands in the way (a significant actor down)
+            # does not clear by itself; the operator decides.
+            self._halt_causes.add("refused")
+            log.critical("supervisor: ALERT: automatic resume refused (%s); still HALTED",
+                         refusal)
 
     def on_command(self, command: OperatorCommand) -> None:
         reason = command.reason or f"operator ({command.source})"

@@ -428,3 +428,68 @@ def test_a_live_restart_during_an_unwind_goes_on_unwinding(tmp_path):
     assert TradingStateFile(run.trading_state_file).unwinding()
     sup.proxy().resume("flat now").get(timeout=5)
     assert not TradingStateFile(run.trading_state_file).unwinding()
+
+
+class Listener(Worker):
+    """A child that keeps the trading states it is told, per generation."""
+
+    told: list = []
+
+    def handlers(self) -> dict[type, Handler]:
+        return {**super().handlers(), TradingState: self.on_state}
+
+    def on_state(self, state: TradingState) -> None:
+        self.told.append((self.generation, state.level))
+
+
+def live_runtime(tmp_path: Path, **supervisor) -> Runtime:
+    config = replace(Config(), supervisor=replace(Config().supervisor, restart_initial_s=0.01,
+                                                  **supervisor))
+    return Runtime(config=config, run=RunInfo("live-1", "live", tmp_path, tmp_path / "run"))
+
+
+def test_a_restarted_pipeline_hears_the_level_imposed_before_it(tmp_path):
+    """Health's REDUCING stands when a pipeline actor fails: the new
+    generation of risk must hear it, or it would trade ACTIVE."""
+    runtime = live_runtime(tmp_path)
+    events: list = []
+    Listener.told = []
+
+    def factory(rt: Runtime, generation: int) -> pykka.ActorRef:
+        return Listener.start(rt, generation, role="risk", events=events)
+
+    sup = SupervisorActor.start(runtime, [ChildSpec(
+        role="risk", factory=factory, restart=RestartType.PERMANENT, shutdown_timeout_s=2.0,
+        restart_from="risk")])
+    wait_until(lambda: ("start", "risk", 0) in events)
+    sup.tell(HealthStatus(sender="health", ts_ns=0, level=HealthLevel.CRITICAL))
+    wait_until(lambda: (0, TradingLevel.REDUCING) in Listener.told)
+    crash(runtime, "risk")
+    wait_until(lambda: (1, TradingLevel.REDUCING) in Listener.told)
+
+
+def test_a_live_child_that_does_not_stop_for_its_restart_halts_rather_than_doubles(tmp_path):
+    runtime = live_runtime(tmp_path)
+    events: list = []
+    Sleeper.release.clear()
+
+    def factory(rt: Runtime, generation: int) -> pykka.ActorRef:
+        return Sleeper.start(rt, generation, role="executor", events=events)
+
+    def worker(rt: Runtime, generation: int) -> pykka.ActorRef:
+        return Worker.start(rt, generation, role="risk", events=events)
+
+    SupervisorActor.start(runtime, [
+        ChildSpec(role="executor", factory=factory, restart=RestartType.PERMANENT,
+                  shutdown_timeout_s=0.2, restart_from="executor"),
+        ChildSpec(role="risk", factory=worker, restart=RestartType.PERMANENT,
+                  shutdown_timeout_s=0.2, restart_from="executor")])
+    wait_until(lambda: ("start", "risk", 0) in events)
+    runtime.directory.get("executor").tell(Tick(sender="test", ts_ns=0, name="hang"))
+    try:
+        crash(runtime, "risk")
+        wait_until(runtime.halt.is_set, timeout=5)
+        assert "executor did not stop for a restart after risk failed" in runtime.halt.reason
+        assert ("start", "executor", 1) not in events
+    finally:
+        Sleeper.release.set()
