@@ -18,9 +18,10 @@ present, as if the market were happening now (``--keep-times`` does not).
 
 With ``--loop`` the capture plays again and again as one stream: sequence
 numbers, heartbeat counters and exchange times go on from where the last
-round ended, so a client sees no gap at the seam, and the frames a venue
+round ended, so a client sees no gap at the seam; the frames a venue
 sends once a subscription (the subscriptions answer, level2 snapshots) are
-not sent again.
+not sent again: one level2 update turns the books back to their opening
+snapshots instead.
 
 Faults, for drills: drop the connection after N frames; skip one sequence
 number at frame N; slip malformed frames in between the real ones (a
@@ -172,12 +173,29 @@ class ReplayServer:
         beat_step = (max(beats) - min(beats) + 1) if beats else 0
         shift = 0 if self.keep_times else time.time_ns() - first_time
         rounds = 0
+        seam = _Seam()
         while True:
             first = frames[0][0]
             started = asyncio.get_running_loop().time()
             if rounds:  # one stream: the next round's times follow the last one's
                 shift = max(shift + span + 1_000_000,
                             shift if self.keep_times else time.time_ns() - first_time)
+                events = seam.back_to_opening()
+                if events and "l2_data" in channels:
+                    # No snapshot again (a venue sends one a subscription): an
+                    # update that turns each book back to its opening one.
+                    at = _format(first_time + shift)
+                    for event in events:
+                        for update in event["updates"]:
+                            update["event_time"] = at
+                    try:
+                        await ws.send(json.dumps({"channel": "l2_data", "client_id": "",
+                                                  "timestamp": at, "sequence_num": seq,
+                                                  "events": events}, separators=(",", ":")))
+                    except websockets.ConnectionClosed:
+                        return
+                    seq += 1
+                    sent += 1
             for stamp, frame in frames:
                 if frame["channel"] not in channels and frame["channel"] != "subscriptions":
                     continue
@@ -197,6 +215,7 @@ class ReplayServer:
                     await asyncio.sleep(f.heartbeat_delay_s)
                 if f.skip_seq is not None and sent == f.skip_seq:
                     seq += 1  # one number never sent: a gap
+                seam.sent(frame, opening=rounds == 0)
                 frame = {**_shifted(_counted(frame, rounds * beat_step), shift),
                          "sequence_num": seq}
                 text = json.dumps(frame, separators=(",", ":"))
@@ -246,11 +265,58 @@ def _format(ns: int) -> str:
     return f"{stamp}.{rest:09d}Z"
 
 
+class _Seam:
+    """The level2 books as sent, so that a loop's next round can go on from
+    them without a snapshot: :meth:`back_to_opening` gives the updates that
+    turn each book back into its opening snapshot (levels added since set to
+    0, changed ones set back), after which the round's updates apply as
+    recorded."""
+
+    def __init__(self) -> None:
+        self.books: dict[str, dict[tuple[str, str], str]] = {}
+        self.opening: dict[str, dict[tuple[str, str], str]] = {}
+
+    def sent(self, frame: dict, opening: bool) -> None:
+        if frame.get("channel") != "l2_data":
+            return
+        try:
+            self._apply(frame, opening)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            pass  # a frame the client will refuse too: it changes no book
+
+    def _apply(self, frame: dict, opening: bool) -> None:
+        for event in frame.get("events", []):
+            book = self.books.setdefault(event["product_id"], {})
+            if event.get("type") == "snapshot":
+                book.clear()
+            for update in event.get("updates", []):
+                key = (update["side"], update["price_level"])
+                if float(update["new_quantity"]) == 0:
+                    book.pop(key, None)
+                else:
+                    book[key] = update["new_quantity"]
+            if opening and event.get("type") == "snapshot":
+                self.opening[event["product_id"]] = dict(book)
+
+    def back_to_opening(self) -> list[dict]:
+        events = []
+        for product, opening in self.opening.items():
+            book = self.books.get(product, {})
+            updates = [{"side": side, "price_level": price, "new_quantity": "0"}
+                       for side, price in sorted(book.keys() - opening.keys())]
+            updates += [{"side": side, "price_level": price, "new_quantity": quantity}
+                        for (side, price), quantity in sorted(opening.items())
+                        if book.get((side, price)) != quantity]
+            if updates:
+                events.append({"type": "update", "product_id": product, "updates": updates})
+            self.books[product] = dict(opening)
+        return events
+
+
 def _once_a_subscription(frame: dict) -> bool:
     """A frame the venue sends once a subscription: the subscriptions answer,
     a level2 snapshot. A loop's later rounds leave them out, as one stream
-    would: the updates that follow set the same levels again (new_quantity
-    is absolute), so the books stay the recorded ones."""
+    would, and begin with the updates of :class:`_Seam` instead."""
     if frame["channel"] == "subscriptions":
         return True
     events = frame.get("events")

@@ -15,8 +15,9 @@ for ``--fault-for`` seconds, in turn: the connection dropped, a skipped
 sequence number, a stalled stream, malformed frames, late heartbeats, venue
 5xx answers, slow venue answers.
 
-At the end: uptime (the process lived throughout, and the share of time its
-trading state was not HALTED), restarts by role, orders, fills, fills lost
+At the end (after a halt and a few polls, so that the venue's last fills are
+taken up): uptime (the process lived throughout, and the share of time its
+trading state was not HALTED, over the time its status answered), restarts by role, orders, fills, fills lost
 (on the venue, never journaled) or doubled (journaled twice, or more than
 their order), and the process's RSS over time, with the change from the end
 of warm-up (the first fifth of the run) to the end.
@@ -151,15 +152,16 @@ def main() -> int:
                       f'min_notional = "1"\n' for p in PRODUCTS))
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             [str(REPO / "scripts"), str(REPO), os.environ.get("PYTHONPATH", "")])}
+        err_file = (Path(tmp) / "err").open("w")
         proc = subprocess.Popen(
             [sys.executable, "-m", "cryptoj_actors", "run", "--live", "--config", str(config),
              "--state-dir", str(state), "--feed-url", f"ws://127.0.0.1:{feed.port}", "--no-ui"],
-            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=open(Path(tmp) / "err", "w"))
+            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=err_file)
         process = psutil.Process(proc.pid)
         faults_due = schedule(feed, venue)
         started = time.monotonic()
         rss: list[tuple[float, float]] = []
-        halted_s = 0.0
+        halted_s = unknown_s = 0.0
         last = started
         fired: list[tuple[float, str]] = []
         nth, off_at = 0, None
@@ -177,13 +179,16 @@ def main() -> int:
                     off_at[1]()
                     off_at = None
                 endpoint = running_endpoint(StateDir(state), "admin.token")
+                level = None
                 if endpoint is not None:
                     try:
                         status = call(endpoint, "GET", "/status")
-                    except Exception:  # noqa: BLE001 - a slow answer is a missed sample
+                        level = (status.get("trading_state") or {}).get("level")
+                    except Exception:  # noqa: BLE001 - no answer: this span is unknown
                         pass
-                level = (status.get("trading_state") or {}).get("level")
-                if level == "HALTED":
+                if level is None:
+                    unknown_s += now - last
+                elif level == "HALTED":
                     halted_s += now - last
                 last = now
                 rss.append((elapsed, process.memory_info().rss / 2**20))
@@ -192,13 +197,16 @@ def main() -> int:
             alive = proc.poll() is None
             if off_at is not None:
                 off_at[1]()
+            _settle(state)
             proc.send_signal(signal.SIGINT)
             try:
                 proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 proc.kill()
+            err_file.close()
         lived = time.monotonic() - started
-        orders, fills, filled = journal(state / "journal.sqlite3")
+        orders, fills, filled = journal(state / "journal.sqlite3") \
+            if (state / "journal.sqlite3").exists() else (0, [], {})
         err = (Path(tmp) / "err").read_text()
         if args.log:
             args.log.write_text(err)
@@ -208,15 +216,17 @@ def main() -> int:
     over = sum(1 for o, size in _sizes(fills).items() if size > filled.get(o, Decimal(0)))
     lost = len(on_venue - set(journaled))
     doubled = sum(n - 1 for n in journaled.values() if n > 1) + over
-    warm = [r for t, r in rss if t >= seconds / 5] or [r for _, r in rss]
+    warm = [r for t, r in rss if t >= seconds / 5] or [r for _, r in rss] or [0.0]
     figures = {
         "minutes": round(lived / 60, 2), "process_lived": alive, "exit_code": proc.returncode,
-        "not_halted_share": round(1 - halted_s / lived, 4) if lived else None,
+        "not_halted_share": round(1 - halted_s / (lived - unknown_s), 4)
+        if lived > unknown_s else None,
+        "status_unanswered_s": round(unknown_s, 1),
         "restarts": {r: a.get("restarts", 0) for r, a in (status.get("actors") or {}).items()},
         "orders": orders, "fills": len(fills), "venue_fills": len(on_venue),
         "lost_fills": lost, "doubled_fills": doubled,
         "rss_mb_after_warmup": round(warm[0], 1), "rss_mb_end": round(warm[-1], 1),
-        "rss_change": round(warm[-1] / warm[0] - 1, 4),
+        "rss_change": round(warm[-1] / warm[0] - 1, 4) if warm[0] else None,
         "rss_min_max_after_warmup": [round(min(warm), 1), round(max(warm), 1)],
         "faults": [f"{t:.0f}s {n}" for t, n in fired],
         "tracebacks": err.count("Traceback"),
@@ -230,6 +240,20 @@ def main() -> int:
     if args.out:
         args.out.write_text(json.dumps({**figures, "rss": rss}, indent=1))
     return 0 if alive and not lost and not doubled else 1
+
+
+def _settle(state: Path) -> None:
+    """Halt the system (no new orders) and give its polls time to take up the
+    venue's last fills, so that a fill made just before the end is not
+    counted lost."""
+    endpoint = running_endpoint(StateDir(state), "admin.token")
+    if endpoint is None:
+        return
+    try:
+        call(endpoint, "POST", "/halt", {"reason": "the soak ends"})
+    except Exception:  # noqa: BLE001 - it may be down: the counts will say so
+        return
+    time.sleep(3)  # many polls (every 0.2 s): every fill the venue made is read
 
 
 def _sizes(fills: list[tuple[str, str, Decimal]]) -> dict[str, Decimal]:

@@ -16,15 +16,17 @@ risk's.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from decimal import Decimal
 
 from cryptoj_actors.actors.base import Handler, RoleActor
-from cryptoj_actors.marketdata.history import Warmup
+from cryptoj_actors.marketdata.history import Warmup, no_warmup
 from cryptoj_actors.messages import EndOfData, IntentBatch, MarketBatch
 from cryptoj_actors.model import OrderIntent
 from cryptoj_actors.runtime import Runtime
-from cryptoj_actors.strategy.base import Strategy
+from cryptoj_actors.state.candles import CandleCacheError
+from cryptoj_actors.strategy.base import Strategy, warmup_bars
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,15 @@ class StrategyActor(RoleActor):
     def started(self) -> None:
         if self._load_warmup is None:
             return
-        warmup = self._load_warmup()
+        try:
+            warmup = self._load_warmup()
+        except CandleCacheError as exc:
+            # A restart must not fail on the cache (a failure here would
+            # restart the pipeline again): the strategy warms from live bars.
+            self.rt.telemetry.errors["strategy.warmup"] += 1
+            log.error("strategy: no warm-up (%s): it warms from the live bars", exc)
+            warmup = no_warmup(time.time_ns(), self.rt.config.feed.bar_interval_s,
+                               warmup_bars(self.strategy), str(exc))
         for batch in warmup.history:
             self.strategy.on_batch(batch)  # trading off: the intents go nowhere
         self.warmup = warmup

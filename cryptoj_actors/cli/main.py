@@ -25,7 +25,13 @@ from pathlib import Path
 
 from cryptoj_actors import __version__
 from cryptoj_actors.cli import operator, replay, run, tools
-from cryptoj_actors.cli.common import EXIT_IO, EXIT_UNEXPECTED, EXIT_USAGE, UsageError
+from cryptoj_actors.cli.common import (
+    EXIT_INTERRUPTED,
+    EXIT_IO,
+    EXIT_UNEXPECTED,
+    EXIT_USAGE,
+    UsageError,
+)
 from cryptoj_actors.config import DEFAULT_CONFIG_PATH, ConfigError
 from cryptoj_actors.execution.journal import JournalError
 from cryptoj_actors.marketdata.errors import DataError
@@ -44,6 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, DataError, JournalError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # Ctrl-C before a command's own handling (a warm-up's fetch)
+        print(f"{args.command}: interrupted (Ctrl-C)", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except OSError as exc:  # the disk or the system refused: a full disk, a permission
         where = f" {exc.filename}" if exc.filename else ""
         print(f"error: {args.command}: cannot use{where}: {exc.strerror or exc}",

@@ -8,7 +8,6 @@ import signal
 import sys
 import time
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -80,7 +79,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     replay.add_argument("--start", type=utc_date, default=None, metavar="DATE",
                         help="with --products: the first day (or time), ISO 8601, UTC")
     replay.add_argument("--end", type=utc_date, default=None, metavar="DATE",
-                        help="with --products: the end, exclusive (default: now)")
+                        help="with --products: the end, exclusive (default: the start of "
+                             "the current bar)")
     replay.add_argument("--resume", type=Path, metavar="RUN_DIR",
                         help="finish an interrupted replay (a killed process): the same "
                              "files, config and run id, re-executed against its journal")
@@ -182,13 +182,17 @@ def _cached_bars(config: Config, args: argparse.Namespace) -> dict[str, list[Bar
     interval_s = config.feed.bar_interval_s
     start = int(args.start.timestamp())
     start -= start % interval_s
-    end = int(args.end.timestamp()) if args.end is not None else int(time.time())
+    now = int(time.time())
+    # By default up to the current bar: an unfinished candle is no bar yet.
+    end = int(args.end.timestamp()) if args.end is not None else now - now % interval_s
     if end <= start:
         raise UsageError("--end must be after --start")
     granularity = granularity_of(interval_s) or f"<none for {interval_s} s>"
+    day = NS_PER_SECOND * 86_400
+    shown = [iso(t * NS_PER_SECOND)[:10] if t * NS_PER_SECOND % day == 0
+             else iso(t * NS_PER_SECOND) for t in (start, end)]
     fill = (f"fetch them first with download --products {','.join(args.products)} "
-            f"--granularity {granularity} --start {args.start.date().isoformat()} --end "
-            f"{(args.end or datetime.now(UTC)).date().isoformat()}")
+            f"--granularity {granularity} --start {shown[0]} --end {shown[1]}")
     try:
         cache = CandleCache(state_dir(config).candles)
     except CandleCacheError as exc:

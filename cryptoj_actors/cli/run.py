@@ -183,7 +183,7 @@ def _run_live(args: argparse.Namespace, config: Config, credentials: Credentials
     # A restarted strategy warms in its actor's start, where a venue that
     # does not answer must not hold it past the liveness time-out (it would
     # count as hung): one quick try, then the cache.
-    quick = replace(config.coinbase, max_retries=1,
+    quick = replace(config.coinbase, max_retries=0,
                     timeout_s=min(config.coinbase.timeout_s, RESTART_FETCH_TIMEOUT_S))
     system = TradingSystem(config, run, lambda: CoinbaseFeedSource(config.feed),
                            strategy=strategy, credentials=credentials, warmup=loader(quick),

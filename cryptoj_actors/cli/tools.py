@@ -61,7 +61,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     download.add_argument("--start", required=True, type=utc_date, metavar="DATE",
                           help="first day (or time), ISO 8601, UTC")
     download.add_argument("--end", type=utc_date, metavar="DATE", default=None,
-                          help="end, exclusive, ISO 8601, UTC (default: now)")
+                          help="end, exclusive, ISO 8601, UTC (default: the start of the "
+                               "current, unfinished candle)")
     download.add_argument("--out", type=Path, metavar="PATH", default=None,
                           help="also write a CSV (timestamp,open,high,low,close,volume): the "
                                "file for one product, a directory of PRODUCT_<interval>.csv "
@@ -100,7 +101,9 @@ def cmd_download(args: argparse.Namespace) -> int:
     config = load(args)
     interval_s = GRANULARITY_S[args.granularity]
     start = int(args.start.timestamp())
-    end = int(args.end.timestamp()) if args.end is not None else int(time.time())
+    now = int(time.time())
+    # By default up to the current candle, which is not finished: not a bar yet.
+    end = int(args.end.timestamp()) if args.end is not None else now - now % interval_s
     outputs = _download_outputs(args.out, args.product, interval_s)
     rest = RestClient(config.coinbase)
     try:

@@ -12,10 +12,10 @@ history ends with the bar just before the current one, and the current one
 is built from the trades since the feed connected.
 
 Offline, the cache alone serves; the warm-up then ends where the cache ends,
-and its ``age_s`` says how long ago that was. A history that ended more than
-``[feed] warmup_max_age_s`` before the load is refused: the strategy is not
-warmed on it (it would trade on a picture of a market long gone), warms from
-the live bars instead, and ``problem`` says so. The system still runs
+and its ``age_s`` says how far that lags the live bars. A history that ends
+more than ``[feed] warmup_max_age_s`` before the boundary is refused: the
+strategy is not warmed on it (it would trade on a picture of a market long
+gone), warms from the live bars instead, and ``problem`` says so. The system still runs
 (marks, risk, the operator's commands); only the strategy waits.
 
 Freqtrade (``startup_candle_count``) and LEAN (live warm-up) do the same job.
@@ -56,8 +56,8 @@ class Warmup:
     or no candles of this bar interval); ``boundary_ns``: the start of the
     first live bar (ns, UTC); ``end_ns``: where the history ends (the
     boundary when complete; earlier when the cache is behind); ``age_s``:
-    seconds from ``end_ns`` to the load; ``history``: the batches, oldest
-    first.
+    how far the history lags the live bars (seconds);
+    ``history``: the batches, oldest first.
     """
 
     needed_bars: int
@@ -76,7 +76,9 @@ class Warmup:
 
     @property
     def age_s(self) -> float:
-        return (self.loaded_ns - self.end_ns) / NS_PER_SECOND
+        """How far the history lags the live bars: from its end to the
+        boundary (0 when fetched now, whatever the bar length)."""
+        return (self.boundary_ns - self.end_ns) / NS_PER_SECOND
 
     @property
     def trading_from_ns(self) -> int:
@@ -102,11 +104,13 @@ class Warmup:
             isinstance(e, Bar) and e.start_ns < self.boundary_ns)))
 
 
-def no_warmup(now_ns: int, interval_s: int) -> Warmup:
-    """What a strategy without a warm-up (``warmup_bars`` 0) gets."""
+def no_warmup(now_ns: int, interval_s: int, needed_bars: int = 0, problem: str = "") -> Warmup:
+    """No history: what a strategy without a warm-up (``needed_bars`` 0)
+    gets, or one whose history could not be loaded (``problem`` says why)."""
     boundary = _boundary_ns(now_ns, interval_s)
-    return Warmup(needed_bars=0, have_bars=0, source="none", boundary_ns=boundary,
-                  end_ns=boundary, loaded_ns=now_ns, interval_ns=interval_s * NS_PER_SECOND)
+    return Warmup(needed_bars=needed_bars, have_bars=0, source="none", boundary_ns=boundary,
+                  end_ns=boundary, loaded_ns=now_ns, interval_ns=interval_s * NS_PER_SECOND,
+                  problem=problem)
 
 
 def _boundary_ns(now_ns: int, interval_s: int) -> int:
@@ -124,8 +128,8 @@ def load_history(cache: CandleCache, fetch: Fetch | None, products: Sequence[str
     alone) and stored; a fetch that fails leaves the cache to serve alone,
     with ``problem`` saying why: the history is then the last ``needed_bars``
     bars the cache holds of every product. A history that ends more than
-    ``max_age_s`` seconds before ``now_ns`` is refused: no batches, and
-    ``problem`` says so. ``progress(product, bars_fetched, bars_needed)``
+    ``max_age_s`` seconds before the boundary is refused: no batches, and
+    ``problem`` says so; so is one that lacks a product. ``progress(product, bars_fetched, bars_needed)``
     follows each product's fetch.
 
     Raises:
@@ -152,8 +156,12 @@ def load_history(cache: CandleCache, fetch: Fetch | None, products: Sequence[str
             log.warning("warm-up: %s", problem)
     # The history ends where the products' cached spans all do: the boundary
     # when fetched now, earlier offline; it is the last needed bars before that.
-    ends = [held.end_s for p in products if (held := cache.coverage(p, interval_s))]
-    history_end_s = min([end_s, *ends]) if ends else first_s
+    held = {p: cache.coverage(p, interval_s) for p in products}
+    bare = [p for p, coverage in held.items() if coverage is None]
+    if bare and not problem:
+        problem = f"no candles of {', '.join(bare)} in the cache"
+    # A product without any history leaves the strategy without a warm-up.
+    history_end_s = first_s if bare else min([end_s, *(c.end_s for c in held.values() if c)])
     history_first_s = history_end_s - needed_bars * interval_s
     by_time: dict[int, list[Bar]] = {}
     for product in products:
@@ -165,10 +173,11 @@ def load_history(cache: CandleCache, fetch: Fetch | None, products: Sequence[str
         for i, (start, bars) in enumerate(sorted(by_time.items()), start=1))
     source = "rest" if fetched and not problem else "cache"
     end_ns = history_end_s * NS_PER_SECOND
-    age_s = (now_ns - end_ns) / NS_PER_SECOND
+    age_s = (boundary_ns - end_ns) / NS_PER_SECOND
     if history and max_age_s is not None and age_s > max_age_s:
         problem = (f"{problem + '; ' if problem else ''}the history ends at {iso(end_ns)}, "
-                   f"{age_s / 3600:.1f} h ago, more than [feed] warmup_max_age_s "
+                   f"{age_s / 3600:.1f} h before the current bar, more than "
+                   f"[feed] warmup_max_age_s "
                    f"({max_age_s:g} s): refused, the strategy warms from the live bars")
         history = ()
     if not history and not problem:

@@ -29,6 +29,11 @@ _SUFFIX = ".sqlite3"
 _STAMP = "%Y%m%dT%H%M%SZ"
 
 
+def _read_only(path: Path) -> str:
+    """A read-only SQLite URI for ``path``, escaped (a ``?`` or ``%`` in it is a name)."""
+    return f"{path.resolve().as_uri()}?mode=ro"
+
+
 def backups(folder: Path) -> list[Path]:
     """The backups in ``folder``, oldest first (their names sort by time)."""
     return sorted(folder.glob(f"{_PREFIX}*{_SUFFIX}")) if folder.is_dir() else []
@@ -48,7 +53,9 @@ def backup_journal(journal: Path, folder: Path, keep: int, now: datetime) -> Pat
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{_PREFIX}{now.astimezone(UTC).strftime(_STAMP)}{_SUFFIX}"
     part = target.with_name(target.name + ".part")
-    source = sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=10)
+    for stale in folder.glob(f"{_PREFIX}*{_SUFFIX}.part"):  # a copy a kill interrupted
+        stale.unlink(missing_ok=True)
+    source = sqlite3.connect(_read_only(journal), uri=True, timeout=10)
     try:
         copy = sqlite3.connect(part)
         try:
@@ -100,14 +107,14 @@ def check_backup(journal: Path, folder: Path) -> BackupCheck:
         return BackupCheck(None, 0, 0, f"no backup in {folder}")
     newest = found[-1]
     try:
-        db = sqlite3.connect(f"file:{newest}?mode=ro", uri=True)
+        db = sqlite3.connect(_read_only(newest), uri=True)
         try:
             if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
                 return BackupCheck(newest, 0, 0, f"{newest.name}: damaged (quick_check failed)")
             held = set(db.execute("SELECT run_id, fill_id FROM fills"))
         finally:
             db.close()
-        db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
+        db = sqlite3.connect(_read_only(journal), uri=True)
         try:
             now = set(db.execute("SELECT run_id, fill_id FROM fills"))
         finally:

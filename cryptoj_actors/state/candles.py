@@ -72,14 +72,18 @@ class CandleCache:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        db = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=10)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
+            db = sqlite3.connect(self.path, timeout=10)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
         except (sqlite3.Error, OSError) as exc:
+            if db is not None:
+                db.close()
             raise CandleCacheError(f"{self.path}: not a usable candle cache ({exc}); "
                                    "move it aside and it is fetched again") from None
+        self._db = db
 
     def close(self) -> None:
         self._db.close()

@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 import websocket
 
+from cryptoj_actors.adapters.coinbase import advanced_trade
+from cryptoj_actors.marketdata.live_market import FrameOutcome, LiveMarket
+
 from tests.conftest import DATA_DIR, REPO, load_script
 
 replay_server = load_script("replay_server")
@@ -67,3 +70,31 @@ def test_a_looped_capture_is_one_stream_with_no_seam(advanced_ws_capture):
     assert times == sorted(times) and len(set(times)) == len(times)
     # The subscriptions answer and the level2 snapshots come once, as a venue sends them.
     assert once >= 3 and sum(replay_server._once_a_subscription(f) for f in frames) == once
+
+
+def test_a_looped_capture_keeps_the_books_the_recorded_ones(advanced_ws_capture):
+    """Later rounds send no snapshot: one update turns each book back to its
+    opening snapshot, so the market code sees every round end on the very
+    books the first did, with nothing crossed and nothing to resync."""
+    capture = replay_server.Capture.read(advanced_ws_capture)
+    per_round = sum(f["channel"] in ("l2_data", "subscriptions") for _, f in capture.frames)
+    once = sum(replay_server._once_a_subscription(f) for _, f in capture.frames)
+    second_end = per_round + (per_round - once + 1)  # the seam's update, then the updates
+    market = LiveMarket(advanced_trade, ("BTC-USD", "ETH-USD"), bar_interval_ns=10**9,
+                        stale_after_ns=5 * 10**9)
+    with replay_server.Running(replay_server.ReplayServer(capture, loop=True)) as server:
+        ws = websocket.create_connection(f"ws://127.0.0.1:{server.port}", timeout=10)
+        try:
+            ws.send(json.dumps({"type": "subscribe", "channel": "level2",
+                                "product_ids": ["BTC-USD", "ETH-USD"]}))
+            ends = []
+            for n in range(1, 3 * per_round):
+                outcome = market.on_frame(ws.recv(), n)
+                assert outcome is FrameOutcome.OK, (n, outcome)
+                if n in (per_round, second_end):  # each round's last frame
+                    ends.append({p: (dict(b.bids), dict(b.asks))
+                                 for p, b in market.books.items()})
+        finally:
+            ws.close()
+    assert all(book.valid for book in market.books.values())
+    assert ends[0] == ends[1]

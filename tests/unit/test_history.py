@@ -87,7 +87,7 @@ def test_offline_the_cache_serves_its_last_bars_and_says_how_old(cache):
     assert warm.source == "cache" and warm.ready and warm.have_bars == 24
     assert "unavailable (cannot connect)" in warm.problem
     assert warm.end_ns == BOUNDARY_S * NS_PER_SECOND
-    assert warm.age_s == 2 * HOUR_S + 20 * 60
+    assert warm.age_s == 2 * HOUR_S  # two bars behind the current one
 
 
 def test_a_history_older_than_the_limit_is_refused(cache):
@@ -95,9 +95,25 @@ def test_a_history_older_than_the_limit_is_refused(cache):
     warm = load_history(cache, Venue(down=True).fetch, PRODUCTS, HOUR_S, 24,
                         NOW_NS + 7 * NS_PER_HOUR, max_age_s=6 * HOUR_S)
     assert not warm.ready and warm.history == () and warm.have_bars == 0
-    assert "more than [feed] warmup_max_age_s (21600 s): refused" in warm.problem
+    assert "7.0 h before the current bar, more than [feed] warmup_max_age_s (21600 s): " \
+        "refused" in warm.problem
     # Not ready: it decides once the live bars have made up the warm-up.
     assert warm.trading_from_ns == warm.boundary_ns + 24 * NS_PER_HOUR
+
+
+def test_a_fresh_history_of_long_bars_is_never_too_old(cache):
+    """Daily bars fetched at 15:20: the history ends at midnight, 15 h ago,
+    and is complete: its age is how far it lags the current bar, 0."""
+    day = 86_400
+    fetch = lambda p, a, b: [bar(p, t) for t in range(a, b, day)]  # noqa: E731
+    warm = load_history(cache, fetch, PRODUCTS, day, 5, NOW_NS, max_age_s=6 * HOUR_S)
+    assert warm.ready and warm.age_s == 0 and not warm.problem
+
+
+def test_a_product_without_any_history_is_no_warm_up(cache):
+    load_history(cache, Venue().fetch, ("BTC-USD",), HOUR_S, 24, NOW_NS)
+    warm = load_history(cache, Venue(down=True).fetch, PRODUCTS, HOUR_S, 24, NOW_NS)
+    assert not warm.ready and warm.have_bars == 0
 
 
 def test_no_cache_and_no_venue_is_a_cold_start_that_says_so(cache):

@@ -127,8 +127,8 @@ def download_to_cache(rest: RestClient, cache: CandleCache, product_id: str, int
     Raises:
         ValueError: no granularity of ``interval_s``, or an empty range.
         CandleError: a candle is malformed.
-        CoinbaseError: a request failed after its retries (what came before
-            it is kept).
+        CoinbaseError: a request failed after its retries (the spans stored
+            before it are kept; the one it was fetching is not).
         CandleCacheError: the cache cannot be written.
     """
     if end_s <= start_s:
