@@ -13,9 +13,11 @@ supervisor.
 from __future__ import annotations
 
 import logging
+import time
 
 from cryptoj_actors.actors.base import Handler, RoleActor
 from cryptoj_actors.clock import iso
+from cryptoj_actors.execution.journal import Journal
 from cryptoj_actors.messages import (
     IntentBatch,
     MarkedBatch,
@@ -58,6 +60,14 @@ class RiskActor(RoleActor):
             log.warning("risk: restored the day baseline, halt and cooldowns from %s",
                         self.saved.path.name)
         self.saved.written(self.policy.saved_state())
+        # The order-rate window goes on across restarts (of the pipeline or
+        # the process): the orders already sent in it still count.
+        window_ns = self.rt.config.risk.order_rate_window_s * 1_000_000_000
+        journal = Journal(self.rt.run.state.journal, self.rt.run.ledger_id)
+        try:
+            self.policy.count_orders_sent(journal.orders_created_since(time.time_ns() - window_ns))
+        finally:
+            journal.close()
 
     def _save_if_changed(self) -> None:
         if self.saved is not None:

@@ -369,6 +369,12 @@ class Journal:
                      price=Decimal(price), fee=Decimal(fee), liquidity=Liquidity(liquidity))
                 for fid, coid, product, side, size, price, fee, liquidity, ts in rows]
 
+    def orders_created_since(self, since_ns: int) -> list[int]:
+        """The decision times (ns) of this run's orders created after ``since_ns``."""
+        return [created for (created,) in self._db.execute(
+            "SELECT created_ns FROM orders WHERE run_id=? AND created_ns>? ORDER BY created_ns",
+            (self.run_id, since_ns))]
+
     def open_orders(self) -> list[Order]:
         """This run's orders that have not ended (sent or about to be)."""
         ended = tuple(s.value for s in OrderStatus if s.is_terminal)

@@ -45,7 +45,7 @@ Trading levels: ``HALTED`` refuses every order except the policy's own exits;
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
@@ -171,6 +171,12 @@ class RiskPolicy:
             "equity_peak": None if self.equity_peak is None else str(self.equity_peak),
             "cooldown_until": dict(self._cooldown_until),
         }
+
+    def count_orders_sent(self, created_ns: Iterable[int]) -> None:
+        """Take up the orders an earlier generation sent (their decision
+        times, ns), so that a restart does not open a fresh order-rate window:
+        the orders within it still count."""
+        self._recent_orders = deque(sorted(created_ns))
 
     def restore_state(self, state: dict[str, Any]) -> None:
         """Take up a :meth:`saved_state` of an earlier start.

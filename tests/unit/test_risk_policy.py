@@ -404,6 +404,18 @@ def test_order_rate_limits_new_orders_per_window_of_market_time():
     assert codes(third) == [(LTC, "BUY", "ORDER_RATE")]
 
 
+def test_orders_an_earlier_generation_sent_still_count_against_the_rate():
+    """A restarted risk takes up the orders sent in the window (from the
+    journal): a restart does not open a fresh window."""
+    config = replace(AT_LIMIT, max_orders=2, order_rate_window_s=60)
+    book = Book().mark(BTC, "50000").mark(ETH, "2000").mark(LTC, "100")
+    p = policy(config)
+    p.count_orders_sent([T0 - 30 * S, T0 - 10 * S])
+    decision = p.decide(book.marked(seq=1, ts_ns=T0), three_buys())
+    assert not decision.approved
+    assert [c[2] for c in codes(decision)] == ["ORDER_RATE"] * 3
+
+
 def test_order_rate_applies_to_strategy_sells():
     config = replace(AT_LIMIT, max_orders=1, order_rate_window_s=60)
     book = Book().buy(BTC, "0.01", "50000").buy(ETH, "0.25", "2000")
