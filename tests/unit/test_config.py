@@ -282,7 +282,7 @@ BAD = [
     ('[risk]\nposition_trim_fraction = "0.11"', "risk.position_trim_fraction",
      "must not exceed risk.max_position_fraction (0.10), got 0.11"),
     ("[feed]\nbatch_interval_s = -1.0", "feed.batch_interval_s",
-     "must be greater than 0, got -1.0"),
+     "must not be negative, got -1.0"),
     ("[feed]\nreconnect_max_s = nan", "feed.reconnect_max_s", "must be a finite number, got nan"),
     ("[supervisor]\nmax_restarts = -1", "supervisor.max_restarts",
      "must not be negative, got -1"),
