@@ -21,9 +21,10 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from cryptoj_actors.actors.base import Handler, RoleActor
+from cryptoj_actors.clock import iso
 from cryptoj_actors.marketdata.history import Warmup, no_warmup
 from cryptoj_actors.messages import EndOfData, IntentBatch, MarketBatch
-from cryptoj_actors.model import OrderIntent
+from cryptoj_actors.model import Bar, OrderIntent
 from cryptoj_actors.runtime import Runtime
 from cryptoj_actors.state.candles import CandleCacheError
 from cryptoj_actors.strategy.base import Strategy, warmup_bars
@@ -43,6 +44,7 @@ class StrategyActor(RoleActor):
         self.strategy = strategy
         self._load_warmup = warmup
         self.warmup: Warmup | None = None
+        self._joined: set[str] = set()  # products whose first live bar has come
 
     def handlers(self) -> dict[type, Handler]:
         return {MarketBatch: self.on_batch, EndOfData: lambda _: None}
@@ -71,6 +73,7 @@ class StrategyActor(RoleActor):
     def on_batch(self, batch: MarketBatch) -> None:
         if self.warmup is not None:
             batch = self.warmup.live(batch)
+            self._say_gaps(batch)
         intents = tuple(self.strategy.on_batch(batch))
         for intent in intents:
             problem = invalid_intent(intent)
@@ -82,6 +85,20 @@ class StrategyActor(RoleActor):
             self.rt.board.last_decision_ns = batch.ts_ns
         self.send("risk", IntentBatch(sender=self.role, ts_ns=batch.ts_ns, seq=batch.seq,
                                       intents=intents))
+
+
+    def _say_gaps(self, batch: MarketBatch) -> None:
+        """Once per product: bars missing between the history and its first live bar."""
+        assert self.warmup is not None
+        for bar in (e for e in batch.events if isinstance(e, Bar)):
+            if bar.product_id in self._joined:
+                continue
+            self._joined.add(bar.product_id)
+            missing = self.warmup.missing_before(bar)
+            if missing:
+                log.warning("strategy: %s: %d bar(s) missing between the history and the "
+                            "first live bar (%s): the strategy goes on without them",
+                            bar.product_id, missing, iso(bar.start_ns))
 
 
 def invalid_intent(intent: object) -> str:

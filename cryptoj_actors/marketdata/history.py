@@ -9,7 +9,9 @@ history's (fetched, or absent because nothing traded); the live bars, cut
 from trades, start at it. So no bar is counted twice (:meth:`Warmup.live`
 drops a late live bar from before the boundary) and none is missing: the
 history ends with the bar just before the current one, and the current one
-is built from the trades since the feed connected.
+is built from the trades since the feed connected (should the current bar
+turn before the feed connects, the bars between are missing, and said:
+:meth:`Warmup.missing_before`).
 
 Offline, the cache alone serves; the warm-up then ends where the cache ends,
 and its ``age_s`` says how far that lags the live bars. A history that ends
@@ -94,6 +96,13 @@ class Warmup:
                 "have_bars": self.have_bars, "source": self.source,
                 "trading_from": iso(self.trading_from_ns), "history_end": iso(self.end_ns),
                 "age_s": round(self.age_s, 3), "problem": self.problem or None}
+
+    def missing_before(self, bar: Bar) -> int:
+        """The bars missing between the boundary and ``bar``, a product's first
+        live bar: more than 0 when the current bar turned during the start
+        (the live bars begin with the next one) or its first minutes had no
+        trade."""
+        return max(0, (bar.start_ns - self.boundary_ns) // self.interval_ns)
 
     def live(self, batch: MarketBatch) -> MarketBatch:
         """``batch`` without the bars that start before the boundary: those

@@ -143,6 +143,13 @@ def test_live_bars_join_at_the_boundary_without_a_double(cache):
     assert warm.live(untouched) is untouched
 
 
+def test_bars_missing_before_the_first_live_bar_are_counted(cache):
+    warm = load_history(cache, Venue().fetch, PRODUCTS, HOUR_S, 24, NOW_NS)
+    assert warm.missing_before(bar("BTC-USD", BOUNDARY_S)) == 0
+    # The hour turned while the feed connected: the live bars begin an hour on.
+    assert warm.missing_before(bar("BTC-USD", BOUNDARY_S + HOUR_S)) == 1
+
+
 def test_a_damaged_cache_is_one_line_naming_the_file(tmp_path):
     path = tmp_path / "candles.sqlite3"
     path.write_bytes(b"this is not a database" * 100)
