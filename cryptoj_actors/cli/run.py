@@ -179,6 +179,9 @@ def _run_live(args: argparse.Namespace, config: Config, credentials: Credentials
         first = loader(config.coinbase)(time.time_ns())
     except CandleCacheError as exc:
         raise UsageError(str(exc)) from None
+    except KeyboardInterrupt:  # Ctrl-C while the history loads: stopped, as ever, with 0
+        log.info("stopped before the start (Ctrl-C during the warm-up)")
+        return EXIT_OK
     _say_warmup(first)
     # A restarted strategy warms in its actor's start, where a venue that
     # does not answer must not hold it past the liveness time-out (it would
