@@ -4,7 +4,6 @@ never the exit code of a failed ledger cross-check."""
 
 from __future__ import annotations
 
-import pytest
 
 from cryptoj_actors.cli import operator
 from cryptoj_actors.cli.common import EXIT_CHECK_FAILED, EXIT_UNEXPECTED
@@ -29,13 +28,15 @@ def test_an_unexpected_error_is_one_line_its_own_code_and_a_logged_traceback(
     assert "Traceback (most recent call last)" in text and "RuntimeError" in text
 
 
-def test_keyboard_interrupt_is_not_an_unexpected_error(tmp_path, monkeypatch):
+def test_keyboard_interrupt_is_not_an_unexpected_error(tmp_path, monkeypatch, capsys):
+    """Ctrl-C before a command's own handling: exit 130, one line, no crash log."""
     def interrupted(args):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(operator, "cmd_status", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        main(["status", "--state-dir", str(tmp_path)])
+    assert main(["status", "--state-dir", str(tmp_path)]) == 130
+    assert capsys.readouterr().err == "status: interrupted (Ctrl-C)\n"
+    assert not (tmp_path / "crash.log").exists()
 
 
 def test_a_failed_cross_check_always_exits_1(real_slice, tmp_path, monkeypatch, capsys):  # noqa: F811
