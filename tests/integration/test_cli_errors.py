@@ -4,7 +4,6 @@ never the exit code of a failed ledger cross-check."""
 
 from __future__ import annotations
 
-
 from cryptoj_actors.cli import operator
 from cryptoj_actors.cli.common import EXIT_CHECK_FAILED, EXIT_UNEXPECTED
 from cryptoj_actors.cli.main import main
