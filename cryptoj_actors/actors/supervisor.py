@@ -323,7 +323,7 @@ class SupervisorActor(RoleActor):
 
     def _lift_reducing_if_recovered(self) -> None:
         """The automatic rule out of health's ``REDUCING``
-        (:class:`~cryptoj_actors.supervision.rules.HealthRecovery`), checked on
+        (:class:`~cryptoj_actors.supervision.rules.QuietSpell`), checked on
         every health report and liveness tick."""
         if self.emergency.imposed.level is not TradingLevel.REDUCING:
             return
