@@ -71,11 +71,13 @@ def books_match(source: CoinbaseFeedSource, expected: dict[str, OrderBook]) -> b
                and dict(books[p].asks) == dict(expected[p].asks) for p in PRODUCTS)
 
 
-@pytest.mark.parametrize("interval, most", [(0, None), (1.0, 0.2)])
-def test_event_driven_batches_are_cut_as_frames_arrive(capture, tmp_path, interval, most):
+@pytest.mark.parametrize("interval", [0, 1.0])
+def test_event_driven_batches_are_cut_as_frames_arrive(capture, tmp_path, interval):
     """``batch_interval_s = 0``: a batch as soon as a frame arrives (and the
-    pipeline has room), so nearly every frame makes its own batch; on a
-    one-second clock the same frames come in a handful."""
+    pipeline has room), so most frames make their own batch (about two in
+    three on an idle machine, one in three under load); on a one-second clock
+    the same frames (about 40 a second) come in a handful. A tenth of the
+    frames lies well between the two."""
     with replay_server.Running(replay_server.ReplayServer(capture, speed=1.0)) as server:
         system = live_system(tmp_path, server.port, batch_interval_s=interval)
         try:
@@ -84,10 +86,10 @@ def test_event_driven_batches_are_cut_as_frames_arrive(capture, tmp_path, interv
             frames, batches = telemetry.feed_messages["frames"], system.rt.progress.settled
         finally:
             system.stop()
-    if most is None:
-        assert batches >= frames / 3, (batches, frames)  # some conflate while busy
+    if interval == 0:
+        assert batches >= frames / 10, (batches, frames)  # some conflate while busy
     else:
-        assert batches <= frames * most, (batches, frames)
+        assert batches <= frames / 10, (batches, frames)
 
 
 def test_the_feed_through_the_server_builds_the_same_books_as_the_file(capture, tmp_path):
