@@ -11,6 +11,7 @@ import importlib.util
 import ipaddress
 import os
 import socket
+import sqlite3
 import sys
 import threading
 import time
@@ -61,6 +62,20 @@ def loopback_only():
     yield
     socket.socket.connect = _connect  # type: ignore[method-assign]
     socket.socket.connect_ex = _connect_ex  # type: ignore[method-assign]
+
+
+def journal_count(path: Path, table: str, run_id: str) -> int:
+    """Rows of ``table`` (``orders``, ``fills``) of ``run_id`` in the journal at
+    ``path``, read while a system writes it; 0 until it can be read."""
+    try:
+        db = sqlite3.connect(path)
+        try:
+            return db.execute(f"SELECT count(*) FROM {table} WHERE run_id=?",
+                              (run_id,)).fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return 0
 
 
 def wait_until(condition: Callable[[], object], timeout: float = 20.0) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -28,7 +27,7 @@ from cryptoj_actors.messages import MarketBatch
 from cryptoj_actors.model import Bar, OrderIntent
 from cryptoj_actors.runtime import LIVE_LEDGER, RunInfo
 from cryptoj_actors.system import TradingSystem
-from tests.conftest import REPO, load_script, wait_until
+from tests.conftest import REPO, journal_count, load_script, wait_until
 
 PRODUCTS = ("BTC-USD", "ETH-USD")
 replay_server = load_script("replay_server")
@@ -233,17 +232,8 @@ def test_run_with_feed_url_trades_on_the_server(capture, tmp_path):
                                 cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         try:
-            def filled() -> int:
-                try:
-                    db = sqlite3.connect(tmp_path / "journal.sqlite3")
-                    try:
-                        return db.execute("SELECT count(*) FROM fills WHERE run_id=?",
-                                          (LIVE_LEDGER,)).fetchone()[0]
-                    finally:
-                        db.close()
-                except sqlite3.Error:
-                    return 0
-            wait_until(lambda: filled() > 0, timeout=30)
+            wait_until(lambda: journal_count(tmp_path / "journal.sqlite3", "fills",
+                                             LIVE_LEDGER) > 0, timeout=30)
         finally:
             proc.send_signal(signal.SIGINT)
             stderr = proc.communicate(timeout=30)[1]

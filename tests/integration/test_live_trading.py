@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 from decimal import Decimal
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from cryptoj_actors.runtime import COINBASE_LEDGER
-from tests.conftest import REPO, load_script, wait_until
+from tests.conftest import REPO, journal_count, load_script, wait_until
 from tests.integration.test_live_feed import capture, direct_books  # noqa: F401
 
 server_script = load_script("exchange_server")
@@ -52,18 +51,6 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 30):
                           env={**os.environ, **(env or {})})
 
 
-def journal_count(path: Path, table: str) -> int:
-    try:
-        db = sqlite3.connect(path)
-        try:
-            return db.execute(f"SELECT count(*) FROM {table} WHERE run_id=?",
-                              (COINBASE_LEDGER,)).fetchone()[0]
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return 0
-
-
 def test_run_live_trades_on_the_venue_and_reconciles_its_balances(capture, tmp_path):  # noqa: F811
     name, pem, public = server_script.make_key()
     books = direct_books(capture)
@@ -87,7 +74,7 @@ def test_run_live_trades_on_the_venue_and_reconciles_its_balances(capture, tmp_p
             traded = False
             try:
                 # A market order can fill in pieces: wait for orders in both products.
-                wait_until(lambda: journal_count(journal, "fills") >= 2 and {
+                wait_until(lambda: journal_count(journal, "fills", COINBASE_LEDGER) >= 2 and {
                     p.body["product_id"] for p in rest.requests("POST", "/orders")} == {
                     "BTC-USD", "ETH-USD"}, timeout=40)
                 traded = True

@@ -31,7 +31,7 @@ from cryptoj_actors.portfolio.recovery import rebuild_ledger
 from cryptoj_actors.runtime import LIVE_LEDGER
 from cryptoj_actors.state.backup import backups
 from cryptoj_actors.state.layout import StateDir
-from tests.conftest import REPO, Lines, load_script, wait_until
+from tests.conftest import REPO, Lines, journal_count, load_script, wait_until
 
 replay_server = load_script("replay_server")
 
@@ -81,19 +81,7 @@ class Live:
         return self.status()["actors"].get(role, {}).get("generation", -1)
 
     def fills(self) -> int:
-        return fill_count(self.state / "journal.sqlite3")
-
-
-def fill_count(journal: Path) -> int:
-    try:
-        db = sqlite3.connect(journal)
-        try:
-            return db.execute("SELECT count(*) FROM fills WHERE run_id=?",
-                              (LIVE_LEDGER,)).fetchone()[0]
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return 0
+        return journal_count(self.state / "journal.sqlite3", "fills", LIVE_LEDGER)
 
 
 @contextmanager
