@@ -33,7 +33,8 @@ from cryptoj_actors.cli.common import (
     utc_date,
 )
 from cryptoj_actors.clock import NS_PER_SECOND, iso
-from cryptoj_actors.config import MAX_CREDIT_WINDOW, Config
+from cryptoj_actors.config import Config
+from cryptoj_actors.config_fields import MAX_CREDIT_WINDOW
 from cryptoj_actors.execution.journal import Journal, check_journal
 from cryptoj_actors.marketdata.bars.export import write_plain_csv
 from cryptoj_actors.marketdata.bars.series import duration

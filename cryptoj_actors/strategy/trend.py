@@ -38,7 +38,7 @@ from typing import Annotated, Any
 from pydantic import ValidationInfo, field_validator
 from pydantic.dataclasses import dataclass
 
-from cryptoj_actors.config import (
+from cryptoj_actors.config_fields import (
     SECTION,
     Float,
     Fraction,

@@ -19,7 +19,8 @@ from pydantic.dataclasses import dataclass
 from cryptoj_actors.actors.admin import UNWIND_LINE
 from cryptoj_actors.admin.client import running_endpoint
 from cryptoj_actors.admin.token import TokenError, load_or_create_token
-from cryptoj_actors.config import SECTION, Float, StrategyConfig
+from cryptoj_actors.config import StrategyConfig
+from cryptoj_actors.config_fields import SECTION, Float
 from cryptoj_actors.marketdata.replay import BarReplaySource
 from cryptoj_actors.messages import MarketBatch
 from cryptoj_actors.model import OrderIntent

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "cryptoj_actors"
 #: module may import from its own layer and any layer below.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("cryptoj_actors", "model", "money", "clock", "ids", "backoff"),  # values and units
-    ("messages", "config", "state"),                               # envelopes, settings, files
+    ("messages", "config", "config_fields", "state"),              # envelopes, settings, files
     ("marketdata", "strategy", "risk", "portfolio", "execution",   # the domain objects
      "health", "supervision", "report"),
     ("adapters",),                                                 # venues

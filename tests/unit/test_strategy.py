@@ -12,16 +12,8 @@ import pytest
 from pydantic import BaseModel, ConfigDict
 from pydantic.dataclasses import dataclass
 
-from cryptoj_actors.config import (
-    SECTION,
-    ConfigError,
-    Dec,
-    Fraction,
-    Str,
-    StrategyConfig,
-    load_config,
-    one_of,
-)
+from cryptoj_actors.config import ConfigError, StrategyConfig, load_config
+from cryptoj_actors.config_fields import SECTION, Dec, Fraction, Str, one_of
 from cryptoj_actors.marketdata.bars.align import align
 from cryptoj_actors.marketdata.bars.series import load_bars
 from cryptoj_actors.marketdata.replay import BarReplaySource
