@@ -53,6 +53,7 @@ from cryptoj_actors.config_fields import (
     WsUrl,
     not_above,
     one_of,
+    rule,
 )
 
 #: What ``run`` and ``replay`` read without ``--config`` (relative to the working directory).
@@ -146,9 +147,15 @@ class CoinbaseConfig:
     (Coinbase's published limits: 30 private, 10 public); ``timeout_s``:
     seconds to wait for an answer; ``max_retries`` with backoff
     ``retry_initial_s`` doubling to ``retry_max_s`` (full jitter);
-    ``poll_interval_s``: seconds between polls of open orders;
-    ``unknown_timeout_s``: seconds an order whose outcome is unknown may stay
-    unlisted by the venue before it is ended as never placed.
+    ``poll_interval_s``: seconds between polls of open orders while the
+    user channel is down or stale; ``unknown_timeout_s``: seconds an order
+    whose outcome is unknown may stay unlisted by the venue before it is
+    ended as never placed. ``user_url``: the authenticated ``user``
+    websocket channel, whose news of our orders makes the venue be read at
+    once (empty: none, poll only); ``user_stale_after_s``: seconds without a
+    frame from it (a heartbeat comes every second) before it counts as
+    stale and is reconnected; ``user_poll_interval_s``: seconds between
+    safety polls while it is fresh.
     """
 
     rest_url: Annotated[Str, HttpUrl] = "https://api.coinbase.com"
@@ -161,6 +168,11 @@ class CoinbaseConfig:
     retry_max_s: Annotated[Float, Positive] = 8.0
     poll_interval_s: Annotated[Float, Positive] = 1.0
     unknown_timeout_s: Annotated[Float, Positive] = 60.0
+    user_url: Annotated[Str, rule(lambda v: not v or v.startswith(("ws://", "wss://")),
+                                  "must be a ws:// or wss:// URL, or empty")] = \
+        "wss://advanced-trade-ws-user.coinbase.com"
+    user_stale_after_s: Annotated[Float, Positive] = 5.0
+    user_poll_interval_s: Annotated[Float, Positive] = 15.0
 
 
 @dataclass(frozen=True, slots=True, config=SECTION)

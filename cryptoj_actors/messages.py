@@ -189,6 +189,16 @@ class VenueBalances(Message):
     settled: bool
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VenueReport(Message):
+    """What a venue driven by a worker said, for the executor to journal and
+    relay in order: fills, order updates and balances (``events``), or the
+    defect that stopped the worker (``failure``, then no events)."""
+
+    events: tuple[Fill | OrderUpdate | VenueBalances, ...]
+    failure: str = ""
+
+
 # --- portfolio -----------------------------------------------------------------
 
 

@@ -28,10 +28,13 @@ from cryptoj_actors.actors.supervisor import START_ORDER, ChildSpec, SupervisorA
 from cryptoj_actors.adapters.coinbase.credentials import Credentials
 from cryptoj_actors.adapters.coinbase.execution import CoinbaseExchange
 from cryptoj_actors.adapters.coinbase.rest import RestClient
+from cryptoj_actors.adapters.coinbase.user_channel import UserChannel
+from cryptoj_actors.backoff import Backoff
 from cryptoj_actors.config import Config
 from cryptoj_actors.execution.journal import Journal
 from cryptoj_actors.execution.paper import PaperExchange
 from cryptoj_actors.execution.venue import Venue
+from cryptoj_actors.execution.worker import VenueWorker
 from cryptoj_actors.ids import OrderIds
 from cryptoj_actors.marketdata.history import Warmup
 from cryptoj_actors.marketdata.source import MarketSource
@@ -168,9 +171,22 @@ class TradingSystem:
         def count(exc: Exception) -> None:
             rt.telemetry.errors["executor.venue"] += 1
 
-        return CoinbaseExchange(RestClient(cfg.coinbase, self.credentials),
-                                poll_interval_s=cfg.coinbase.poll_interval_s,
-                                unknown_timeout_s=cfg.coinbase.unknown_timeout_s, on_error=count)
+        cb = cfg.coinbase
+        assert self.credentials is not None  # checked when the system was built
+        channel = None
+        if cb.user_url:
+            channel = UserChannel(cb.user_url, self.credentials, cfg.feed.products,
+                                  stale_after_s=cb.user_stale_after_s,
+                                  backoff=Backoff(cfg.feed.reconnect_initial_s,
+                                                  cfg.feed.reconnect_max_s),
+                                  telemetry=rt.telemetry)
+        venue = CoinbaseExchange(RestClient(cb, self.credentials),
+                                 poll_interval_s=cb.poll_interval_s,
+                                 unknown_timeout_s=cb.unknown_timeout_s, on_error=count,
+                                 user_channel_fresh=(lambda: False) if channel is None
+                                 else lambda: channel.fresh,
+                                 user_poll_interval_s=cb.user_poll_interval_s)
+        return VenueWorker(venue, doorbell=channel, clock_ns=time.time_ns)
 
     def start(self) -> None:
         if self._strategy is None:

@@ -3,7 +3,8 @@ benchmark and an operator exercise the order client without the internet.
 
     python scripts/exchange_server.py --key-file KEY.json [--port 8766]
         [--balance USD=10000 ...] [--price BTC-USD=114000.00/114000.01 ...]
-        [--candles FILE ...] [--public-rate 10]
+        [--candles FILE ...] [--public-rate 10] [--user-port 8767]
+        [--user-drop-after N] [--user-skip-seq N] [--user-stall-after N]
 
 writes a fresh test key to KEY.json (mode 0600, CDP's layout) and serves
 until Ctrl-C; then run the system with ``[coinbase] rest_url =
@@ -31,6 +32,11 @@ a request (400 beyond, as Coinbase answers); public requests beyond
 ``--public-rate`` a second get a 429 with ``Retry-After``, as Coinbase's
 public rate limit does.
 
+The authenticated ``user`` websocket channel (:class:`UserChannelServer`,
+``[coinbase] user_url = "ws://127.0.0.1:8767"``) pushes every change of an
+order as the venue makes it, with the market-data server's faults (drop,
+gap, stall).
+
 Faults, scripted per request: an HTTP status (with Coinbase's bodies: 401
 text, 429, 500), a slow answer, a dropped connection, each either before or
 after the request took effect (a create that placed the order and then
@@ -40,6 +46,7 @@ failed to answer is the case the client must never repeat).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import socket
@@ -55,6 +62,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
+import websockets
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -103,6 +111,8 @@ class Venue:
     #: after the order's status already counts it (the venue's views lag).
     fills_delay_s: float = 0.0
     lock: threading.RLock = field(default_factory=threading.RLock)
+    #: Told of every order that changes (a copy, under the lock: must not block).
+    watchers: list[Any] = field(default_factory=list)
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
@@ -157,6 +167,7 @@ class Venue:
             else:
                 return self._failure("UNSUPPORTED_ORDER_CONFIGURATION",
                                      f"{kind} is not supported", "UNSUPPORTED_ORDER_CONFIGURATION")
+            self._changed(order)
             return self._success(order)
 
     def cancel(self, order_ids: list[str]) -> list[dict[str, Any]]:
@@ -172,6 +183,7 @@ class Venue:
                 order["status"] = "CANCELLED"
                 order["cancel_message"] = "User requested cancel"
                 self._release(order)
+                self._changed(order)
                 results.append({"success": True, "order_id": order_id,
                                 "failure_reason": "UNKNOWN_CANCEL_FAILURE_REASON"})
             return results
@@ -183,6 +195,8 @@ class Venue:
             for order in list(self.orders.values()):
                 if order["product_id"] == product and order["status"] == "OPEN":
                     self._cross(order)
+                    if order["status"] != "OPEN":
+                        self._changed(order)
 
     def accounts(self) -> list[dict[str, Any]]:
         with self.lock:
@@ -195,7 +209,15 @@ class Venue:
     def public_order(self, order: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in order.items() if not k.startswith("_")}
 
+    def open_orders(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [self.public_order(o) for o in self.orders.values() if o["status"] == "OPEN"]
+
     # -- internals
+
+    def _changed(self, order: dict[str, Any]) -> None:
+        for watcher in self.watchers:
+            watcher(self.public_order(order))
 
     def _free(self, currency: str) -> Decimal:
         return self.balances.get(currency, Decimal(0)) - self.holds.get(currency, Decimal(0))
@@ -557,6 +579,202 @@ class ExchangeServer:
         return 200, {"candles": rows}
 
 
+# --- the user channel -----------------------------------------------------------------
+
+
+#: The user channel's order types, by the REST order configuration.
+USER_ORDER_TYPE = {"market_market_ioc": "Market", "limit_limit_gtc": "Limit",
+                   "stop_limit_stop_limit_gtc": "Stop Limit"}
+
+
+@dataclass
+class UserFaults:
+    """Faults of every user-channel connection, as the market-data server's:
+    close it after ``drop_after`` frames, skip one sequence number at frame
+    ``skip_seq``, stop sending after ``stall_after`` frames (it stays open)."""
+
+    drop_after: int | None = None
+    skip_seq: int | None = None
+    stall_after: int | None = None
+
+
+def user_order(order: dict[str, Any]) -> dict[str, Any]:
+    """A venue order as the ``user`` channel shows it (Coinbase's fields)."""
+    params = next(iter(order["order_configuration"].values()), {})
+    filled = Decimal(order["filled_size"])
+    size = Decimal(params["base_size"]) if "base_size" in params else filled
+    leaves = size - filled if order["status"] == "OPEN" else Decimal(0)
+    return {"order_id": order["order_id"], "client_order_id": order["client_order_id"],
+            "cumulative_quantity": order["filled_size"], "leaves_quantity": str(leaves),
+            "avg_price": order["average_filled_price"], "total_fees": order["total_fees"],
+            "status": order["status"], "product_id": order["product_id"],
+            "creation_time": order["created_time"], "order_side": order["side"],
+            "order_type": USER_ORDER_TYPE.get(order["order_type"], order["order_type"]),
+            "cancel_reason": order["cancel_message"], "reject_reason": order["reject_reason"],
+            "number_of_fills": order["number_of_fills"], "product_type": "SPOT"}
+
+
+class UserChannelServer:
+    """The venue's authenticated ``user`` channel, a websocket on 127.0.0.1
+    (Coinbase's ``wss://advanced-trade-ws-user.coinbase.com``), fed by the
+    venue's own matching.
+
+    A subscribe must carry a ``jwt`` for the configured key (ES256, ``kid``
+    and ``sub`` the key name, ``iss`` "cdp", ``nbf``/``exp`` within 120 s, a
+    fresh ``nonce``; no ``uri``, as Coinbase's websocket JWTs have none), else
+    an ``error`` frame and the connection closes. ``user`` answers a
+    ``snapshot`` of the open orders, then an ``update`` for every change of
+    an order (created, filled, cancelled); ``heartbeats`` sends one a second.
+    ``sequence_num`` counts every frame of a connection from 0.
+    """
+
+    def __init__(self, venue: Venue, key_name: str, public_key: ec.EllipticCurvePublicKey, *,
+                 port: int = 0, faults: UserFaults | None = None) -> None:
+        self.venue = venue
+        self.key_name = key_name
+        self.public_key = public_key
+        self.port = port
+        self.faults = faults or UserFaults()
+        self.connections = 0
+        self.subscriptions: list[dict[str, Any]] = []
+        self._queues: set[asyncio.Queue] = set()
+        self._nonces: set[str] = set()
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="user-channel", daemon=True)
+        venue.watchers.append(self._changed)
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self) -> UserChannelServer:
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the user channel server did not start")
+        return self
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._stop.set_result, None)
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._stop: asyncio.Future = self._loop.create_future()
+        self._loop.run_until_complete(self._serve())
+
+    async def _serve(self) -> None:
+        server = await websockets.serve(self._handle, "127.0.0.1", self.port, close_timeout=0.5)
+        self.port = server.sockets[0].getsockname()[1]
+        self._ready.set()
+        try:
+            await self._stop
+        finally:
+            server.close()
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
+
+    def _changed(self, order: dict[str, Any]) -> None:
+        """From the venue's thread, under its lock: queued to every subscriber."""
+        event = {"type": "update", "orders": [user_order(order)]}
+        self._loop.call_soon_threadsafe(self._broadcast, event)
+
+    def _broadcast(self, event: dict[str, Any]) -> None:
+        for queue in self._queues:
+            queue.put_nowait(("user", [event]))
+
+    def _authorized(self, token: object) -> bool:
+        if not isinstance(token, str):
+            return False
+        try:
+            header = jwt.get_unverified_header(token)
+            claims = jwt.decode(token, self.public_key, algorithms=["ES256"],
+                                options={"require": ["sub", "iss", "nbf", "exp"]})
+        except jwt.PyJWTError:
+            return False
+        nonce = header.get("nonce")
+        good = (header.get("kid") == self.key_name and claims["sub"] == self.key_name
+                and claims["iss"] == "cdp" and 0 < claims["exp"] - claims["nbf"] <= 120
+                and "uri" not in claims and isinstance(nonce, str) and nonce
+                and nonce not in self._nonces)
+        if good:
+            self._nonces.add(nonce)
+        return good
+
+    async def _handle(self, ws) -> None:  # noqa: ANN001 - a websockets connection
+        self.connections += 1
+        queue: asyncio.Queue = asyncio.Queue()
+        beats: asyncio.Task | None = None
+        sender = asyncio.create_task(self._send(ws, queue))
+        try:
+            async for raw in ws:
+                message = json.loads(raw)
+                self.subscriptions.append(message)
+                if message.get("type") != "subscribe":
+                    continue
+                if not self._authorized(message.get("jwt")):
+                    queue.put_nowait(("error", "authentication failure"))
+                    break
+                channel = message.get("channel")
+                queue.put_nowait(("subscriptions", channel))
+                if channel == "user":
+                    orders = [user_order(o) for o in self.venue.open_orders()]
+                    queue.put_nowait(("user", [{"type": "snapshot", "orders": orders}]))
+                    self._queues.add(queue)
+                elif channel == "heartbeats" and beats is None:
+                    beats = asyncio.create_task(self._beat(queue))
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self._queues.discard(queue)
+            if beats is not None:
+                beats.cancel()
+            queue.put_nowait(None)
+            await asyncio.gather(sender, return_exceptions=True)
+
+    @staticmethod
+    async def _beat(queue: asyncio.Queue) -> None:
+        counter = 0
+        while True:
+            await asyncio.sleep(1.0)
+            counter += 1
+            queue.put_nowait(("heartbeats", counter))
+
+    async def _send(self, ws, queue: asyncio.Queue) -> None:  # noqa: ANN001
+        seq = sent = 0
+        f = self.faults
+        while (item := await queue.get()) is not None:
+            kind, payload = item
+            now = _rfc3339(time.time())
+            if kind == "error":
+                await ws.send(json.dumps({"type": "error", "message": payload}))
+                await ws.close()
+                return
+            if kind == "subscriptions":
+                channel, events = "subscriptions", [{"subscriptions": {payload: []}}]
+            elif kind == "heartbeats":
+                channel, events = "heartbeats", [{"current_time": now,
+                                                  "heartbeat_counter": payload}]
+            else:
+                channel, events = "user", payload
+            if f.stall_after is not None and sent >= f.stall_after:
+                continue  # the connection stays open, silent
+            if f.drop_after is not None and sent >= f.drop_after:
+                await ws.close()
+                return
+            if f.skip_seq is not None and sent == f.skip_seq:
+                seq += 1  # one number never sent: a gap
+            try:
+                await ws.send(json.dumps({"channel": channel, "client_id": "", "timestamp": now,
+                                          "sequence_num": seq, "events": events}))
+            except websockets.ConnectionClosed:
+                return
+            seq += 1
+            sent += 1
+
+
 def _matches(order: dict[str, Any], query: dict[str, list[str]]) -> bool:
     if "order_ids" in query and order["order_id"] not in query["order_ids"]:
         return False
@@ -607,6 +825,14 @@ def main() -> None:
                         help="recorded bars to serve as public candles, shifted to end now")
     parser.add_argument("--public-rate", type=float, default=10.0,
                         help="public requests a second before a 429 (default: %(default)s)")
+    parser.add_argument("--user-port", type=int, default=8767,
+                        help="the user channel's websocket port (default: %(default)s; -1: none)")
+    parser.add_argument("--user-drop-after", type=int, metavar="N",
+                        help="close every user-channel connection after N frames")
+    parser.add_argument("--user-skip-seq", type=int, metavar="N",
+                        help="skip one user-channel sequence number at frame N")
+    parser.add_argument("--user-stall-after", type=int, metavar="N",
+                        help="stop sending on a user-channel connection after N frames")
     args = parser.parse_args()
     name, pem, public = make_key()
     fd = os.open(args.key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -618,14 +844,21 @@ def main() -> None:
               (s.split("=") for s in args.price)} or {
         "BTC-USD": (Decimal("114000.00"), Decimal("114000.01"))}
     candles = recorded_candles(args.candles) if args.candles else None
-    server = ExchangeServer(Venue(balances, prices), name, public, port=args.port,  # type: ignore[arg-type]
-                            candles=candles, public_rate_per_s=args.public_rate,
-                            candles_end_now=True).start()
+    venue = Venue(balances, prices)  # type: ignore[arg-type]
+    server = ExchangeServer(venue, name, public, port=args.port, candles=candles,
+                            public_rate_per_s=args.public_rate, candles_end_now=True).start()
     print(f"serving Coinbase Advanced Trade REST on {server.url} (key in {args.key_file})")
+    user = None
+    if args.user_port >= 0:
+        faults = UserFaults(args.user_drop_after, args.user_skip_seq, args.user_stall_after)
+        user = UserChannelServer(venue, name, public, port=args.user_port, faults=faults).start()
+        print(f"serving the user channel on {user.url}", flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
         server.stop()
+        if user is not None:
+            user.stop()
 
 
 if __name__ == "__main__":

@@ -18,6 +18,11 @@ The executor is where every batch's decision ends, so it is the one that
 returns the feed its credit: cumulative, every half window (every batch when
 the window is 1), which halves the feed's wake-ups without starving it.
 
+Coinbase answers over the network, so its calls run on a
+:class:`~cryptoj_actors.execution.worker.VenueWorker` thread and what it says
+comes back to this mailbox as :class:`VenueReport` messages: an order never
+waits here behind a poll of the venue.
+
 A live start hands the venue the journal's open orders (the paper exchange
 rests them again; Coinbase looks them up and reconciles). The venue's
 order id is journaled as soon as it is known, and the venue's balances go on
@@ -33,6 +38,8 @@ from __future__ import annotations
 import logging
 import time
 
+import pykka
+
 from cryptoj_actors.actors.base import Handler, RoleActor
 from cryptoj_actors.execution.journal import Journal
 from cryptoj_actors.execution.venue import Venue, VenueEvent
@@ -44,6 +51,7 @@ from cryptoj_actors.messages import (
     OrderBatch,
     OrderUpdate,
     TradingState,
+    VenueReport,
 )
 from cryptoj_actors.model import OrderStatus, TradingLevel
 from cryptoj_actors.runtime import Runtime
@@ -71,7 +79,7 @@ class ExecutorActor(RoleActor):
 
     def handlers(self) -> dict[type, Handler]:
         return {MarketBatch: self.on_batch, OrderBatch: self.on_orders, EndOfData: self.on_end,
-                TradingState: self.on_state}
+                TradingState: self.on_state, VenueReport: self.on_report}
 
     def started(self) -> None:
         run = self.rt.run
@@ -80,12 +88,14 @@ class ExecutorActor(RoleActor):
         self.journal = Journal(run.state.journal, run.ledger_id, mode=run.mode,
                                description=str(run.run_dir), started_ns=time.time_ns(),
                                autocheckpoint=run.mode != "live")
+        self.exchange.start(self._deliver)
         if run.mode == "live":
             self._venue_ids.update(self.journal.exchange_order_ids())
             for event in self.exchange.recover(self.journal):
                 self._emit(event)
 
     def stopping(self) -> None:
+        self.exchange.stop()
         if self.journal is not None:
             self.journal.close()
         if self.reexecuted:
@@ -116,7 +126,8 @@ class ExecutorActor(RoleActor):
                 if cut_ns:
                     self.rt.telemetry.tick_to_order.record((now - cut_ns) / 1e9)
                 update = self.exchange.submit(order, batch.ts_ns)
-            self._emit(update)
+            if update is not None:  # else the venue's worker delivers it
+                self._emit(update)
         self.orders_through = batch.seq
         self.rt.progress.settled = batch.seq
         if batch.seq % self._credit_every == 0:
@@ -137,6 +148,25 @@ class ExecutorActor(RoleActor):
                 self._emit(update)
         elif previous is TradingLevel.HALTED:
             self.exchange.resume()
+
+    def on_report(self, report: VenueReport) -> None:
+        """The venue's worker: journal and relay what the venue said."""
+        if report.failure:
+            raise RuntimeError(f"the venue's worker failed: {report.failure}")
+        for event in report.events:
+            self._emit(event)
+
+    def _deliver(self, events: list[VenueEvent], failure: BaseException | None) -> None:
+        """From the venue's worker thread: to this generation's own mailbox,
+        never to a successor (which reconciles with the venue itself)."""
+        report = VenueReport(sender=self.role, ts_ns=time.time_ns(), events=tuple(events),
+                             failure="" if failure is None
+                             else f"{type(failure).__name__}: {failure}")
+        try:
+            self.actor_ref.tell(report)
+        except pykka.ActorDeadError:
+            log.info("executor: %d venue events after the executor stopped; the next start "
+                     "reconciles them", len(events))
 
     def _drain(self) -> None:
         # Batch n is matchable once the orders decided on n - 1 are in; the

@@ -126,6 +126,17 @@ class SystemCollector(Collector):
                                    "Configured products with no data on this connection")
         silent.add_metric([], len(tm.feed_silent))
         yield silent
+        user = GaugeMetricFamily("cryptoj_user_channel_up",
+                                 "1 while Coinbase's user channel is up and fresh")
+        user.add_metric([], 1 if tm.user_channel_state == "up" else 0)
+        yield user
+        user_events = CounterMetricFamily(
+            "cryptoj_user_channel_events",
+            "The user channel by kind: frames, orders, gaps, malformed, errors, reconnects",
+            labels=["kind"])
+        for kind, count in sorted(tm.user_channel_events.items()):
+            user_events.add_metric([kind], count)
+        yield user_events
         if tm.feed_lag.last is not None:
             lag = GaugeMetricFamily("cryptoj_feed_lag_seconds",
                                     "Local receive time minus the exchange's timestamp")

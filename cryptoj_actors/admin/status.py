@@ -26,7 +26,10 @@ def status_document(rt: Runtime) -> dict[str, Any]:
     (messages per channel; the latest lag in seconds, None before a frame
     with a valid time; events by kind: input defects, gaps, repeats;
     reconnects by cause; connections opened; configured products without
-    any data on the current connection),
+    any data on the current connection), ``user_channel`` (Coinbase's
+    ``user`` channel: state ``n/a`` when not used, ``connecting``, ``up``,
+    ``stale``, ``down``; events by kind: frames, orders, gaps, malformed,
+    errors, reconnects),
     ``latency`` (tick-to-order and order round trip, seconds), ``warmup``
     (live, once the strategy has warmed: ``ready``, ``needed_bars``,
     ``have_bars``, ``source`` ``rest``/``cache``/``none``, ``trading_from``,
@@ -66,6 +69,8 @@ def status_document(rt: Runtime) -> dict[str, Any]:
                  "events": dict(tm.feed_events), "reconnects": dict(tm.feed_reconnects),
                  "connections": tm.feed_connections,
                  "silent_products": list(tm.feed_silent)},
+        "user_channel": {"state": tm.user_channel_state,
+                         "events": dict(tm.user_channel_events)},
         "latency": {"tick_to_order": _latency(tm.tick_to_order),
                     "order_round_trip": _latency(tm.order_round_trip)},
         "resources": dict(board.resources),

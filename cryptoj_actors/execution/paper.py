@@ -102,6 +102,12 @@ class PaperExchange:
     def open_orders(self) -> int:
         return len(self._resting)
 
+    def start(self, deliver: object) -> None:
+        pass  # every answer is given at once: nothing is delivered later
+
+    def stop(self) -> None:
+        pass
+
     def submit(self, order: Order, ts_ns: int) -> OrderUpdate:
         """Accept ``order`` (``OPEN``) or reject it (``REJECTED``, with the reason)."""
         problem = self._problem(order)

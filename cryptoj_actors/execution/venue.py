@@ -1,5 +1,11 @@
 """What the executor needs of a venue: the paper exchange or Coinbase.
 
+The paper exchange answers every call at once. Coinbase answers over the
+network, so it is driven through a
+:class:`~cryptoj_actors.execution.worker.VenueWorker`: its calls return at
+once, with nothing, and what the venue says comes later through the
+``deliver`` given to :meth:`Venue.start`.
+
 The statuses a venue reports keep to the order life cycle
 (:data:`~cryptoj_actors.model.ORDER_TRANSITIONS`): the executor journals
 each one, and the journal refuses a change the table does not allow.
@@ -7,6 +13,7 @@ each one, and the journal refuses a change the table does not allow.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from cryptoj_actors.messages import Fill, MarketBatch, OrderUpdate, VenueBalances
@@ -27,8 +34,17 @@ class Venue(Protocol):
     def open_orders(self) -> int:
         """Orders sent and not ended."""
 
-    def submit(self, order: Order, ts_ns: int) -> OrderUpdate:
-        """Send a journaled order: ``OPEN``, ``REJECTED`` or ``UNKNOWN``."""
+    def start(self, deliver: Callable[[list[VenueEvent], BaseException | None], None]
+              ) -> None:
+        """Begin; a venue that answers later tells ``deliver`` its events, or
+        the exception that stopped it."""
+
+    def stop(self) -> None:
+        """End (the executor stops)."""
+
+    def submit(self, order: Order, ts_ns: int) -> OrderUpdate | None:
+        """Send a journaled order: ``OPEN``, ``REJECTED`` or ``UNKNOWN``; None
+        when that answer is delivered later."""
 
     def on_market(self, batch: MarketBatch) -> list[VenueEvent]:
         """What happened at the venue by this batch, in order (a fill before

@@ -68,6 +68,10 @@ class Telemetry:
     * ``feed_connections``: connections the live feed opened (its socket thread).
     * ``feed_silent``: configured products that have had no data at all on the
       current connection (the feed actor; empty in a replay).
+    * ``user_channel_state``: Coinbase's ``user`` channel: ``n/a`` (not
+      used), ``connecting``, ``up``, ``stale`` or ``down`` (its socket thread).
+    * ``user_channel_events``: kind -> count: ``frames``, ``orders`` (order
+      changes heard of), ``gaps``, ``malformed``, ``errors``, ``reconnects``.
     """
 
     feed_messages: Counter[str] = field(default_factory=Counter)
@@ -81,3 +85,5 @@ class Telemetry:
     feed_reconnects: Counter[str] = field(default_factory=Counter)
     feed_connections: int = 0
     feed_silent: tuple[str, ...] = ()
+    user_channel_state: str = "n/a"
+    user_channel_events: Counter[str] = field(default_factory=Counter)

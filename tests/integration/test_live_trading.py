@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from cryptoj_actors.admin.client import call, running_endpoint
 from cryptoj_actors.runtime import COINBASE_LEDGER
+from cryptoj_actors.state.layout import StateDir
 from tests.conftest import REPO, journal_count, load_script, wait_until
 from tests.integration.test_live_feed import capture, direct_books  # noqa: F401
 
@@ -31,14 +33,15 @@ def write_key(path: Path, name: str, pem: str, mode: int = 0o600) -> Path:
     return path
 
 
-def live_config(tmp_path: Path, rest_url: str, key_file: Path, mode: str = "live") -> Path:
+def live_config(tmp_path: Path, rest_url: str, key_file: Path, mode: str = "live", *,
+                user_url: str = "", poll_interval_s: float = 0.2) -> Path:
     conf = tmp_path / "live.toml"
     conf.write_text(
         f'[system]\nmode = "{mode}"\n'
         f'[feed]\nproducts = ["BTC-USD", "ETH-USD"]\nbar_interval_s = 1\n'
         f'[strategy]\nname = "tests.integration.test_live_feed:FivePercentEach"\n'
         f'[coinbase]\nrest_url = "{rest_url}"\nkey_file = "{key_file}"\n'
-        f'timeout_s = 2.0\npoll_interval_s = 0.2\n'
+        f'timeout_s = 2.0\npoll_interval_s = {poll_interval_s}\nuser_url = "{user_url}"\n'
         + "".join(f'[products.{p}]\nbase_increment = "0.00000001"\nquote_increment = "0.01"\n'
                   f'min_base_size = "0.00000001"\nmin_notional = "1"\n'
                   for p in ("BTC-USD", "ETH-USD")))
@@ -73,10 +76,11 @@ def test_run_live_trades_on_the_venue_and_reconciles_its_balances(capture, tmp_p
             journal = tmp_path / "journal.sqlite3"
             traded = False
             try:
-                # A market order can fill in pieces: wait for orders in both products.
+                # A market order can fill in pieces: wait for orders in both
+                # products, and for the reconciliation that follows their fills.
                 wait_until(lambda: journal_count(journal, "fills", COINBASE_LEDGER) >= 2 and {
                     p.body["product_id"] for p in rest.requests("POST", "/orders")} == {
-                    "BTC-USD", "ETH-USD"}, timeout=40)
+                    "BTC-USD", "ETH-USD"} and _eth_applied(tmp_path), timeout=40)
                 traded = True
             except AssertionError:
                 pass  # said below, with what the system logged
@@ -109,6 +113,15 @@ def test_run_live_trades_on_the_venue_and_reconciles_its_balances(capture, tmp_p
     assert all(s.authorized for s in rest.seen)
 
 
+def _eth_applied(state: Path) -> bool:
+    """The run's reconciliation has applied an ETH difference to the ledger."""
+    found = list(state.glob("runs/*/reconciliation.jsonl"))
+    text = found[0].read_text() if found else ""
+    whole = text[:text.rfind("\n") + 1]  # not a line still being written
+    return any(d["currency"] == "ETH" and d["applied"]
+               for d in map(json.loads, whole.splitlines()))
+
+
 def test_live_orders_need_both_the_live_mode_and_the_flag(tmp_path):
     name, pem, _ = server_script.make_key()
     key_file = write_key(tmp_path / "key.json", name, pem)
@@ -138,3 +151,65 @@ def test_a_bad_key_stops_a_live_start_with_one_line(tmp_path, problem):
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("error: key file") and expected in line
     assert "AAAA" not in line
+
+
+
+@pytest.mark.parametrize("fault", ["none", "stall"])
+def test_fills_come_at_the_user_channels_news_and_by_polling_while_it_is_stale(
+        capture, tmp_path, fault):  # noqa: F811
+    """With the channel up, orders are polled only when it brings news (the
+    clock's poll is 30 s away): fills are journaled at once. Stalled after
+    its opening frames, it goes stale, and polling every 0.2 s (and the
+    reconciliation at each new subscription) takes over."""
+    name, pem, public = server_script.make_key()
+    prices = {p: (b.best_bid, b.best_ask) for p, b in direct_books(capture).items()}
+    venue = server_script.Venue(balances={"USD": Decimal("10000")}, prices=prices)
+    rest = server_script.ExchangeServer(venue, name, public).start()
+    # Stalled after its opening frames (two subscriptions, the snapshot), the
+    # channel never tells of an order.
+    faults = server_script.UserFaults(stall_after=3 if fault == "stall" else None)
+    user = server_script.UserChannelServer(venue, name, public, faults=faults).start()
+    key_file = write_key(tmp_path / "cdp_api_key.json", name, pem)
+    conf = live_config(tmp_path, rest.url, key_file, user_url=user.url,
+                       poll_interval_s=30.0 if fault == "none" else 0.2)
+    conf.write_text(conf.read_text().replace(
+        "[coinbase]\n", "[coinbase]\nuser_poll_interval_s = 30.0\nuser_stale_after_s = 1.0\n"))
+    feed = replay_server.ReplayServer(capture, speed=1.0, loop=True)
+    journal = tmp_path / "journal.sqlite3"
+    try:
+        with replay_server.Running(feed):
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "cryptoj_actors", "run", "--live", "--config", str(conf),
+                 "--state-dir", str(tmp_path), "--no-ui", "--feed-url",
+                 f"ws://127.0.0.1:{feed.port}"],
+                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            try:
+                wait_until(lambda: len(rest.requests("POST", "/orders")) >= 2, timeout=40)
+                # Both orders filled at once on the venue; their fills are
+                # journaled within 10 s (the clock's poll is 30 s away).
+                wait_until(lambda: journal_count(journal, "fills", COINBASE_LEDGER) >= 2,
+                           timeout=10)
+                if fault == "stall":
+                    wait_until(lambda: user_status(tmp_path)["events"].get("reconnects"),
+                               timeout=15)
+                status = user_status(tmp_path)
+            finally:
+                proc.send_signal(signal.SIGINT)
+                stderr = proc.communicate(timeout=30)[1]
+    finally:
+        rest.stop()
+        user.stop()
+    assert proc.returncode == 0 and "Traceback" not in stderr, stderr
+    assert {m["channel"] for m in user.subscriptions} == {"user", "heartbeats"}
+    polls = len(rest.requests("GET", "/orders/historical/fills"))
+    if fault == "none":
+        assert status["state"] == "up" and status["events"]["orders"] >= 2, status
+        assert polls <= 4  # one a news: at most an order's open and fill
+    else:  # polling and the reconciliations brought them
+        assert status["events"].get("orders", 0) == 0 and polls >= 1, status
+
+
+def user_status(state: Path) -> dict:
+    endpoint = running_endpoint(StateDir(state), "admin.token")
+    assert endpoint is not None
+    return call(endpoint, "GET", "/status")["user_channel"]

@@ -80,9 +80,19 @@ class Credentials:
             path: the request path without the query (``"/api/v3/brokerage/orders"``).
             now: Unix seconds to sign at (the current time by default).
         """
+        return self._sign({"uri": f"{method} {host}{path}"}, now)
+
+    def websocket_jwt(self, *, now: float | None = None) -> str:
+        """A fresh ES256 JWT for one websocket subscribe: as a request's, but
+        without ``uri`` (Coinbase's "WebSocket Authentication": the JWT
+        names no request). Valid :data:`JWT_LIFETIME_S` seconds, so each
+        subscribe needs a new one."""
+        return self._sign({}, now)
+
+    def _sign(self, extra: dict[str, str], now: float | None) -> str:
         issued = int(time.time() if now is None else now)
         claims = {"sub": self.name, "iss": "cdp", "nbf": issued,
-                  "exp": issued + JWT_LIFETIME_S, "uri": f"{method} {host}{path}"}
+                  "exp": issued + JWT_LIFETIME_S, **extra}
         return jwt.encode(claims, self.private_key, algorithm="ES256",
                           headers={"kid": self.name, "nonce": secrets.token_hex(16)})
 

@@ -14,8 +14,11 @@ does not know which venue it drives. Rules a careful operator relies on:
   does not list ``unknown_timeout_s`` after it was sent is ended, as
   ``REJECTED`` with that reason, and the ledger is reconciled against
   balances anyway.
-* **Fills are the venue's.** Open orders are polled every ``poll_interval_s``
-  (on market batches, which arrive every second live): the status first,
+* **Fills are the venue's.** Open orders are polled when the ``user``
+  channel brings news of them (:class:`~cryptoj_actors.execution.worker.
+  VenueWorker` rings :meth:`CoinbaseExchange.poll`), and on market batches
+  every ``poll_interval_s`` while that channel is down or stale (every
+  ``user_poll_interval_s`` while it is fresh, as a safety net): the status first,
   then the fills, each fill once by its ``entry_id``. An order the venue
   reports ended stays tracked until the fills listed for it add up to what
   the venue says it filled (``number_of_fills``, else ``filled_size``), so a
@@ -112,14 +115,21 @@ class CoinbaseExchange:
         sender: the role stamped on the messages it makes.
         on_error: told of every failed request (for health's error rate).
         clock: monotonic seconds (injectable for tests).
+        user_channel_fresh: whether the ``user`` channel is up and fresh; while
+            it is, its news rings for polls, and the clock polls only every
+            ``user_poll_interval_s`` seconds.
     """
 
     def __init__(self, rest: RestClient, *, poll_interval_s: float = 1.0,
                  unknown_timeout_s: float = 60.0, sender: str = "executor",
                  on_error: Callable[[Exception], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 user_channel_fresh: Callable[[], bool] = lambda: False,
+                 user_poll_interval_s: float = 15.0) -> None:
         self.rest = rest
         self.poll_interval_s = poll_interval_s
+        self.user_poll_interval_s = user_poll_interval_s
+        self._user_channel_fresh = user_channel_fresh
         self.unknown_timeout_s = unknown_timeout_s
         self.stats = VenueStats()
         self._sender = sender
@@ -179,7 +189,7 @@ class CoinbaseExchange:
         reconnected = self._connection is not None and batch.connection != self._connection
         self._connection = batch.connection
         self._batches += 1
-        due = self._clock() - self._last_poll >= self.poll_interval_s
+        due = self._clock() - self._last_poll >= self._poll_interval()
         if reconnected or (self._venue_down and due):
             log.info("venue: %s; reconciling", "the feed reconnected" if reconnected
                      else "retrying after the venue was unreachable")
@@ -196,6 +206,19 @@ class CoinbaseExchange:
         if self._tracked and due:
             return self.poll(batch.ts_ns)
         return []
+
+    def _poll_interval(self) -> float:
+        """``poll_interval_s``, or ``user_poll_interval_s`` while the user
+        channel is fresh and no order needs a look that no news would bring:
+        one whose outcome is unknown, one ended but short of its fills, or
+        one with a cancel the venue has not accepted."""
+        if not self._user_channel_fresh():
+            return self.poll_interval_s
+        for t in self._tracked.values():
+            if not t.order_id or t.ended_at_venue is not None or (t.cancel_wanted
+                                                                  and not t.cancel_accepted):
+                return self.poll_interval_s
+        return self.user_poll_interval_s
 
     def cancel_all(self, ts_ns: int, detail: str, *, status: OrderStatus = OrderStatus.CANCELLED,
                    keep_reduce_only: bool = False) -> list[VenueEvent]:
@@ -261,8 +284,13 @@ class CoinbaseExchange:
         return events
 
     def recover(self, journal: Journal) -> list[VenueEvent]:
-        """After a restart: adopt the journal's open orders (their venue ids
-        where known), remember the fills already booked, and reconcile."""
+        """After a restart: :meth:`adopt`, then :meth:`reconcile`."""
+        self.adopt(journal)
+        return self.reconcile(time.time_ns())
+
+    def adopt(self, journal: Journal) -> None:
+        """Take up the journal's open orders (their venue ids where known) and
+        remember the fills already booked; no request is made."""
         venue_ids = journal.exchange_order_ids()
         fills = journal.fills()
         self._fill_ids.update(f.fill_id for f in fills)
@@ -282,7 +310,6 @@ class CoinbaseExchange:
             tracked.booked_fills = len(booked)
             tracked.booked_base = sum((f.base_size for f in booked), ZERO)
         self._marked_reconcile_due = True
-        return self.reconcile(time.time_ns())
 
     # --- internals --------------------------------------------------------------
 

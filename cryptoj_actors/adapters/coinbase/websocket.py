@@ -101,7 +101,7 @@ class CoinbaseFeedSource:
         ws = self._ws
         if ws is not None:
             self._dropping = True
-            _drop(ws)
+            drop_connection(ws)
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=STOP_TIMEOUT_S)
 
@@ -170,7 +170,7 @@ class CoinbaseFeedSource:
         ws = self._ws
         if ws is not None:
             self._dropping = True  # the error the drop raises is ours, not the network's
-            _drop(ws)
+            drop_connection(ws)
 
     # --- the socket thread ----------------------------------------------------------
 
@@ -226,7 +226,7 @@ class CoinbaseFeedSource:
         log.warning("feed: cannot reach %s: %s", self.config.url, error)
 
 
-def _drop(ws: websocket.WebSocketApp) -> None:
+def drop_connection(ws: websocket.WebSocketApp) -> None:
     """End a connection from another thread than its socket thread: a close
     frame, so that the server ends its side at once, then a shutdown of the
     socket, so that the socket thread's read returns at once and

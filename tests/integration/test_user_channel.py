@@ -1,0 +1,175 @@
+"""Coinbase's ``user`` channel: the client against the loopback venue's own
+channel (a real websocket on 127.0.0.1, fed by the venue's matching, every
+subscribe's JWT checked), with its faults: a gap, a stall, a drop, a refused
+key, malformed frames."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+
+from cryptoj_actors.adapters.coinbase.credentials import parse_credentials
+from cryptoj_actors.adapters.coinbase.user_channel import (
+    News,
+    UserChannel,
+    parse_user_frame,
+)
+from cryptoj_actors.backoff import Backoff
+from cryptoj_actors.health.telemetry import Telemetry
+from tests.conftest import load_script, wait_until
+
+exchange_server = load_script("exchange_server")
+
+
+class Rings:
+    def __init__(self) -> None:
+        self.polls = 0
+        self.reconciles = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, *, reconcile: bool = False) -> None:
+        with self.lock:
+            if reconcile:
+                self.reconciles += 1
+            else:
+                self.polls += 1
+
+
+@pytest.fixture
+def venue_and_key():
+    name, pem, public = exchange_server.make_key()
+    venue = exchange_server.Venue(balances={"USD": Decimal("10000")},
+                                  prices={"BTC-USD": (Decimal("100000"), Decimal("100001"))})
+    return venue, name, pem, public
+
+
+def buy(venue, coid: str) -> None:
+    answer = venue.create({"client_order_id": coid, "product_id": "BTC-USD", "side": "BUY",
+                           "order_configuration": {"market_market_ioc": {"quote_size": "100"}}})
+    assert answer["success"], answer
+
+
+def channel_on(server, pem: str, name: str, telemetry: Telemetry,
+               stale_after_s: float = 5.0) -> UserChannel:
+    credentials = parse_credentials(name, pem, "test")
+    return UserChannel(server.url, credentials, ("BTC-USD",), stale_after_s=stale_after_s,
+                       backoff=Backoff(0.01, 0.05), telemetry=telemetry)
+
+
+def test_a_subscription_rings_to_reconcile_and_every_order_change_to_poll(venue_and_key):
+    venue, name, pem, public = venue_and_key
+    server = exchange_server.UserChannelServer(venue, name, public).start()
+    telemetry, rings = Telemetry(), Rings()
+    channel = channel_on(server, pem, name, telemetry)
+    channel.start(rings)
+    try:
+        wait_until(lambda: rings.reconciles == 1 and channel.fresh)  # the opening snapshot
+        subscribed = {m["channel"]: m for m in server.subscriptions}
+        assert set(subscribed) == {"user", "heartbeats"}
+        assert subscribed["user"]["product_ids"] == ["BTC-USD"]
+        # A fresh JWT for each subscribe (the server refuses a nonce twice).
+        assert subscribed["user"]["jwt"] != subscribed["heartbeats"]["jwt"]
+        buy(venue, "o-1")
+        wait_until(lambda: rings.polls >= 1 and telemetry.user_channel_events["orders"] >= 1)
+        assert telemetry.user_channel_state == "up"
+        wait_until(lambda: telemetry.user_channel_events["frames"] >= 5)  # heartbeats, 1 a second
+        assert rings.polls == 1 and telemetry.user_channel_events["gaps"] == 0
+    finally:
+        channel.stop()
+        server.stop()
+
+
+def test_a_sequence_gap_rings_for_a_poll(venue_and_key):
+    venue, name, pem, public = venue_and_key
+    faults = exchange_server.UserFaults(skip_seq=3)
+    server = exchange_server.UserChannelServer(venue, name, public, faults=faults).start()
+    telemetry, rings = Telemetry(), Rings()
+    channel = channel_on(server, pem, name, telemetry)
+    channel.start(rings)
+    try:
+        # subscriptions, subscriptions, snapshot, then a heartbeat after the gap
+        wait_until(lambda: telemetry.user_channel_events["gaps"] == 1 and rings.polls == 1,
+                   timeout=10)
+    finally:
+        channel.stop()
+        server.stop()
+
+
+def test_a_stalled_channel_goes_stale_and_is_reconnected(venue_and_key):
+    venue, name, pem, public = venue_and_key
+    faults = exchange_server.UserFaults(stall_after=4)
+    server = exchange_server.UserChannelServer(venue, name, public, faults=faults).start()
+    telemetry, rings = Telemetry(), Rings()
+    channel = channel_on(server, pem, name, telemetry, stale_after_s=1.0)
+    channel.start(rings)
+    try:
+        wait_until(lambda: rings.reconciles == 1)
+        # Nobody watches but the test here (in the system, the venue worker).
+        wait_until(lambda: (channel.watch(), server.connections >= 2)[1], timeout=10)
+        wait_until(lambda: rings.reconciles == 2)  # the new subscription reconciles
+        assert telemetry.user_channel_events["reconnects"] >= 1
+    finally:
+        channel.stop()
+        server.stop()
+
+
+def test_a_dropped_connection_reconnects_and_reconciles(venue_and_key):
+    venue, name, pem, public = venue_and_key
+    faults = exchange_server.UserFaults(drop_after=3)
+    server = exchange_server.UserChannelServer(venue, name, public, faults=faults).start()
+    telemetry, rings = Telemetry(), Rings()
+    channel = channel_on(server, pem, name, telemetry)
+    channel.start(rings)
+    try:
+        wait_until(lambda: server.connections >= 3 and rings.reconciles >= 2)
+        assert not channel.fresh or telemetry.user_channel_state == "up"
+    finally:
+        channel.stop()
+        server.stop()
+
+
+def test_a_refused_key_is_logged_and_the_channel_is_never_fresh(venue_and_key, caplog):
+    venue, name, _, public = venue_and_key
+    _, other_pem, _ = exchange_server.make_key()  # signed by a key the venue does not know
+    server = exchange_server.UserChannelServer(venue, name, public).start()
+    telemetry, rings = Telemetry(), Rings()
+    channel = channel_on(server, other_pem, name, telemetry)
+    channel.start(rings)
+    try:
+        wait_until(lambda: telemetry.user_channel_events["errors"] >= 1)
+        assert "authentication failure" in caplog.text
+        assert rings.reconciles == 0 and rings.polls == 0
+        assert telemetry.user_channel_state != "up"
+    finally:
+        channel.stop()
+        server.stop()
+
+
+@pytest.mark.parametrize("raw", [
+    b"not json", b"[1, 2]", b'{"channel": "user", "events": "x"}',
+    b'{"channel": "user", "sequence_num": "7", "events": []}',
+    b'{"channel": "user", "events": [{"type": "update", "orders": [{"status": "OPEN"}]}]}',
+    b'{"channel": "user", "events": [{"type": "update", "orders": {}}]}',
+    b'\xff\xfe',
+])
+def test_a_malformed_frame_is_refused_with_a_value_error(raw):
+    with pytest.raises(ValueError):
+        parse_user_frame(raw)
+
+
+def test_frames_are_read_as_coinbase_sends_them():
+    snapshot = parse_user_frame(
+        b'{"channel":"user","client_id":"","timestamp":"2026-12-02T18:00:00.000000Z",'
+        b'"sequence_num":2,"events":[{"type":"snapshot","orders":[{"order_id":"v1",'
+        b'"client_order_id":"c1","status":"OPEN","cumulative_quantity":"0"}]}]}')
+    assert (snapshot.sequence, snapshot.news, snapshot.client_order_ids) == (
+        2, News.SNAPSHOT, ("c1",))
+    update = parse_user_frame(b'{"channel":"user","sequence_num":3,"events":[{"type":"update",'
+                              b'"orders":[{"client_order_id":"c1","status":"FILLED"}]}]}')
+    assert update.news is News.ORDERS
+    beat = parse_user_frame(b'{"channel":"heartbeats","sequence_num":4,"events":[]}')
+    assert (beat.sequence, beat.news) == (4, None)
+    error = parse_user_frame(b'{"type":"error","message":"authentication failure"}')
+    assert error.error == "authentication failure"
