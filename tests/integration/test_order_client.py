@@ -410,3 +410,41 @@ def test_an_unreachable_venue_is_counted_and_reconciled_when_it_answers(server, 
     events = exchange.on_market(MarketBatch(sender="feed", ts_ns=0, seq=1, events=()))
     assert [type(e).__name__ for e in events] == ["Fill", "OrderUpdate", "VenueBalances"]
     assert exchange.stats.reconciliations == 1
+
+
+# --- polling while the user channel is fresh ------------------------------------------
+
+
+def market_batch(connection: int = 1) -> MarketBatch:
+    return MarketBatch(sender="feed", ts_ns=0, seq=1, events=(), connection=connection)
+
+
+def test_a_fresh_user_channel_slows_the_clocks_polls_but_not_for_an_unknown_order(
+        server, client):
+    """A resting order is polled every ``user_poll_interval_s`` while the
+    channel is fresh (its news rings for the rest), every ``poll_interval_s``
+    while it is stale; an UNKNOWN order, which no news names, always fast."""
+    clock, fresh = FakeClock(), [True]
+    exchange = CoinbaseExchange(client, poll_interval_s=1, user_poll_interval_s=15,
+                                clock=clock, user_channel_fresh=lambda: fresh[0])
+    exchange.submit(limit_buy("rest-1"), 0)
+    exchange.poll(0)
+    lists = lambda: len(server.requests("GET", "/orders/historical/batch"))  # noqa: E731
+    before = lists()
+    clock.now += 2
+    exchange.on_market(market_batch())
+    assert lists() == before  # fresh: the next clock poll is 15 s away
+    clock.now += 14
+    exchange.on_market(market_batch())
+    assert lists() == before + 1
+    fresh[0] = False  # stale: every second again
+    clock.now += 1
+    exchange.on_market(market_batch())
+    assert lists() == before + 2
+
+    fresh[0] = True
+    server.add_fault(Fault("POST", "/orders", "drop"))
+    assert exchange.submit(limit_buy("lost-1"), 0).status is OrderStatus.UNKNOWN
+    clock.now += 1
+    exchange.on_market(market_batch())
+    assert lists() == before + 4  # the UNKNOWN order's lookup and the poll, at 1 s

@@ -14,11 +14,10 @@ does not know which venue it drives. Rules a careful operator relies on:
   does not list ``unknown_timeout_s`` after it was sent is ended, as
   ``REJECTED`` with that reason, and the ledger is reconciled against
   balances anyway.
-* **Fills are the venue's.** Open orders are polled when the ``user``
-  channel brings news of them (:class:`~cryptoj_actors.execution.worker.
-  VenueWorker` rings :meth:`CoinbaseExchange.poll`), and on market batches
-  every ``poll_interval_s`` while that channel is down or stale (every
-  ``user_poll_interval_s`` while it is fresh, as a safety net): the status first,
+* **Fills are the venue's.** Open orders are polled at the ``user``
+  channel's news of them (the venue worker calls :meth:`poll`), and on
+  market batches every ``poll_interval_s`` while that channel is down or
+  stale (``user_poll_interval_s`` while fresh): the status first,
   then the fills, each fill once by its ``entry_id``. An order the venue
   reports ended stays tracked until the fills listed for it add up to what
   the venue says it filled (``number_of_fills``, else ``filled_size``), so a
@@ -208,10 +207,9 @@ class CoinbaseExchange:
         return []
 
     def _poll_interval(self) -> float:
-        """``poll_interval_s``, or ``user_poll_interval_s`` while the user
-        channel is fresh and no order needs a look that no news would bring:
-        one whose outcome is unknown, one ended but short of its fills, or
-        one with a cancel the venue has not accepted."""
+        """``user_poll_interval_s`` while the user channel is fresh and no
+        order needs a look no news would bring (its outcome unknown, ended
+        short of its fills, a cancel not accepted); else ``poll_interval_s``."""
         if not self._user_channel_fresh():
             return self.poll_interval_s
         for t in self._tracked.values():
