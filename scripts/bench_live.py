@@ -8,9 +8,11 @@ on it, as ``run --feed-url`` does, with a strategy that trades every bar
 (one-second bars: it alternates between holding 5 % of equity and nothing),
 or with ``--strategy tick`` one that decides on every market batch (every
 tick, with event-driven batches: ``--batch-intervals 0``).
-Orders go to the paper exchange, or with ``--venue coinbase`` to the
+Orders go to the paper exchange, or with ``--venues coinbase`` to the
 Coinbase-protocol REST venue on 127.0.0.1 (``scripts/exchange_server.py``, a
-process of its own too, every request signed and checked).
+process of its own too, every request signed and checked), whose ``user``
+channel brings the fills' news (``coinbase-poll``: without the channel,
+polling every 0.05 s).
 
     python scripts/bench_live.py                          # 60 s per case
     python scripts/bench_live.py --seconds 120 --batch-intervals 1,0.1,0.02
@@ -99,24 +101,30 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-@contextmanager
-def serving(script: str, *args: str) -> Iterator[int]:
-    """``scripts/<script>`` as a process of its own on a free port; its port."""
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def serving(script: str, *args: str, also: tuple[int, ...] = ()) -> Iterator[int]:
+    """``scripts/<script>`` as a process of its own on a free port; its port,
+    once it and the ports in ``also`` (its other servers) accept connections."""
+    port = free_port()
     proc = subprocess.Popen([sys.executable, str(REPO / "scripts" / script), *args, "--port",
                              str(port)], cwd=REPO, stdout=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError(f"{script} did not start") from None
-                time.sleep(0.05)
+        for waited in (port, *also):
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", waited), timeout=0.2).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        raise RuntimeError(f"{script} did not start") from None
+                    time.sleep(0.05)
         yield port
     finally:
         proc.terminate()
@@ -137,17 +145,20 @@ def run_case(batch_interval_s: float, venue: str, seconds: float,
                          max_drawdown=Decimal("1"), stop_loss=Decimal("1")),
         ).with_state_dir(state)
         credentials = None
-        if venue == "coinbase":
+        if venue.startswith("coinbase"):
             key_file = state / "key.json"
+            user_port = free_port() if venue == "coinbase" else -1
             rest_port = stack.enter_context(serving(
                 "exchange_server.py", "--key-file", str(key_file), "--balance", "USD=10000",
-                "--price", "BTC-USD=83277.25/83277.26", "--price", "ETH-USD=2631.25/2631.26"))
+                "--price", "BTC-USD=83277.25/83277.26", "--price", "ETH-USD=2631.25/2631.26",
+                "--user-port", str(user_port), also=(user_port,) if user_port > 0 else ()))
             key = json.loads(key_file.read_text())
             credentials = parse_credentials(key["name"], key["privateKey"], "bench")
             config = replace(config, coinbase=replace(
-                config.coinbase, rest_url=f"http://127.0.0.1:{rest_port}", poll_interval_s=0.05))
+                config.coinbase, rest_url=f"http://127.0.0.1:{rest_port}", poll_interval_s=0.05,
+                user_url=f"ws://127.0.0.1:{user_port}" if user_port > 0 else ""))
         run = RunInfo(run_id="bench", mode="live", state_dir=state, run_dir=state / "run",
-                      venue=venue)
+                      venue="coinbase" if venue.startswith("coinbase") else venue)
         system = TradingSystem(config, run, lambda: CoinbaseFeedSource(config.feed),
                                strategy=STRATEGIES[strategy](products=PRODUCTS),
                                credentials=credentials)
@@ -167,7 +178,8 @@ def main() -> int:
     parser.add_argument("--batch-intervals", default="1,0.1",
                         help="market batch intervals to measure, seconds, comma-separated")
     parser.add_argument("--venues", default="paper,coinbase",
-                        help="paper (in process) and/or coinbase (REST on 127.0.0.1)")
+                        help="paper (in process), coinbase (REST and the user channel on "
+                             "127.0.0.1), coinbase-poll (REST only, polled every 0.05 s)")
     parser.add_argument("--strategy", choices=sorted(STRATEGIES), default="bar",
                         help="bar: an order every bar; tick: a decision every batch")
     args = parser.parse_args()
