@@ -22,7 +22,7 @@ from decimal import Decimal
 import orjson
 
 from cryptoj_actors.actors.base import Handler, RoleActor
-from cryptoj_actors.clock import utc_day
+from cryptoj_actors.clock import NS_PER_SECOND, utc_day
 from cryptoj_actors.execution.journal import Journal
 from cryptoj_actors.messages import (
     EndOfData,
@@ -37,6 +37,7 @@ from cryptoj_actors.messages import (
     VenueBalances,
 )
 from cryptoj_actors.model import Bar, MarketEvent, Ticker, Trade
+from cryptoj_actors.portfolio.curve import EquityCurve
 from cryptoj_actors.portfolio.ledger import Ledger, ReservationError
 from cryptoj_actors.portfolio.reconcile import (
     BalanceDifference,
@@ -79,7 +80,9 @@ class PortfolioActor(RoleActor):
         self.performance = RunningPerformance(
             risk_free_rate=runtime.config.report.risk_free_rate,
             periods_per_year=periods_per_year) if runtime.config.ui.live_metrics else None
-        self.equity: list[EquityPoint] = []
+        live = runtime.run.mode == "live"
+        self.equity = EquityCurve(runtime.config.feed.bar_interval_s * NS_PER_SECOND
+                                  if live else None)
         self.trades: list[TradeRecord] = []
         self.denials: list[OrderDenied] = []
         self.order_status: Counter[str] = Counter()
@@ -125,10 +128,11 @@ class PortfolioActor(RoleActor):
         day = utc_day(batch.ts_ns)
         if day != self._day:  # today's PnL counts from the equity at the day's start
             self._day = day
-            board.day_start_equity = self.equity[-1].equity if self.equity else snapshot.equity
+            last = self.equity.last
+            board.day_start_equity = last.equity if last is not None else snapshot.equity
         board.snapshot = snapshot
         point = self._point(snapshot)
-        self.equity.append(point)
+        self.equity.add(point)
         if self.performance is not None:
             self.performance.add_point(point.time_ns, point.equity, point.gross_exposure)
             now = time.monotonic()
@@ -204,7 +208,7 @@ class PortfolioActor(RoleActor):
     def results(self) -> PortfolioResults:
         """The run so far (called through a proxy, in this actor's thread)."""
         snapshot = self.ledger.snapshot(sender=self.role, ts_ns=self._ts_ns, seq=self._seq)
-        return PortfolioResults(snapshot=snapshot, equity=tuple(self.equity),
+        return PortfolioResults(snapshot=snapshot, equity=tuple(self.equity.points),
                                 trades=tuple(self.trades), denials=tuple(self.denials),
                                 order_status=dict(self.order_status),
                                 starting_cash=self.ledger.starting_cash,

@@ -36,6 +36,7 @@ from cryptoj_actors.cli.common import (
     state_dir,
     with_feed,
 )
+from cryptoj_actors.clock import NS_PER_SECOND
 from cryptoj_actors.config import CoinbaseConfig, Config
 from cryptoj_actors.execution.journal import (
     JournalError,
@@ -191,7 +192,10 @@ def _run_live(args: argparse.Namespace, config: Config, credentials: Credentials
     system = TradingSystem(config, run, lambda: CoinbaseFeedSource(config.feed),
                            strategy=strategy, credentials=credentials, warmup=loader(quick),
                            first_warmup=first)
-    system.rt.write_report = report_writer(run.run_dir, config, system.period_ns,
+    # The live equity curve keeps a point a bar (portfolio.curve): its ratios
+    # count bars.
+    system.rt.write_report = report_writer(run.run_dir, config,
+                                           config.feed.bar_interval_s * NS_PER_SECOND,
                                            config.feed.products, [], trading=run.trading)
 
     def on_term(signum: int, frame: FrameType | None) -> None:
