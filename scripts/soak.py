@@ -13,7 +13,8 @@ into a pipeline actor every ``--actor-fault-batches`` batches.
 Every ``--fault-every`` seconds the next fault of the schedule is switched on
 for ``--fault-for`` seconds, in turn: the connection dropped, a skipped
 sequence number, a stalled stream, malformed frames, late heartbeats, venue
-5xx answers, slow venue answers.
+5xx answers, slow venue answers, the ``user`` channel dropped, the ``user``
+channel stalled.
 
 At the end (after a halt and a few polls, so that the venue's last fills are
 taken up): uptime (the process lived throughout, and the share of time its
@@ -77,8 +78,8 @@ class Seesaw:
         return intents
 
 
-def schedule(server: replay_server.ReplayServer, venue: exchange_server.ExchangeServer
-             ) -> list[tuple[str, Any, Any]]:
+def schedule(server: replay_server.ReplayServer, venue: exchange_server.ExchangeServer,
+             user: exchange_server.UserChannelServer) -> list[tuple[str, Any, Any]]:
     """(name, switch on, switch off) for each fault, in the order they come."""
     def feed(**faults: Any) -> tuple[Any, Any]:
         return (lambda: setattr(server, "faults", replay_server.Faults(**faults)),
@@ -88,10 +89,16 @@ def schedule(server: replay_server.ReplayServer, venue: exchange_server.Exchange
         fault = exchange_server.Fault("GET", "/orders", kind, times=10**6, **more)
         return (lambda: venue.add_fault(fault), lambda: setattr(fault, "times", 0))
 
+    def channel(**faults: Any) -> tuple[Any, Any]:
+        return (lambda: setattr(user, "faults", exchange_server.UserFaults(**faults)),
+                lambda: setattr(user, "faults", exchange_server.UserFaults()))
+
     return [("drop", *feed(drop_after=200)), ("gap", *feed(skip_seq=150)),
             ("stall", *feed(stall_after=150)), ("malformed", *feed(malformed=0.05)),
             ("late heartbeats", *feed(heartbeat_delay_s=2.0)),
-            ("venue 500", *rest("500")), ("venue slow", *rest("slow", delay_s=1.5))]
+            ("venue 500", *rest("500")), ("venue slow", *rest("slow", delay_s=1.5)),
+            ("user channel drop", *channel(drop_after=3)),
+            ("user channel stall", *channel(stall_after=3))]
 
 
 def journal(path: Path) -> tuple[int, list[tuple[str, str, Decimal]], dict[str, Decimal]]:
@@ -127,8 +134,9 @@ def main() -> int:
     name, pem, public = exchange_server.make_key()
     prices = {"BTC-USD": (Decimal("83277.25"), Decimal("83277.26")),
               "ETH-USD": (Decimal("2631.25"), Decimal("2631.26"))}
-    venue = exchange_server.ExchangeServer(exchange_server.Venue(
-        balances={"USD": Decimal("10000")}, prices=prices), name, public).start()
+    account = exchange_server.Venue(balances={"USD": Decimal("10000")}, prices=prices)
+    venue = exchange_server.ExchangeServer(account, name, public).start()
+    user = exchange_server.UserChannelServer(account, name, public).start()
     feed = replay_server.ReplayServer(replay_server.Capture.read(CAPTURE), speed=1.0,
                                       loop=True)
     seconds = args.minutes * 60
@@ -144,6 +152,7 @@ def main() -> int:
             f'[system]\nmode = "live"\n[feed]\nproducts = ["BTC-USD", "ETH-USD"]\n'
             f'batch_interval_s = 0.1\nbar_interval_s = 5\n[strategy]\nname = "soak:Seesaw"\n'
             f'[coinbase]\nrest_url = "{venue.url}"\nkey_file = "{key}"\npoll_interval_s = 0.2\n'
+            f'user_url = "{user.url}"\n'
             f'timeout_s = 3.0\n[risk]\nmax_orders = 1000000\ndaily_loss_limit = 1\n'
             f'max_drawdown = 1\nstop_loss = 1\n'
             f'[supervisor]\nmax_restarts = 5\nrestart_window_s = 30\n{faults}'
@@ -158,7 +167,7 @@ def main() -> int:
              "--state-dir", str(state), "--feed-url", f"ws://127.0.0.1:{feed.port}", "--no-ui"],
             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=err_file)
         process = psutil.Process(proc.pid)
-        faults_due = schedule(feed, venue)
+        faults_due = schedule(feed, venue, user)
         started = time.monotonic()
         rss: list[tuple[float, float]] = []
         halted_s = unknown_s = 0.0
@@ -211,6 +220,7 @@ def main() -> int:
         if args.log:
             args.log.write_text(err)
     venue.stop()
+    user.stop()
     journaled = Counter(f for f, _, _ in fills)
     on_venue = {f["entry_id"] for f in venue.venue.fills}
     over = sum(1 for o, size in _sizes(fills).items() if size > filled.get(o, Decimal(0)))
