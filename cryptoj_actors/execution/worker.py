@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Seconds between the doorbell's staleness checks while nothing else happens.
+#: Seconds between the doorbell's staleness checks, busy or idle.
 WATCH_INTERVAL_S = 0.5
 #: Seconds :meth:`VenueWorker.stop` waits for a call in flight to end.
 STOP_TIMEOUT_S = 2.0

@@ -42,6 +42,10 @@ from cryptoj_actors.health.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
+#: Seconds a connection must last for the reconnect backoff to start again
+#: from its shortest delay (a channel that keeps dropping at once backs off).
+BACKOFF_RESET_AFTER_S = 60.0
+
 
 class News(Enum):
     """What the doorbell rings for."""
@@ -170,7 +174,7 @@ class UserChannel:
             if self._stop.is_set():
                 break
             self._telemetry.user_channel_events["reconnects"] += 1
-            if time.monotonic() - opened >= 60:
+            if time.monotonic() - opened >= BACKOFF_RESET_AFTER_S:
                 self._backoff.reset()
             if self._telemetry.user_channel_state != "stale":
                 self._telemetry.user_channel_state = "down"
