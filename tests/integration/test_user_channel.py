@@ -6,6 +6,8 @@ key, malformed frames."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
@@ -51,20 +53,28 @@ def buy(venue, coid: str) -> None:
     assert answer["success"], answer
 
 
-def channel_on(server, pem: str, name: str, telemetry: Telemetry,
-               stale_after_s: float = 5.0) -> UserChannel:
-    credentials = parse_credentials(name, pem, "test")
-    return UserChannel(server.url, credentials, ("BTC-USD",), stale_after_s=stale_after_s,
-                       backoff=Backoff(0.01, 0.05), telemetry=telemetry)
+@contextmanager
+def connected(venue_and_key, faults=None, *, pem: str | None = None,
+              stale_after_s: float = 5.0) -> Iterator[tuple]:
+    """The venue's user channel served, and a client on it signing with
+    ``pem`` (the venue's key by default): (server, channel, telemetry, rings)."""
+    venue, name, venue_pem, public = venue_and_key
+    server = exchange_server.UserChannelServer(venue, name, public, faults=faults).start()
+    telemetry, rings = Telemetry(), Rings()
+    channel = UserChannel(server.url, parse_credentials(name, pem or venue_pem, "test"),
+                          ("BTC-USD",), stale_after_s=stale_after_s,
+                          backoff=Backoff(0.01, 0.05), telemetry=telemetry)
+    channel.start(rings)
+    try:
+        yield server, channel, telemetry, rings
+    finally:
+        channel.stop()
+        server.stop()
 
 
 def test_a_subscription_rings_to_reconcile_and_every_order_change_to_poll(venue_and_key):
-    venue, name, pem, public = venue_and_key
-    server = exchange_server.UserChannelServer(venue, name, public).start()
-    telemetry, rings = Telemetry(), Rings()
-    channel = channel_on(server, pem, name, telemetry)
-    channel.start(rings)
-    try:
+    venue = venue_and_key[0]
+    with connected(venue_and_key) as (server, channel, telemetry, rings):
         wait_until(lambda: rings.reconciles == 1 and channel.fresh)  # the opening snapshot
         subscribed = {m["channel"]: m for m in server.subscriptions}
         assert set(subscribed) == {"user", "heartbeats"}
@@ -76,75 +86,41 @@ def test_a_subscription_rings_to_reconcile_and_every_order_change_to_poll(venue_
         assert telemetry.user_channel_state == "up"
         wait_until(lambda: telemetry.user_channel_events["frames"] >= 5)  # heartbeats, 1 a second
         assert rings.polls == 1 and telemetry.user_channel_events["gaps"] == 0
-    finally:
-        channel.stop()
-        server.stop()
 
 
 def test_a_sequence_gap_rings_for_a_poll(venue_and_key):
-    venue, name, pem, public = venue_and_key
     faults = exchange_server.UserFaults(skip_seq=3)
-    server = exchange_server.UserChannelServer(venue, name, public, faults=faults).start()
-    telemetry, rings = Telemetry(), Rings()
-    channel = channel_on(server, pem, name, telemetry)
-    channel.start(rings)
-    try:
+    with connected(venue_and_key, faults) as (_, _, telemetry, rings):
         # subscriptions, subscriptions, snapshot, then a heartbeat after the gap
         wait_until(lambda: telemetry.user_channel_events["gaps"] == 1 and rings.polls == 1,
                    timeout=10)
-    finally:
-        channel.stop()
-        server.stop()
 
 
 def test_a_stalled_channel_goes_stale_and_is_reconnected(venue_and_key):
-    venue, name, pem, public = venue_and_key
     faults = exchange_server.UserFaults(stall_after=4)
-    server = exchange_server.UserChannelServer(venue, name, public, faults=faults).start()
-    telemetry, rings = Telemetry(), Rings()
-    channel = channel_on(server, pem, name, telemetry, stale_after_s=1.0)
-    channel.start(rings)
-    try:
+    with connected(venue_and_key, faults, stale_after_s=1.0) as (
+            server, channel, telemetry, rings):
         wait_until(lambda: rings.reconciles == 1)
         # Nobody watches but the test here (in the system, the venue worker).
         wait_until(lambda: (channel.watch(), server.connections >= 2)[1], timeout=10)
         wait_until(lambda: rings.reconciles == 2)  # the new subscription reconciles
         assert telemetry.user_channel_events["reconnects"] >= 1
-    finally:
-        channel.stop()
-        server.stop()
 
 
 def test_a_dropped_connection_reconnects_and_reconciles(venue_and_key):
-    venue, name, pem, public = venue_and_key
     faults = exchange_server.UserFaults(drop_after=3)
-    server = exchange_server.UserChannelServer(venue, name, public, faults=faults).start()
-    telemetry, rings = Telemetry(), Rings()
-    channel = channel_on(server, pem, name, telemetry)
-    channel.start(rings)
-    try:
+    with connected(venue_and_key, faults) as (server, channel, telemetry, rings):
         wait_until(lambda: server.connections >= 3 and rings.reconciles >= 2)
         assert not channel.fresh or telemetry.user_channel_state == "up"
-    finally:
-        channel.stop()
-        server.stop()
 
 
 def test_a_refused_key_is_logged_and_the_channel_is_never_fresh(venue_and_key, caplog):
-    venue, name, _, public = venue_and_key
     _, other_pem, _ = exchange_server.make_key()  # signed by a key the venue does not know
-    server = exchange_server.UserChannelServer(venue, name, public).start()
-    telemetry, rings = Telemetry(), Rings()
-    channel = channel_on(server, other_pem, name, telemetry)
-    channel.start(rings)
-    try:
+    with connected(venue_and_key, pem=other_pem) as (_, _, telemetry, rings):
         wait_until(lambda: telemetry.user_channel_events["errors"] >= 1)
         assert "authentication failure" in caplog.text
         assert rings.reconciles == 0 and rings.polls == 0
         assert telemetry.user_channel_state != "up"
-    finally:
-        channel.stop()
-        server.stop()
 
 
 @pytest.mark.parametrize("raw", [
