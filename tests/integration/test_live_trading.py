@@ -48,6 +48,15 @@ def live_config(tmp_path: Path, rest_url: str, key_file: Path, mode: str = "live
     return conf
 
 
+def start_run_live(conf: Path, state: Path, feed_port: int) -> subprocess.Popen:
+    """``run --live`` as a process on the replay server at ``feed_port``; its stderr piped."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "cryptoj_actors", "run", "--live", "--config", str(conf),
+         "--state-dir", str(state), "--no-ui", "--feed-url", f"ws://127.0.0.1:{feed_port}"],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 30):
     return subprocess.run([sys.executable, "-m", "cryptoj_actors", *args], cwd=REPO,
                           capture_output=True, text=True, timeout=timeout,
@@ -67,12 +76,7 @@ def test_run_live_trades_on_the_venue_and_reconciles_its_balances(capture, tmp_p
     feed = replay_server.ReplayServer(capture, speed=1.0, loop=True)
     try:
         with replay_server.Running(feed):
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "cryptoj_actors", "run", "--live", "--config", str(conf),
-                 "--state-dir", str(tmp_path), "--no-ui", "--feed-url",
-                 f"ws://127.0.0.1:{feed.port}"],
-                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            proc = start_run_live(conf, tmp_path, feed.port)
             journal = tmp_path / "journal.sqlite3"
             traded = False
             try:
@@ -178,11 +182,7 @@ def test_fills_come_at_the_user_channels_news_and_by_polling_while_it_is_stale(
     journal = tmp_path / "journal.sqlite3"
     try:
         with replay_server.Running(feed):
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "cryptoj_actors", "run", "--live", "--config", str(conf),
-                 "--state-dir", str(tmp_path), "--no-ui", "--feed-url",
-                 f"ws://127.0.0.1:{feed.port}"],
-                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            proc = start_run_live(conf, tmp_path, feed.port)
             try:
                 wait_until(lambda: len(rest.requests("POST", "/orders")) >= 2, timeout=40)
                 # Both orders filled at once on the venue; their fills are

@@ -209,15 +209,14 @@ class UserChannel:
             log.error("user channel: the venue says: %s", frame.error)
             return
         self._telemetry.user_channel_state = "up"
-        expected, self._sequence = self._sequence, frame.sequence
-        if frame.sequence is not None and expected is not None:
-            if frame.sequence < expected + 1:
-                self._sequence = expected  # a repeat: nothing new
-            elif frame.sequence > expected + 1:
+        seq, expected = frame.sequence, self._sequence
+        if seq is not None:  # a frame without one leaves the count as it was
+            if expected is not None and seq > expected + 1:
                 events["gaps"] += 1
                 log.warning("user channel: frames %d to %d lost; polling the orders",
-                            expected + 1, frame.sequence - 1)
+                            expected + 1, seq - 1)
                 self._ring()
+            self._sequence = seq if expected is None else max(expected, seq)  # a repeat: no news
         if frame.news is not None:
             events["orders"] += len(frame.client_order_ids)
             self._ring(reconcile=frame.news is News.SNAPSHOT)
