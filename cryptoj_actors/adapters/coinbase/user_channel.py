@@ -126,15 +126,18 @@ class UserChannel:
         self._thread: threading.Thread | None = None
         self._ws: websocket.WebSocketApp | None = None
         self._last_frame: float | None = None  # monotonic; None while not connected
+        self._heard = False  # a frame other than an error on this connection
         self._sequence: int | None = None
         self._dropping = False
         telemetry.user_channel_state = "connecting"
 
     @property
     def fresh(self) -> bool:
-        """Connected and heard from within ``stale_after_s``."""
+        """Connected, answered by the venue (a frame other than an error), and
+        heard from within ``stale_after_s``: only then may orders be polled
+        slowly."""
         last = self._last_frame
-        return last is not None and time.monotonic() - last <= self.stale_after_s
+        return self._heard and last is not None and time.monotonic() - last <= self.stale_after_s
 
     def start(self, ring: Callable[..., None]) -> None:
         """Connect; ``ring(reconcile=...)`` is told of news, from the socket thread."""
@@ -153,7 +156,7 @@ class UserChannel:
     def watch(self) -> None:
         """Drop a connection gone stale (the socket thread opens a new one)."""
         last, ws = self._last_frame, self._ws
-        if last is not None and ws is not None and not self.fresh:
+        if last is not None and ws is not None and time.monotonic() - last > self.stale_after_s:
             log.warning("user channel: nothing for %g s; reconnecting", self.stale_after_s)
             self._telemetry.user_channel_state = "stale"
             self._last_frame = None
@@ -170,7 +173,7 @@ class UserChannel:
             self._dropping = False
             opened = time.monotonic()
             self._ws.run_forever(ping_interval=20, ping_timeout=10, skip_utf8_validation=True)
-            self._last_frame = None
+            self._last_frame, self._heard = None, False
             if self._stop.is_set():
                 break
             self._telemetry.user_channel_events["reconnects"] += 1
@@ -184,8 +187,8 @@ class UserChannel:
             self._stop.wait(delay)
 
     def _on_open(self, ws: websocket.WebSocket) -> None:
-        self._sequence = None
-        self._last_frame = time.monotonic()
+        self._sequence, self._heard = None, False
+        self._last_frame = time.monotonic()  # the staleness clock starts at the open
         log.info("user channel: connected to %s", self.url)
         for channel in ("user", "heartbeats"):
             message: dict[str, object] = {"type": "subscribe", "channel": channel,
@@ -208,6 +211,7 @@ class UserChannel:
             events["errors"] += 1
             log.error("user channel: the venue says: %s", frame.error)
             return
+        self._heard = True
         self._telemetry.user_channel_state = "up"
         seq, expected = frame.sequence, self._sequence
         if seq is not None:  # a frame without one leaves the count as it was
