@@ -19,7 +19,8 @@ present, as if the market were happening now (``--keep-times`` does not).
 With ``--loop`` the capture plays again and again as one stream: sequence
 numbers, heartbeat counters and exchange times go on from where the last
 round ended, so a client sees no gap at the seam; the frames a venue
-sends once a subscription (the subscriptions answer, level2 snapshots) are
+sends once a subscription (the subscriptions answer, level2 and market
+trades snapshots) are
 not sent again: one level2 update turns the books back to their opening
 snapshots instead.
 
@@ -315,13 +316,15 @@ class _Seam:
 
 def _once_a_subscription(frame: dict) -> bool:
     """A frame the venue sends once a subscription: the subscriptions answer,
-    a level2 snapshot. A loop's later rounds leave them out, as one stream
-    would, and begin with the updates of :class:`_Seam` instead."""
+    a level2 snapshot, a snapshot of the recent market trades. A loop's later
+    rounds leave them out, as one stream would, and begin with the updates of
+    :class:`_Seam` instead."""
     if frame["channel"] == "subscriptions":
         return True
     events = frame.get("events")
-    return frame["channel"] == "l2_data" and isinstance(events, list) and bool(events) and all(
-        isinstance(e, dict) and e.get("type") == "snapshot" for e in events)
+    return frame["channel"] in ("l2_data", "market_trades") and isinstance(events, list) \
+        and bool(events) and all(isinstance(e, dict) and e.get("type") == "snapshot"
+                                 for e in events)
 
 
 def _heartbeat_counter(frame: dict) -> int | None:

@@ -49,9 +49,10 @@ def test_a_malformed_capture_line_is_refused_with_its_number(tmp_path, line):
 
 def test_a_looped_capture_is_one_stream_with_no_seam(advanced_ws_capture):
     capture = replay_server.Capture.read(advanced_ws_capture)
-    per_round = sum(f["channel"] in ("l2_data", "heartbeats", "subscriptions")
-                    for _, f in capture.frames)
-    once = sum(replay_server._once_a_subscription(f) for _, f in capture.frames)
+    subscribed = ("l2_data", "heartbeats", "subscriptions")
+    per_round = sum(f["channel"] in subscribed for _, f in capture.frames)
+    once = sum(replay_server._once_a_subscription(f) for _, f in capture.frames
+               if f["channel"] in subscribed)
     with replay_server.Running(replay_server.ReplayServer(capture, loop=True)) as server:
         ws = websocket.create_connection(f"ws://127.0.0.1:{server.port}", timeout=10)
         try:
@@ -72,13 +73,38 @@ def test_a_looped_capture_is_one_stream_with_no_seam(advanced_ws_capture):
     assert once >= 3 and sum(replay_server._once_a_subscription(f) for f in frames) == once
 
 
+def test_a_looped_capture_sends_the_trades_snapshot_once(advanced_ws_capture):
+    # Coinbase opens a market_trades subscription with the recent trades; a
+    # later round that sent them again would be a burst no venue sends.
+    capture = replay_server.Capture.read(advanced_ws_capture)
+    trades = [f for _, f in capture.frames if f["channel"] == "market_trades"]
+    snapshots = sum(replay_server._once_a_subscription(f) for f in trades)
+    assert snapshots >= 1
+    with replay_server.Running(replay_server.ReplayServer(capture, loop=True)) as server:
+        ws = websocket.create_connection(f"ws://127.0.0.1:{server.port}", timeout=10)
+        try:
+            ws.send(json.dumps({"type": "subscribe", "channel": "market_trades",
+                                "product_ids": ["BTC-USD", "ETH-USD"]}))
+            got = []
+            while len(got) < 3 * len(trades):
+                frame = json.loads(ws.recv())
+                if frame["channel"] == "market_trades":
+                    got.append(frame)
+        finally:
+            ws.close()
+    kinds = [e["type"] for f in got for e in f["events"]]
+    assert kinds.count("snapshot") == snapshots and "snapshot" not in kinds[snapshots:]
+
+
 def test_a_looped_capture_keeps_the_books_the_recorded_ones(advanced_ws_capture):
     """Later rounds send no snapshot: one update turns each book back to its
     opening snapshot, so the market code sees every round end on the very
     books the first did, with nothing crossed and nothing to resync."""
     capture = replay_server.Capture.read(advanced_ws_capture)
-    per_round = sum(f["channel"] in ("l2_data", "subscriptions") for _, f in capture.frames)
-    once = sum(replay_server._once_a_subscription(f) for _, f in capture.frames)
+    subscribed = ("l2_data", "subscriptions")
+    per_round = sum(f["channel"] in subscribed for _, f in capture.frames)
+    once = sum(replay_server._once_a_subscription(f) for _, f in capture.frames
+               if f["channel"] in subscribed)
     second_end = per_round + (per_round - once + 1)  # the seam's update, then the updates
     market = LiveMarket(advanced_trade, ("BTC-USD", "ETH-USD"), bar_interval_ns=10**9,
                         stale_after_ns=5 * 10**9)
