@@ -309,9 +309,49 @@ class FaultsConfig:
     empty."""
 
     role: Annotated[Str, one_of("", "feed", "strategy", "risk", "portfolio", "executor",
-                                "health", "admin")] = ""
+                                "health", "notifier", "admin")] = ""
     at_batch: Annotated[Int, NonNegative] = 0
     times: Annotated[Int, NonNegative] = 1
+
+
+def _apprise_url(url: str) -> bool:
+    """Whether apprise can send to ``url`` (imported only when a URL is given)."""
+    import apprise
+
+    with apprise.LogCapture():  # its complaint is said in our one line instead
+        return apprise.Apprise().add(url)
+
+
+AppriseUrl = Annotated[Str, rule(_apprise_url, "is not a URL apprise can send to (see "
+                                 "apprise's list of services: json://, tgram://, mailto://...)")]
+
+
+@dataclass(frozen=True, slots=True, config=SECTION)
+class AlertsConfig:
+    """Alerts to the operator's channels, live only (the notifier actor).
+
+    ``urls``: apprise URLs, one per channel (``json://host:port/path``,
+    ``tgram://token/chat``, ``slack://...``, ``mailto://...``); none: alerts
+    are only logged. ``fills``: an alert for every fill (off by default).
+    ``daily_summary_utc``: ``HH:MM``, the UTC time of a daily summary
+    (equity, today's PnL, fees, trades); empty: none. ``max_per_minute``:
+    alerts a channel gets in any minute before the rest are summed up in
+    one ("12 more alerts in the last minute"); halts, resumes and a spent
+    restart budget are never held back. A failed delivery is tried
+    ``retries`` more times, after ``retry_initial_s`` doubling up to
+    ``retry_max_s`` (seconds).
+    """
+
+    urls: tuple[AppriseUrl, ...] = ()
+    fills: Bool = False
+    daily_summary_utc: Annotated[Str, rule(
+        lambda v: not v or (len(v) == 5 and v[2] == ":" and v[:2].isdigit() and v[3:].isdigit()
+                            and int(v[:2]) < 24 and int(v[3:]) < 60),
+        "must be a UTC time as HH:MM (00:00 to 23:59), or empty for none")] = ""
+    max_per_minute: Annotated[Int, Positive] = 10
+    retries: Annotated[Int, NonNegative] = 3
+    retry_initial_s: Annotated[Float, Positive] = 1.0
+    retry_max_s: Annotated[Float, Positive] = 30.0
 
 
 @dataclass(frozen=True, slots=True, config=SECTION)
@@ -338,6 +378,7 @@ class Config:
     ui: UiConfig = UiConfig()
     faults: FaultsConfig = FaultsConfig()
     report: ReportConfig = ReportConfig()
+    alerts: AlertsConfig = AlertsConfig()
     coinbase: CoinbaseConfig = CoinbaseConfig()
     products: Mapping[ProductId, ProductRules] = field(default_factory=dict)
     source: str = "<defaults>"

@@ -301,6 +301,16 @@ class OperatorCommand(Message):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Notice(Message):
+    """Something the operator is alerted to (the notifier): ``kind`` is an
+    :class:`~cryptoj_actors.alerts.rules.AlertKind` value, ``cause`` says
+    what happened and why, in one line; ``ts_ns`` is the wall clock."""
+
+    kind: str
+    cause: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Tick(Message):
     """A timer tick an actor sends itself (health sampling, file polling)."""
 

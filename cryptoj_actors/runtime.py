@@ -88,6 +88,7 @@ class StatusBoard:
     warmup: Warmup | None = None                   # the strategy, as it starts (live)
     decisions: int = 0                             # the strategy: batches it gave targets on
     last_decision_ns: int | None = None            # the strategy: that batch's time
+    fills: int = 0                                 # the portfolio: fills booked
 
 
 LIVE_LEDGER = "live-paper"

@@ -21,6 +21,7 @@ from cryptoj_actors.actors.admin import AdminActor
 from cryptoj_actors.actors.executor import ExecutorActor
 from cryptoj_actors.actors.feed import FeedActor
 from cryptoj_actors.actors.health import HealthActor
+from cryptoj_actors.actors.notifier import NotifierActor
 from cryptoj_actors.actors.portfolio import PortfolioActor
 from cryptoj_actors.actors.risk import RiskActor
 from cryptoj_actors.actors.strategy import StrategyActor
@@ -92,7 +93,8 @@ class TradingSystem:
     def specs(self) -> list[ChildSpec]:
         """The child specs, in start order.
 
-        Health and admin hold no trading state: restarted alone, with backoff.
+        Health, the notifier (live only: a replay alerts nobody) and admin
+        hold no trading state: restarted alone, with backoff.
 
         The pipeline (portfolio, executor, risk, strategy, feed) is one state
         machine fed by one stream: a failure of any of them restarts all of
@@ -140,10 +142,16 @@ class TradingSystem:
         def admin(rt: Runtime, gen: int) -> pykka.ActorRef[Any]:
             return AdminActor.start(rt, gen)
 
+        def notifier(rt: Runtime, gen: int) -> pykka.ActorRef[Any]:
+            return NotifierActor.start(rt, gen)
+
         factories = {"health": health, "portfolio": portfolio, "executor": executor,
                      "risk": risk, "strategy": strategy, "feed": feed, "admin": admin}
+        if not deterministic:
+            factories["notifier"] = notifier
+
         def spec(role: str) -> ChildSpec:
-            if role in ("health", "admin"):
+            if role in ("health", "notifier", "admin"):
                 return ChildSpec(role=role, factory=factories[role],
                                  restart=RestartType.PERMANENT, significant=False,
                                  shutdown_timeout_s=timeout)
@@ -151,7 +159,7 @@ class TradingSystem:
                              restart=RestartType.PERMANENT, shutdown_timeout_s=timeout,
                              restart_from="portfolio")
 
-        return [spec(role) for role in START_ORDER]
+        return [spec(role) for role in START_ORDER if role in factories]
 
     def _warm_up(self, generation: int) -> Callable[[], Warmup] | None:
         """What warms generation ``generation`` of the strategy (None: nothing)."""

@@ -92,6 +92,7 @@ class PortfolioActor(RoleActor):
         self._ts_ns = 0
         self._day: int | None = None
         self._published = 0.0
+        self._alert_fills = live and runtime.config.alerts.fills
 
     def handlers(self) -> dict[type, Handler]:
         return {MarketBatch: self.on_batch, RiskDecisions: self.on_decisions, Fill: self.on_fill,
@@ -162,6 +163,9 @@ class PortfolioActor(RoleActor):
 
     def on_fill(self, fill: Fill) -> None:
         result = self.ledger.apply_fill(fill)
+        self.rt.board.fills += 1
+        if self._alert_fills:
+            self.send("notifier", fill)
         if self.performance is not None:
             self.performance.add_trade(fill.side.value, result.realized_pnl, fill.fee)
         self.trades.append(TradeRecord(

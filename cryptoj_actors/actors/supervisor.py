@@ -25,10 +25,12 @@ from typing import Any
 import pykka
 
 from cryptoj_actors.actors.base import Handler, RoleActor
+from cryptoj_actors.alerts.rules import AlertKind
 from cryptoj_actors.messages import (
     ChildDown,
     EndOfData,
     HealthStatus,
+    Notice,
     OperatorCommand,
     Ping,
     Registered,
@@ -47,7 +49,8 @@ log = logging.getLogger(__name__)
 
 
 #: Start order; stop order is the reverse.
-START_ORDER = ("health", "portfolio", "executor", "risk", "strategy", "feed", "admin")
+START_ORDER = ("health", "notifier", "portfolio", "executor", "risk", "strategy", "feed",
+               "admin")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +102,7 @@ class SupervisorActor(RoleActor):
         self._restarting: set[str] = set()
         self._stopping = False
         self._health: HealthStatus | None = None
+        self._critical_alerted = False  # health CRITICAL told to the notifier, not yet over
 
     def handlers(self) -> dict[type, Handler]:
         return {ChildDown: self.on_child_down, RestartDue: self.on_restart_due,
@@ -183,9 +187,14 @@ class SupervisorActor(RoleActor):
                                       time.monotonic())
         log.error("supervisor: %s down (%s): %s", down.role, down.error, verdict.reason)
         if verdict.halt:
+            if verdict.budget_spent:
+                self._notify(AlertKind.BUDGET_SPENT, f"{verdict.reason} ({down.error})")
             self.halt(f"{verdict.reason} ({down.error})")
         elif verdict.restart:
             roles = self._restart_set(down.role)
+            self._notify(AlertKind.RESTART, f"{down.role} failed ({down.error}): restarting "
+                                            f"{', '.join(roles)} in {verdict.delay_s:.1f} s "
+                                            f"({verdict.reason})")
             self._restarting.update(roles)
             stuck = [role for role in reversed(roles)  # rest_for_one: the dependents first
                      if not self._stop_child(role)]
@@ -302,6 +311,8 @@ class SupervisorActor(RoleActor):
         self.emergency.from_risk(state)
         self.history.append(state)
         self._persist()
+        if state.level is not TradingLevel.HALTED:  # a halt is told as one, below
+            self._notify(AlertKind.RISK_LIMIT, f"risk: {state.level.value}: {state.reason}")
         if state.level is TradingLevel.HALTED:
             self.halt(state.reason, unwind=True, tell_risk=False)
 
@@ -315,9 +326,17 @@ class SupervisorActor(RoleActor):
                         status.level.value, checks)
             return
         if status.level is HealthLevel.CRITICAL:
+            if not self._critical_alerted:
+                self._critical_alerted = True
+                self._notify(AlertKind.HEALTH_CRITICAL, f"health CRITICAL: {checks}")
             self.recovery.critical()
             self._impose(TradingLevel.REDUCING, f"health critical: {checks}")
-        elif self.emergency.imposed.level is TradingLevel.REDUCING:
+            return
+        if self._critical_alerted:
+            self._critical_alerted = False
+            self._notify(AlertKind.HEALTH_RECOVERED, f"health {status.level.value} again"
+                         + (f": {checks}" if checks else ""))
+        if self.emergency.imposed.level is TradingLevel.REDUCING:
             self.recovery.calm()
             self._lift_reducing_if_recovered()
 
@@ -418,6 +437,7 @@ class SupervisorActor(RoleActor):
             log.critical("supervisor: resume refused: %s", refusal)
             return refusal
         log.warning("supervisor: RESUME: %s", reason)
+        self._notify(AlertKind.RESUME, f"trading resumed: {reason}")
         self._halt_causes.clear()
         self.history.append(state)
         for role in ("risk", "executor", "feed"):
@@ -433,11 +453,21 @@ class SupervisorActor(RoleActor):
         state = self.emergency.impose(level, reason, time.time_ns())
         if state is None:
             return False
+        if level is TradingLevel.HALTED:
+            self._notify(AlertKind.HALT, f"trading HALTED: {reason}")
+        else:
+            self._notify(AlertKind.TRADING_STATE, f"trading {level.value}: {reason}")
         self.history.append(state)
         self._persist()
         for role in ("risk", "executor"):
             self.send(role, state)
         return True
+
+    def _notify(self, kind: AlertKind, cause: str) -> None:
+        """Tell the notifier, where there is one (live runs)."""
+        if "notifier" in self.specs:
+            self.send("notifier", Notice(sender=self.role, ts_ns=time.time_ns(),
+                                         kind=kind.value, cause=cause))
 
     def _persist(self) -> bool:
         """Record the effective trading state; False when it cannot be.

@@ -137,6 +137,13 @@ class SystemCollector(Collector):
         for kind, count in sorted(tm.user_channel_events.items()):
             user_events.add_metric([kind], count)
         yield user_events
+        alerts = CounterMetricFamily(
+            "cryptoj_alerts",
+            "Alerts by outcome: sent, failed (per channel), retried, dropped, held_back",
+            labels=["outcome"])
+        for outcome in ("sent", "failed", "retried", "dropped", "held_back"):
+            alerts.add_metric([outcome], tm.alerts[outcome])
+        yield alerts
         if tm.feed_lag.last is not None:
             lag = GaugeMetricFamily("cryptoj_feed_lag_seconds",
                                     "Local receive time minus the exchange's timestamp")

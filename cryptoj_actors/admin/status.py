@@ -29,7 +29,9 @@ def status_document(rt: Runtime) -> dict[str, Any]:
     any data on the current connection), ``user_channel`` (Coinbase's
     ``user`` channel: state ``n/a`` when not used, ``connecting``, ``up``,
     ``stale``, ``down``; events by kind: frames, orders, gaps, malformed,
-    errors, reconnects),
+    errors, reconnects), ``alerts`` (``channels`` configured, 0 in replay;
+    deliveries ``sent`` and ``failed`` per channel, ``retried``,
+    ``dropped``; ``held_back`` by the burst limit),
     ``latency`` (tick-to-order and order round trip, seconds), ``warmup``
     (live, once the strategy has warmed: ``ready``, ``needed_bars``,
     ``have_bars``, ``source`` ``rest``/``cache``/``none``, ``trading_from``,
@@ -71,6 +73,9 @@ def status_document(rt: Runtime) -> dict[str, Any]:
                  "silent_products": list(tm.feed_silent)},
         "user_channel": {"state": tm.user_channel_state,
                          "events": dict(tm.user_channel_events)},
+        "alerts": {"channels": len(rt.config.alerts.urls) if rt.run.mode == "live" else 0,
+                   **{k: tm.alerts[k] for k in ("sent", "failed", "retried", "dropped",
+                                                "held_back")}},
         "latency": {"tick_to_order": _latency(tm.tick_to_order),
                     "order_round_trip": _latency(tm.order_round_trip)},
         "resources": dict(board.resources),

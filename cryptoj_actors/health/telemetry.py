@@ -72,6 +72,9 @@ class Telemetry:
       used), ``connecting``, ``up``, ``stale`` or ``down`` (its socket thread).
     * ``user_channel_events``: kind -> count: ``frames``, ``orders`` (order
       changes heard of), ``gaps``, ``malformed``, ``errors``, ``reconnects``.
+    * ``alerts``: outcome -> count: ``sent`` and ``failed`` (per channel),
+      ``retried``, ``dropped`` (the alerts' delivery thread), ``held_back``
+      (by the burst limit: the notifier).
     """
 
     feed_messages: Counter[str] = field(default_factory=Counter)
@@ -87,3 +90,4 @@ class Telemetry:
     feed_silent: tuple[str, ...] = ()
     user_channel_state: str = "n/a"
     user_channel_events: Counter[str] = field(default_factory=Counter)
+    alerts: Counter[str] = field(default_factory=Counter)

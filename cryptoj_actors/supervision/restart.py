@@ -34,12 +34,14 @@ class RestartType(str, enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class RestartDecision:
-    """``restart`` after ``delay_s`` seconds, or not; ``halt`` with ``reason``."""
+    """``restart`` after ``delay_s`` seconds, or not; ``halt`` with
+    ``reason``; ``budget_spent`` when the halt is the restart intensity's."""
 
     restart: bool
     delay_s: float = 0.0
     halt: bool = False
     reason: str = ""
+    budget_spent: bool = False
 
 
 class RestartPolicy:
@@ -83,11 +85,11 @@ class RestartPolicy:
             while times and times[0] < now - cfg.restart_window_s:
                 times.popleft()
         if len(history) > cfg.max_restarts:
-            return RestartDecision(False, halt=True, reason=(
+            return RestartDecision(False, halt=True, budget_spent=True, reason=(
                 f"restart budget spent: {role} failed {len(history)} times in "
                 f"{cfg.restart_window_s:g} s"))
         if len(self._all) > 2 * cfg.max_restarts:
-            return RestartDecision(False, halt=True, reason=(
+            return RestartDecision(False, halt=True, budget_spent=True, reason=(
                 f"restart budget spent: {len(self._all)} restarts in "
                 f"{cfg.restart_window_s:g} s"))
         self.restarts[role] = self.restarts.get(role, 0) + 1

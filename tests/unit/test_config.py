@@ -243,7 +243,7 @@ FRACTION = "must be a fraction in (0, 1] (0.10 means 10 %)"
 KNOWN_RISK = ("daily_loss_limit, max_drawdown, max_orders, max_position_fraction, "
               "order_rate_window_s, position_trim_fraction, stop_loss, stop_loss_cooldown_s, "
               "unwind_max_attempts, unwind_on_drawdown, unwind_slice_fraction")
-KNOWN_TOP = ("admin, coinbase, faults, feed, health, paper, portfolio, products, report, risk, "
+KNOWN_TOP = ("admin, alerts, coinbase, faults, feed, health, paper, portfolio, products, report, risk, "
              "strategy, supervisor, system, ui")
 
 
@@ -348,7 +348,7 @@ BAD = [
      "must be a TCP port from 0 to 65535 (0: any free port), got 65536"),
     ('[admin]\nhttp = "yes"', "admin.http", "must be true or false, got 'yes'"),
     ('[faults]\nrole = "db"', "faults.role",
-     "must be one of , feed, strategy, risk, portfolio, executor, health, admin, got 'db'"),
+     "must be one of , feed, strategy, risk, portfolio, executor, health, notifier, admin, got 'db'"),
     ("[faults]\ntimes = -1", "faults.times", "must not be negative, got -1"),
     ("[ui]\nrefresh_per_second = 0", "ui.refresh_per_second", "must be greater than 0, got 0"),
     ('[coinbase]\nrest_url = "ftp://x"', "coinbase.rest_url",

@@ -16,7 +16,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("cryptoj_actors", "model", "money", "clock", "ids", "backoff"),  # values and units
     ("messages", "config", "config_fields", "state"),              # envelopes, settings, files
     ("marketdata", "strategy", "risk", "portfolio", "execution",   # the domain objects
-     "health", "supervision", "report"),
+     "health", "supervision", "report", "alerts"),
     ("adapters",),                                                 # venues
     ("runtime",),                                                  # what one system's actors share
     ("admin",),                                                    # the operator interface's parts
