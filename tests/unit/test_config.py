@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from cryptoj_actors.config import (
     AdminConfig,
+    AlertsConfig,
     CoinbaseConfig,
     Config,
     ConfigError,
@@ -531,9 +532,10 @@ def test_default_toml_mentions_every_key():
     with open(DEFAULT_TOML, "rb") as fh:
         data = tomllib.load(fh)
     assert set(data) == {"system", "feed", "portfolio", "paper", "risk", "strategy",
-                         "supervisor", "health", "admin", "ui", "faults", "report",
+                         "supervisor", "health", "admin", "alerts", "ui", "faults", "report",
                          "coinbase", "products"}
     assert set(data["admin"]) == set(AdminConfig.__dataclass_fields__)
+    assert set(data["alerts"]) == set(AlertsConfig.__dataclass_fields__)
     assert set(data["coinbase"]) == set(CoinbaseConfig.__dataclass_fields__)
     assert set(data["risk"]) == set(RiskConfig.__dataclass_fields__)
     assert set(data["feed"]) == set(FeedConfig.__dataclass_fields__)
