@@ -14,15 +14,28 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
+    HistogramMetricFamily,
     Metric,
-    SummaryMetricFamily,
 )
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
+from cryptoj_actors import __version__
+from cryptoj_actors.health.telemetry import BUCKETS_S, Latency
 from cryptoj_actors.runtime import Runtime
 
 LEVELS = {"ACTIVE": 0, "REDUCING": 1, "HALTED": 2}
 HEALTH = {"OK": 0, "DEGRADED": 1, "CRITICAL": 2}
+
+
+def _histogram(name: str, doc: str, stat: Latency) -> HistogramMetricFamily:
+    """``stat`` as a Prometheus histogram (cumulative buckets, ``+Inf`` = count)."""
+    cumulative, buckets = 0, []
+    for bound, count in zip(BUCKETS_S, stat.buckets, strict=False):
+        cumulative += count
+        buckets.append((floatToGoString(bound), cumulative))  # as the client's own: "10.0"
+    buckets.append(("+Inf", stat.count))
+    return HistogramMetricFamily(name, doc, buckets=buckets, sum_value=stat.total)
 
 
 class SystemCollector(Collector):
@@ -38,6 +51,10 @@ class SystemCollector(Collector):
                                  labels=["trading", "mode", "run_id"])
         info.add_metric([rt.run.trading, rt.run.mode, rt.run.run_id], 1)
         yield info
+        build = GaugeMetricFamily("cryptoj_info", "The build: mode paper or live (real money), "
+                                  "version", labels=["mode", "version"])
+        build.add_metric([rt.run.trading.lower(), __version__], 1)
+        yield build
         state = board.trading_state
         level = GaugeMetricFamily("cryptoj_trading_level",
                                   "Trading level: 0 ACTIVE, 1 REDUCING, 2 HALTED")
@@ -144,19 +161,15 @@ class SystemCollector(Collector):
         for outcome in ("sent", "failed", "retried", "dropped", "held_back"):
             alerts.add_metric([outcome], tm.alerts[outcome])
         yield alerts
-        if tm.feed_lag.last is not None:
-            lag = GaugeMetricFamily("cryptoj_feed_lag_seconds",
-                                    "Local receive time minus the exchange's timestamp")
-            lag.add_metric([], tm.feed_lag.last)
-            yield lag
         for name, stat, doc in (
+            ("cryptoj_feed_lag_seconds", tm.feed_lag,
+             "Local receive time minus the exchange's timestamp, per market batch (live)"),
             ("cryptoj_tick_to_order_seconds", tm.tick_to_order,
-             "From a market batch being cut to an order decided on it being sent"),
+             "From a market batch's data arriving to an order decided on it being sent"),
             ("cryptoj_order_round_trip_seconds", tm.order_round_trip,
              "From an order being sent to its end at the venue"),
         ):
-            summary = SummaryMetricFamily(name, doc, count_value=stat.count, sum_value=stat.total)
-            yield summary
+            yield _histogram(name, doc, stat)
         errors = CounterMetricFamily("cryptoj_actor_errors",
                                      "Failures, unexpected messages and bad input", labels=["role"])
         for role, count in sorted(tm.errors.items()):

@@ -8,18 +8,25 @@ seconds (floats: these are statistics, not money).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
 #: Samples each :class:`Latency` keeps for percentiles.
 RECENT = 4096
+#: Upper bounds (seconds, inclusive) of the histogram buckets of every
+#: latency: from the sub-millisecond pipeline to a feed many seconds late.
+BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+             5.0, 10.0, 30.0)
 
 
 class Latency:
-    """Count, sum, maximum and last of a duration, in seconds, and the most
-    recent :data:`RECENT` samples (for percentiles)."""
+    """Count, sum, maximum and last of a duration, in seconds, the most
+    recent :data:`RECENT` samples (for percentiles), and ``buckets``: the
+    samples at or below each bound of :data:`BUCKETS_S`, each counted once
+    (the last one: above every bound), for a Prometheus histogram."""
 
-    __slots__ = ("count", "total", "max", "last", "recent")
+    __slots__ = ("count", "total", "max", "last", "recent", "buckets")
 
     def __init__(self) -> None:
         self.count = 0
@@ -27,9 +34,11 @@ class Latency:
         self.max = 0.0
         self.last: float | None = None
         self.recent: deque[float] = deque(maxlen=RECENT)
+        self.buckets = [0] * (len(BUCKETS_S) + 1)
 
     def record(self, seconds: float) -> None:
         self.recent.append(seconds)
+        self.buckets[bisect_left(BUCKETS_S, seconds)] += 1
         self.count += 1
         self.total += seconds
         self.last = seconds

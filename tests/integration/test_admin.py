@@ -128,7 +128,13 @@ def test_status_metrics_and_a_halt_that_overtakes_a_backlog(aligned_real, tmp_pa
         bars = [x for x in families["cryptoj_feed_messages"].samples
                 if x.labels == {"channel": "bars"}]
         assert bars and bars[0].value > 0
-        assert families["cryptoj_tick_to_order_seconds"].type == "summary"
+        tick = families["cryptoj_tick_to_order_seconds"]
+        assert tick.type == "histogram"
+        counts = {x.labels["le"]: x.value for x in tick.samples if x.name.endswith("_bucket")}
+        count = next(x.value for x in tick.samples if x.name.endswith("_count"))
+        assert counts["+Inf"] == count > 0 and list(counts.values()) == sorted(counts.values())
+        [info] = families["cryptoj_info"].samples
+        assert info.labels["mode"] == "paper" and info.value == 1
         assert {x.labels["component"] for x in families["cryptoj_health_level"].samples} >= {
             "overall", "actor:strategy"}
         assert "cryptoj_process_resident_memory_bytes" in families
