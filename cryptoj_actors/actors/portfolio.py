@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from decimal import Decimal
 
 import orjson
@@ -85,7 +84,6 @@ class PortfolioActor(RoleActor):
                                   if live else None)
         self.trades: list[TradeRecord] = []
         self.denials: list[OrderDenied] = []
-        self.order_status: Counter[str] = Counter()
         self.transfers: list[BalanceDifference] = []
         self._reasons: dict[str, str] = {}
         self._seq = 0
@@ -149,6 +147,7 @@ class PortfolioActor(RoleActor):
             try:
                 self.ledger.reserve(order)
             except ReservationError as exc:
+                self.rt.telemetry.denials["reserve", exc.reason_code] += 1
                 self.denials.append(OrderDenied(
                     sender=self.role, ts_ns=decisions.ts_ns,
                     client_order_id=order.client_order_id, product_id=order.product_id,
@@ -164,6 +163,7 @@ class PortfolioActor(RoleActor):
     def on_fill(self, fill: Fill) -> None:
         result = self.ledger.apply_fill(fill)
         self.rt.board.fills += 1
+        self.rt.telemetry.fills[fill.liquidity.value] += 1
         if self._alert_fills:
             self.send("notifier", fill)
         if self.performance is not None:
@@ -176,7 +176,7 @@ class PortfolioActor(RoleActor):
 
     def on_update(self, update: OrderUpdate) -> None:
         if update.status.is_terminal:
-            self.order_status[update.status.value] += 1
+            self.rt.telemetry.orders[update.status.value] += 1
             self.ledger.release(update.client_order_id)
             self._reasons.pop(update.client_order_id, None)
             if update.detail:
@@ -214,7 +214,7 @@ class PortfolioActor(RoleActor):
         snapshot = self.ledger.snapshot(sender=self.role, ts_ns=self._ts_ns, seq=self._seq)
         return PortfolioResults(snapshot=snapshot, equity=tuple(self.equity.points),
                                 trades=tuple(self.trades), denials=tuple(self.denials),
-                                order_status=dict(self.order_status),
+                                order_status=dict(self.rt.telemetry.orders),
                                 starting_cash=self.ledger.starting_cash,
                                 transfers=tuple(self.transfers))
 

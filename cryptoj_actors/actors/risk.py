@@ -101,6 +101,8 @@ class RiskActor(RoleActor):
             marked = self._marked.pop(seq)
             decision = self.policy.decide(marked, self._intents.pop(seq).intents)
             self.denials.extend(decision.denied)
+            for denied in decision.denied:
+                self.rt.telemetry.denials["risk", denied.reason_code] += 1
             ts = marked.batch.ts_ns
             if decision.approved:
                 self.send("portfolio", RiskDecisions(sender=self.role, ts_ns=ts, seq=seq,

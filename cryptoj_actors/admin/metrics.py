@@ -8,9 +8,10 @@ counted on the actors' hot path. Names follow Prometheus conventions
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -24,6 +25,8 @@ from cryptoj_actors import __version__
 from cryptoj_actors.health.telemetry import BUCKETS_S, Latency
 from cryptoj_actors.runtime import Runtime
 
+#: (label, seconds) of the windows of ``cryptoj_feed_availability_ratio``.
+AVAILABILITY_WINDOWS = (("1h", 3600.0), ("1d", 86_400.0))
 LEVELS = {"ACTIVE": 0, "REDUCING": 1, "HALTED": 2}
 HEALTH = {"OK": 0, "DEGRADED": 1, "CRITICAL": 2}
 
@@ -170,6 +173,38 @@ class SystemCollector(Collector):
              "From an order being sent to its end at the venue"),
         ):
             yield _histogram(name, doc, stat)
+        orders = CounterMetricFamily("cryptoj_orders", "Orders ended, by final status",
+                                     labels=["status"])
+        for status, count in sorted(tm.orders.items()):
+            orders.add_metric([status], count)
+        yield orders
+        fills = CounterMetricFamily("cryptoj_fills", "Fills, by liquidity: MAKER or TAKER",
+                                    labels=["liquidity"])
+        for liquidity, count in sorted(tm.fills.items()):
+            fills.add_metric([liquidity], count)
+        yield fills
+        denials = CounterMetricFamily(
+            "cryptoj_order_denials", "Orders refused before they were sent, by stage (risk: "
+            "its limits; reserve: the ledger) and reason code", labels=["stage", "reason"])
+        for (stage, reason), count in sorted(tm.denials.items()):
+            denials.add_metric([stage, reason], count)
+        yield denials
+        if self.rt.run.mode == "live":
+            now = time.time()
+            availability = GaugeMetricFamily(
+                "cryptoj_feed_availability_ratio", "Share of the window the market data "
+                "connection was up (since the start when that is shorter)", labels=["window"])
+            for window, seconds in AVAILABILITY_WINDOWS:
+                share = tm.feed_availability.share_up(seconds, now)
+                if share is not None:
+                    availability.add_metric([window], share)
+            yield availability
+            since = tm.feed_availability.up_since()
+            up_for = GaugeMetricFamily("cryptoj_feed_connection_uptime_seconds",
+                                       "How long the market data connection has been up "
+                                       "(0 while it is not)")
+            up_for.add_metric([], 0.0 if since is None else max(0.0, now - since))
+            yield up_for
         errors = CounterMetricFamily("cryptoj_actor_errors",
                                      "Failures, unexpected messages and bad input", labels=["role"])
         for role, count in sorted(tm.errors.items()):
@@ -188,17 +223,11 @@ class SystemCollector(Collector):
             yield level
         resources = board.resources
         if resources:
-            for name, key, scale, doc in (
-                ("cryptoj_process_resident_memory_bytes", "rss_mb", 2**20,
-                 "Resident memory of the process"),
-                ("cryptoj_process_cpu_usage_ratio", "cpu_percent", 0.01,
-                 "CPU used by the process since the last sample (1 = one core)"),
-                ("cryptoj_machine_available_memory_bytes", "available_mb", 2**20,
-                 "Memory available on the machine"),
-            ):
-                gauge = GaugeMetricFamily(name, doc)
-                gauge.add_metric([], resources[key] * scale)
-                yield gauge
+            gauge = GaugeMetricFamily("cryptoj_machine_available_memory_bytes",
+                                      "Memory available on the machine (the health actor's "
+                                      "latest sample)")
+            gauge.add_metric([], resources["available_mb"] * 2**20)
+            yield gauge
 
     def _performance(self) -> Iterator[Metric]:
         perf = self.rt.board.performance
@@ -218,8 +247,13 @@ class SystemCollector(Collector):
 
 
 def metrics_registry(rt: Runtime) -> CollectorRegistry:
+    """Our metrics and the client's standard process collector
+    (``process_cpu_seconds_total``, ``process_resident_memory_bytes``,
+    ``process_start_time_seconds``, ``process_open_fds``..., read from
+    ``/proc`` at each scrape; none on a system without it)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SystemCollector(rt))
+    ProcessCollector(registry=registry)
     return registry
 
 

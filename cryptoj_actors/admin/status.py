@@ -3,16 +3,30 @@ from what the actors have published, never by asking them."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from cryptoj_actors.clock import iso
-from cryptoj_actors.health.telemetry import Latency
+from cryptoj_actors.health.telemetry import Latency, Telemetry
 from cryptoj_actors.report.files import performance_dict
 from cryptoj_actors.runtime import Runtime
+
+#: The feed's latest state changes in the document.
+HISTORY_SHOWN = 20
 
 
 def _latency(stat: Latency) -> dict[str, Any]:
     return {"count": stat.count, "mean_s": stat.mean, "max_s": stat.max if stat.count else None}
+
+
+def _connection(tm: Telemetry, now_s: float) -> dict[str, Any]:
+    availability = tm.feed_availability
+    since = availability.up_since()
+    return {"availability": {"1h": availability.share_up(3600.0, now_s),
+                             "1d": availability.share_up(86_400.0, now_s)},
+            "up_for_s": None if since is None else max(0.0, now_s - since),
+            "history": [{"at": iso(int(c.at_s * 1e9)), "state": c.state}
+                        for c in availability.history()[-HISTORY_SHOWN:]]}
 
 
 def status_document(rt: Runtime) -> dict[str, Any]:
@@ -23,10 +37,15 @@ def status_document(rt: Runtime) -> dict[str, Any]:
     ``halt``, ``health`` (level, components, failed checks), ``progress``,
     ``actors`` (alive, generation, restarts, mailbox), ``dead_letters``,
     ``errors``, ``admin`` (clients gone before their answer), ``feed``
-    (messages per channel; the latest lag in seconds, None before a frame
-    with a valid time; events by kind: input defects, gaps, repeats;
+    (``state``: ``n/a`` in replay, ``connecting``, ``up``, ``stale``,
+    ``down``; messages per channel; the latest lag in seconds, None before
+    a frame with a valid time; events by kind: input defects, gaps, repeats;
     reconnects by cause; connections opened; configured products without
-    any data on the current connection), ``user_channel`` (Coinbase's
+    any data on the current connection; ``availability``, the fraction of
+    the last hour and day it was up, None in replay; ``up_for_s``, seconds
+    the connection has been up, None when it is not; ``history``, the latest
+    state changes), ``orders`` (ended by final status, fills by liquidity,
+    denials by stage and reason code), ``user_channel`` (Coinbase's
     ``user`` channel: state ``n/a`` when not used, ``connecting``, ``up``,
     ``stale``, ``down``; events by kind: frames, orders, gaps, malformed,
     errors, reconnects), ``alerts`` (``channels`` configured, 0 in replay;
@@ -67,10 +86,14 @@ def status_document(rt: Runtime) -> dict[str, Any]:
         "dead_letters": dict(rt.directory.dead_letters),
         "errors": dict(tm.errors),
         "admin": {"disconnects": tm.admin_disconnects},
-        "feed": {"messages": dict(tm.feed_messages), "lag_s": tm.feed_lag.last,
+        "feed": {"state": tm.feed_state, "messages": dict(tm.feed_messages),
+                 "lag_s": tm.feed_lag.last,
                  "events": dict(tm.feed_events), "reconnects": dict(tm.feed_reconnects),
                  "connections": tm.feed_connections,
-                 "silent_products": list(tm.feed_silent)},
+                 "silent_products": list(tm.feed_silent), **_connection(tm, time.time())},
+        "orders": {"by_final_status": dict(tm.orders), "fills_by_liquidity": dict(tm.fills),
+                   "denials": [{"stage": stage, "reason": reason, "count": count}
+                               for (stage, reason), count in sorted(tm.denials.items())]},
         "user_channel": {"state": tm.user_channel_state,
                          "events": dict(tm.user_channel_events)},
         "alerts": {"channels": len(rt.config.alerts.urls) if rt.run.mode == "live" else 0,

@@ -12,6 +12,8 @@ from bisect import bisect_left
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
+from cryptoj_actors.health.availability import Availability
+
 #: Samples each :class:`Latency` keeps for percentiles.
 RECENT = 4096
 #: Upper bounds (seconds, inclusive) of the histogram buckets of every
@@ -26,7 +28,7 @@ class Latency:
     samples at or below each bound of :data:`BUCKETS_S`, each counted once
     (the last one: above every bound), for a Prometheus histogram."""
 
-    __slots__ = ("count", "total", "max", "last", "recent", "buckets")
+    __slots__ = ("buckets", "count", "last", "max", "recent", "total")
 
     def __init__(self) -> None:
         self.count = 0
@@ -42,8 +44,7 @@ class Latency:
         self.count += 1
         self.total += seconds
         self.last = seconds
-        if seconds > self.max:
-            self.max = seconds
+        self.max = max(self.max, seconds)
 
     @property
     def mean(self) -> float | None:
@@ -84,6 +85,17 @@ class Telemetry:
     * ``alerts``: outcome -> count: ``sent`` and ``failed`` (per channel),
       ``retried``, ``dropped`` (the alerts' delivery thread), ``held_back``
       (by the burst limit: the notifier).
+    * ``orders``: final status (``FILLED``, ``CANCELLED``, ``EXPIRED``,
+      ``REJECTED``...) -> orders that ended so (the portfolio).
+    * ``fills``: liquidity (``MAKER``, ``TAKER``) -> fills (the portfolio).
+    * ``denials``: (stage, reason code) -> orders refused before they were
+      sent; stage ``risk`` (its limits: the risk actor) or ``reserve`` (the
+      ledger's reservation: the portfolio). One writer per stage, so no two
+      threads count the same key.
+    * ``feed_availability``: the live connection's state changes, kept by
+      :meth:`set_feed_state`.
+
+    Counters live here, not in the actors, so that they go on across a restart.
     """
 
     feed_messages: Counter[str] = field(default_factory=Counter)
@@ -100,3 +112,13 @@ class Telemetry:
     user_channel_state: str = "n/a"
     user_channel_events: Counter[str] = field(default_factory=Counter)
     alerts: Counter[str] = field(default_factory=Counter)
+    orders: Counter[str] = field(default_factory=Counter)
+    fills: Counter[str] = field(default_factory=Counter)
+    denials: Counter[tuple[str, str]] = field(default_factory=Counter)
+    feed_availability: Availability = field(default_factory=Availability)
+
+    def set_feed_state(self, state: str, now_s: float) -> None:
+        """The live connection is now ``state`` (see ``feed_state``);
+        ``now_s``: wall clock, seconds."""
+        self.feed_state = state
+        self.feed_availability.mark(state, now_s)

@@ -137,7 +137,7 @@ def test_status_metrics_and_a_halt_that_overtakes_a_backlog(aligned_real, tmp_pa
         assert info.labels["mode"] == "paper" and info.value == 1
         assert {x.labels["component"] for x in families["cryptoj_health_level"].samples} >= {
             "overall", "actor:strategy"}
-        assert "cryptoj_process_resident_memory_bytes" in families
+        assert "process_resident_memory_bytes" in families and "process_cpu_seconds" in families
 
         url = urlsplit(endpoint.url)
         conn = http.client.HTTPConnection(url.hostname, url.port, timeout=5)

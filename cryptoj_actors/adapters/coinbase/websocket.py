@@ -92,7 +92,7 @@ class CoinbaseFeedSource:
         self._telemetry = telemetry
         telemetry.feed_events.update(self.market.counts)
         self.market.counts = telemetry.feed_events  # the run's counters from now on
-        telemetry.feed_state = "connecting"
+        telemetry.set_feed_state("connecting", time.time())
         self._thread = threading.Thread(target=self._run, name="coinbase-ws", daemon=True)
         self._thread.start()
 
@@ -124,7 +124,7 @@ class CoinbaseFeedSource:
         now = time.monotonic()
         since, attempt = self.connected_since, self._attempt_since
         if since is not None and now - since > limit and self.market.stale(now_ns):
-            self._telemetry.feed_state = "stale"
+            self._telemetry.set_feed_state("stale", time.time())
             self.reconnect(f"no data for {limit:g} s", cause="stale")
         elif attempt is not None and self._opened_at is None and now - attempt > limit:
             self.reconnect(f"the connection did not open within {limit:g} s",
@@ -200,14 +200,14 @@ class CoinbaseFeedSource:
                 self.backoff.reset()
             self.connected_since = None
             if self.backoff.attempts + 1 >= cfg.circuit_breaker_failures:
-                self._telemetry.feed_state = "down"
+                self._telemetry.set_feed_state("down", time.time())
             delay = self.backoff.next_delay()
             log.warning("feed: disconnected from %s; reconnecting in %.2f s", cfg.url, delay)
             self._stop.wait(delay)
 
     def _on_open(self, ws: websocket.WebSocket, connection: int) -> None:
         self._opened_at = self.connected_since = time.monotonic()
-        self._telemetry.feed_state = "up"
+        self._telemetry.set_feed_state("up", time.time())
         log.info("feed: connected to %s", self.config.url)
         for channel in self.config.channels:
             message: dict[str, object] = {"type": "subscribe", "channel": channel}
