@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import ipaddress
 import os
+import re
 import socket
 import sqlite3
 import sys
@@ -84,6 +85,21 @@ def wait_until(condition: Callable[[], object], timeout: float = 20.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "not reached in time"
         time.sleep(0.005)
+
+
+def documented_metrics() -> set[str]:
+    """The metric names in the tables of ``docs/monitoring.md``, as exposed
+    (counters with ``_total``)."""
+    text = (REPO / "docs" / "monitoring.md").read_text()
+    return set(re.findall(r"^\| `([a-z_]+)` \| (?:gauge|counter|histogram) \|", text, re.M))
+
+
+def exposed_metrics(text: str) -> set[str]:
+    """The metric names in a Prometheus exposition, as exposed."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {f.name + "_total" if f.type == "counter" else f.name
+            for f in text_string_to_metric_families(text)}
 
 
 class Lines:

@@ -29,7 +29,7 @@ from cryptoj_actors.state.layout import StateDir
 from cryptoj_actors.strategy.trend import TrendParams, TrendRiskParity
 from cryptoj_actors.system import TradingSystem
 from tests.actors.test_system import HOURS, START, EveryBatchStrategy, config_for
-from tests.conftest import wait_until, window
+from tests.conftest import documented_metrics, exposed_metrics, wait_until, window
 
 
 @dataclass(frozen=True, config=SECTION)
@@ -122,6 +122,7 @@ def test_status_metrics_and_a_halt_that_overtakes_a_backlog(aligned_real, tmp_pa
         assert "equity" in status["portfolio"]
 
         metrics = requests.get(endpoint.url + "/metrics", headers=auth, timeout=5).text
+        assert exposed_metrics(metrics) <= documented_metrics()
         families = {f.name: f for f in text_string_to_metric_families(metrics)}
         assert families["cryptoj_trading_level"].samples[0].value == 0
         assert "cryptoj_equity_quote" in families and "cryptoj_actor_up" in families

@@ -13,6 +13,7 @@ from cryptoj_actors.admin.metrics import metrics_registry, metrics_text
 from cryptoj_actors.admin.status import status_document
 from cryptoj_actors.config import Config
 from cryptoj_actors.runtime import RunInfo, Runtime
+from tests.conftest import documented_metrics, exposed_metrics
 
 
 def families(rt: Runtime) -> dict:
@@ -36,6 +37,7 @@ def test_counters_by_status_liquidity_and_denial_reason(tmp_path: Path):
     tm.set_feed_state("up", now - 50)
 
     f = families(rt)
+    assert exposed_metrics(metrics_text(metrics_registry(rt)).decode()) <= documented_metrics()
     assert f["cryptoj_orders"].type == "counter"
     assert samples(f["cryptoj_orders"]) == {(("status", "CANCELLED"),): 1,
                                             (("status", "FILLED"),): 3}
