@@ -19,7 +19,9 @@ from cryptoj_actors.config import Config
 from cryptoj_actors.health.telemetry import Telemetry
 from cryptoj_actors.marketdata.history import Warmup
 from cryptoj_actors.messages import HealthStatus, PortfolioSnapshot, TradingState
-from cryptoj_actors.report.metrics import Performance
+from cryptoj_actors.portfolio.ledger import OpenOrder
+from cryptoj_actors.portfolio.sketch import SketchPoint
+from cryptoj_actors.report.metrics import Performance, TradeRecord
 from cryptoj_actors.report.results import RunResults, collect_results
 from cryptoj_actors.state.backup import BackupSchedule
 from cryptoj_actors.state.layout import RunDir, StateDir
@@ -89,6 +91,11 @@ class StatusBoard:
     decisions: int = 0                             # the strategy: batches it gave targets on
     last_decision_ns: int | None = None            # the strategy: that batch's time
     fills: int = 0                                 # the portfolio: fills booked
+    #: The portfolio: the equity curve's sketch (every half second), the
+    #: latest fills and the orders holding funds (as they change).
+    curve: tuple[SketchPoint, ...] = ()
+    recent_fills: tuple[TradeRecord, ...] = ()
+    open_orders: tuple[OpenOrder, ...] = ()
 
 
 LIVE_LEDGER = "live-paper"

@@ -91,7 +91,7 @@ def documented_metrics() -> set[str]:
     """The metric names in the tables of ``docs/monitoring.md``, as exposed
     (counters with ``_total``)."""
     text = (REPO / "docs" / "monitoring.md").read_text()
-    return set(re.findall(r"^\| `([a-z_]+)` \| (?:gauge|counter|histogram) \|", text, re.M))
+    return set(re.findall(r"^\| `([a-z_]+)` \| (?:gauge|counter|histogram) \|", text, re.MULTILINE))
 
 
 def exposed_metrics(text: str) -> set[str]:

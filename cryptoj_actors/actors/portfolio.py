@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from decimal import Decimal
 
 import orjson
@@ -38,6 +39,7 @@ from cryptoj_actors.messages import (
 from cryptoj_actors.model import Bar, MarketEvent, Ticker, Trade
 from cryptoj_actors.portfolio.curve import EquityCurve
 from cryptoj_actors.portfolio.ledger import Ledger, ReservationError
+from cryptoj_actors.portfolio.sketch import CurveSketch
 from cryptoj_actors.portfolio.reconcile import (
     BalanceDifference,
     apply_differences,
@@ -56,6 +58,8 @@ log = logging.getLogger(__name__)
 #: often (seconds; and at the end): fresh enough to watch, rarely enough to be
 #: free. Display only: when it is published changes no result.
 PUBLISH_INTERVAL_S = 0.5
+#: Fills the status board keeps, the latest last (the dashboard's list).
+RECENT_FILLS = 20
 
 
 def _mark_price(event: MarketEvent) -> Decimal | None:
@@ -90,6 +94,8 @@ class PortfolioActor(RoleActor):
         self._ts_ns = 0
         self._day: int | None = None
         self._published = 0.0
+        self._sketch = CurveSketch()
+        self._recent: deque[TradeRecord] = deque(maxlen=RECENT_FILLS)
         self._alert_fills = live and runtime.config.alerts.fills
 
     def handlers(self) -> dict[type, Handler]:
@@ -109,6 +115,7 @@ class PortfolioActor(RoleActor):
             fills = len(journal.fills())
         finally:
             journal.close()
+        self.rt.board.open_orders = self.ledger.open_orders()
         if fills:
             log.warning("portfolio: ledger restored from the journal (%d fills): cash %s, %s",
                         fills, self.ledger.cash, ", ".join(
@@ -132,11 +139,14 @@ class PortfolioActor(RoleActor):
         board.snapshot = snapshot
         point = self._point(snapshot)
         self.equity.add(point)
+        self._sketch.add(point.time_ns, point.equity)
         if self.performance is not None:
             self.performance.add_point(point.time_ns, point.equity, point.gross_exposure)
-            now = time.monotonic()
-            if now - self._published >= PUBLISH_INTERVAL_S:
-                self._published = now
+        now = time.monotonic()
+        if now - self._published >= PUBLISH_INTERVAL_S:
+            self._published = now
+            board.curve = self._sketch.points()
+            if self.performance is not None:
                 board.performance = performance_snapshot(self.performance)
         self.send("risk", MarkedBatch(sender=self.role, ts_ns=batch.ts_ns, batch=batch,
                                       snapshot=snapshot))
@@ -157,6 +167,8 @@ class PortfolioActor(RoleActor):
                 continue
             self._reasons[order.client_order_id] = order.reason
             reserved.append(order)
+        if reserved:
+            self.rt.board.open_orders = self.ledger.open_orders()
         self.send("executor", OrderBatch(sender=self.role, ts_ns=decisions.ts_ns,
                                          seq=decisions.seq, orders=tuple(reserved)))
 
@@ -168,16 +180,22 @@ class PortfolioActor(RoleActor):
             self.send("notifier", fill)
         if self.performance is not None:
             self.performance.add_trade(fill.side.value, result.realized_pnl, fill.fee)
-        self.trades.append(TradeRecord(
+        trade = TradeRecord(
             time_ns=fill.ts_ns, product_id=fill.product_id, side=fill.side.value,
             base_size=fill.base_size, price=fill.price, fee=fill.fee,
             client_order_id=fill.client_order_id, realized_pnl=result.realized_pnl,
-            reason=self._reasons.get(fill.client_order_id, "external")))
+            reason=self._reasons.get(fill.client_order_id, "external"))
+        self.trades.append(trade)
+        self._recent.append(trade)
+        board = self.rt.board
+        board.recent_fills = tuple(self._recent)
+        board.open_orders = self.ledger.open_orders()
 
     def on_update(self, update: OrderUpdate) -> None:
         if update.status.is_terminal:
             self.rt.telemetry.orders[update.status.value] += 1
             self.ledger.release(update.client_order_id)
+            self.rt.board.open_orders = self.ledger.open_orders()
             self._reasons.pop(update.client_order_id, None)
             if update.detail:
                 log.info("portfolio: order %s %s: %s", update.client_order_id,

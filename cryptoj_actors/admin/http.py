@@ -2,6 +2,12 @@
 
 | request | answer |
 | --- | --- |
+| ``GET /`` | the web dashboard (HTML); without a login, a redirect to ``/login`` |
+| ``GET /login``, ``POST /login`` | the login page; a form field ``token`` buys a session |
+| ``POST /logout`` | ends the session |
+| ``GET /events`` | Server-Sent Events: the dashboard document every ``EVENTS_INTERVAL_S`` |
+| ``GET /dashboard.json`` | the dashboard document once (JSON) |
+| ``GET /static/...`` | the dashboard's script and style, and plotly.js from the plotly package |
 | ``GET /status`` | the status document (JSON) |
 | ``GET /metrics`` | Prometheus text exposition |
 | ``POST /halt`` | halt now; JSON body ``{"reason": "...", "unwind": true}`` optional |
@@ -20,10 +26,14 @@ A resume is refused (409, with the reason) while a pipeline actor is down or
 hung, or when it cannot be recorded; it is queued (202) when the supervisor
 is too busy to answer within ``RESUME_TIMEOUT_S``, and acts on it when free.
 
-Every request needs ``Authorization: Bearer <token>``; without the right one
-the answer is 401 and the attempt is logged (with the client address, never
-a token). A halt sets the halt switch in the request's own thread, before
-any mailbox is involved.
+Every request but the login page and the static files needs
+``Authorization: Bearer <token>`` or a dashboard session's cookie (see
+:mod:`cryptoj_actors.admin.session`); without either the answer is 401 and
+the attempt is logged (with the client address, never a token). A request
+that acts (``POST``) on a session's cookie must carry the session's CSRF
+token in ``X-CSRF-Token``, else 403. A token is never taken from a URL. A
+halt sets the halt switch in the request's own thread, before any mailbox
+is involved.
 """
 
 from __future__ import annotations
@@ -34,14 +44,20 @@ import logging
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from http import HTTPStatus
+from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.resources import files
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pykka
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr, ValidationError
 
+from cryptoj_actors.admin.dashboard import dashboard_document
 from cryptoj_actors.admin.metrics import metrics_registry, metrics_text
+from cryptoj_actors.admin.session import COOKIE, TTL_S, Session, Sessions
 from cryptoj_actors.admin.status import status_document
 from cryptoj_actors.runtime import Runtime
 
@@ -49,6 +65,26 @@ log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
 MAX_BODY_BYTES = 4096
+#: Seconds between two dashboard documents on ``/events``.
+EVENTS_INTERVAL_S = 0.5
+WEB = files("cryptoj_actors.admin") / "web"
+#: path -> (file, content type). plotly.js is the plotly package's own copy:
+#: the dashboard works with no internet.
+STATIC = {
+    "/static/dashboard.js": (WEB / "dashboard.js", "text/javascript; charset=utf-8"),
+    "/static/dashboard.css": (WEB / "dashboard.css", "text/css; charset=utf-8"),
+    "/static/plotly.min.js": (files("plotly") / "package_data" / "plotly.min.js",
+                              "text/javascript; charset=utf-8"),
+}
+#: The pages' own headers: nothing from elsewhere, no framing (a halt button
+#: must not be clickable through another site's page), no caching.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+                               "img-src 'self' data:; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
 
 #: ``on_halt(reason, unwind)``, ``on_resume(reason)`` -> why refused or None,
 #: ``on_report()`` -> files.
@@ -94,6 +130,7 @@ class AdminServer:
             pass
 
         Handler.rt, Handler.token, Handler.registry = rt, token, registry
+        Handler.sessions = Sessions(token)
         Handler.on_halt, Handler.on_resume = staticmethod(on_halt), staticmethod(on_resume)
         Handler.on_report = staticmethod(on_report)
         self._server = _Server((LOOPBACK, port), Handler, rt)
@@ -110,6 +147,7 @@ class AdminServer:
         self._thread.start()
 
     def stop(self) -> None:
+        self._server.stopping.set()  # ends the /events streams
         self._server.shutdown()
         self._server.server_close()
 
@@ -122,6 +160,7 @@ class _Server(ThreadingHTTPServer):
                  rt: Runtime) -> None:
         super().__init__(address, handler)
         self.rt = rt
+        self.stopping = threading.Event()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         error = sys.exc_info()[1]
@@ -132,36 +171,84 @@ class _Server(ThreadingHTTPServer):
         log.exception("admin: request from %s failed", client_address[0])
 
 
+@dataclass(frozen=True, slots=True)
+class _Caller:
+    """Who a request comes from: a bearer token, or a dashboard session."""
+
+    session: Session | None  # None: the bearer token
+
+
 class _Handler(BaseHTTPRequestHandler):
     rt: Runtime
     token: str
     registry: Any
+    sessions: Sessions
     on_halt: HaltHook
     on_resume: ResumeHook
     on_report: ReportHook
+    server: _Server
     server_version = "cryptoj-admin"
     #: Seconds a connection may sit idle: a client that never sends its request
     #: must not hold a thread for ever.
     timeout = 10
 
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-        if not self._authorized():
+        path = urlsplit(self.path).path
+        if path == "/login":
+            self._login_page(HTTPStatus.OK, "")
             return
-        if self.path == "/status":
+        if path in STATIC:
+            source, content_type = STATIC[path]
+            self._send(HTTPStatus.OK, content_type, source.read_bytes(),
+                       {"Cache-Control": "max-age=3600"})
+            return
+        if path == "/" and self._caller(quiet=True) is None:
+            self._redirect("/login")
+            return
+        caller = self._caller()
+        if caller is None:
+            return
+        if path == "/":
+            csrf = caller.session.csrf if caller.session is not None else ""
+            page = (WEB / "dashboard.html").read_text().replace("{{csrf}}", csrf)
+            self._send(HTTPStatus.OK, "text/html; charset=utf-8", page.encode(), PAGE_HEADERS)
+        elif path == "/events":
+            self._events(caller)
+        elif path == "/dashboard.json":
+            self._reply(HTTPStatus.OK, dashboard_document(self.rt))
+        elif path == "/status":
             self._send(HTTPStatus.OK, "application/json",
                        json.dumps(status_document(self.rt), indent=2).encode() + b"\n")
-        elif self.path == "/metrics":
+        elif path == "/metrics":
             self._send(HTTPStatus.OK, "text/plain; version=0.0.4; charset=utf-8",
                        metrics_text(self.registry))
         else:
-            self._error(HTTPStatus.NOT_FOUND, f"no such resource: {self.path}")
+            self._error(HTTPStatus.NOT_FOUND, f"no such resource: {path}")
 
     def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-        if not self._authorized():
+        path = urlsplit(self.path).path
+        if path == "/login":
+            self._login()
             return
-        kind = BODIES.get(self.path)
+        caller = self._caller()
+        if caller is None:
+            return
+        if caller.session is not None and not Sessions.csrf_ok(
+                caller.session, self.headers.get("X-CSRF-Token", "")):
+            log.warning("admin: refused %s %r from %s: a session without its CSRF token",
+                        self.command, path, self.client_address[0])
+            self._error(HTTPStatus.FORBIDDEN, "the page's CSRF token is required")
+            return
+        if path == "/logout":
+            if caller.session is not None:
+                self.sessions.logout(caller.session.session_id)
+            self._reply(HTTPStatus.OK, {"logged_out": True},
+                        {"Set-Cookie": f"{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; "
+                                       "Max-Age=0"})
+            return
+        kind = BODIES.get(path)
         if kind is None:
-            self._error(HTTPStatus.NOT_FOUND, f"no such action: {self.path}")
+            self._error(HTTPStatus.NOT_FOUND, f"no such action: {path}")
             return
         body = self._body(kind)
         if body is None:
@@ -171,7 +258,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.on_halt(reason, body.unwind)
             self._reply(HTTPStatus.ACCEPTED, {"halted": True, "unwind": body.unwind,
                                               "reason": self.rt.halt.reason})
-        elif self.path == "/resume":
+        elif path == "/resume":
             try:
                 refusal = self.on_resume(reason)
             except OSError as exc:
@@ -191,7 +278,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._error(HTTPStatus.CONFLICT, f"still halted: {refusal}")
                 return
             self._reply(HTTPStatus.OK, {"resumed": True, "reason": reason})
-        elif self.path == "/report":
+        elif path == "/report":
             try:
                 files = self.on_report()
             except RuntimeError as exc:
@@ -199,15 +286,77 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self._reply(HTTPStatus.OK, {"files": files})
 
-    def _authorized(self) -> bool:
+    def _caller(self, *, quiet: bool = False) -> _Caller | None:
+        """The bearer token or a live session's cookie; else None, and
+        (unless ``quiet``) the 401 sent and the attempt logged."""
         given = self.headers.get("Authorization", "")
-        expected = f"Bearer {self.token}"
-        if hmac.compare_digest(given.encode(), expected.encode()):
-            return True
-        log.warning("admin: refused %s %r from %s: %s", self.command, self.path,
-                    self.client_address[0], "no token" if not given else "wrong token")
-        self._error(HTTPStatus.UNAUTHORIZED, "a valid bearer token is required")
-        return False
+        if given and hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
+            return _Caller(None)
+        session_id = self._cookie()
+        session = self.sessions.find(session_id) if session_id else None
+        if session is not None and not given:
+            return _Caller(session)
+        if not quiet:
+            why = ("wrong token" if given else "an unknown or expired session" if session_id
+                   else "no token")
+            log.warning("admin: refused %s %r from %s: %s", self.command,
+                        urlsplit(self.path).path, self.client_address[0], why)
+            self._error(HTTPStatus.UNAUTHORIZED, "a valid bearer token is required")
+        return None
+
+    def _cookie(self) -> str:
+        try:
+            morsel = SimpleCookie(self.headers.get("Cookie", "")).get(COOKIE)
+        except CookieError:
+            return ""
+        return morsel.value if morsel is not None else ""
+
+    def _login(self) -> None:
+        """``POST /login`` with the form field ``token``: a session cookie
+        and a redirect to the dashboard, or the login page again with 401."""
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_BODY_BYTES:
+            self._login_page(HTTPStatus.BAD_REQUEST, "The form was refused: its length.")
+            return
+        form = parse_qs(self.rfile.read(length).decode("utf-8", "replace"))
+        session = self.sessions.login(form.get("token", [""])[0].strip())
+        if session is None:
+            log.warning("admin: refused a login from %s: wrong token", self.client_address[0])
+            self._login_page(HTTPStatus.UNAUTHORIZED, "Wrong token.")
+            return
+        log.info("admin: a dashboard login from %s", self.client_address[0])
+        self._redirect("/", {"Set-Cookie": f"{COOKIE}={session.session_id}; HttpOnly; "
+                                           f"SameSite=Strict; Path=/; Max-Age={int(TTL_S)}"})
+
+    def _login_page(self, status: HTTPStatus, error: str) -> None:
+        page = (WEB / "login.html").read_text().replace("{{error}}", error)
+        self._send(status, "text/html; charset=utf-8", page.encode(), PAGE_HEADERS)
+
+    def _redirect(self, to: str, headers: dict[str, str] | None = None) -> None:
+        self._send(HTTPStatus.SEE_OTHER, "text/plain", b"", {"Location": to, **(headers or {})})
+
+    def _events(self, caller: _Caller) -> None:
+        """The dashboard document as Server-Sent Events until the client
+        leaves, its session ends, or the server stops."""
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.close_connection = True
+        stopping = self.server.stopping
+        while not stopping.is_set():
+            if caller.session is not None and self.sessions.find(caller.session.session_id) is None:
+                return
+            data = json.dumps(dashboard_document(self.rt)).encode()
+            try:
+                self.wfile.write(b"data: " + data + b"\n\n")
+                self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError, TimeoutError):
+                return  # the page was closed: nothing to count
+            stopping.wait(EVENTS_INTERVAL_S)
 
     def _body(self, kind: type[_Body]) -> _Body | None:
         """The request's body as ``kind`` (an empty body: the defaults), or
@@ -235,16 +384,20 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.BAD_REQUEST, _refusal(exc, kind))
             return None
 
-    def _reply(self, status: HTTPStatus, doc: dict[str, Any]) -> None:
-        self._send(status, "application/json", json.dumps(doc).encode() + b"\n")
+    def _reply(self, status: HTTPStatus, doc: dict[str, Any],
+               headers: dict[str, str] | None = None) -> None:
+        self._send(status, "application/json", json.dumps(doc).encode() + b"\n", headers)
 
     def _error(self, status: HTTPStatus, message: str) -> None:
         self._reply(status, {"error": message})
 
-    def _send(self, status: HTTPStatus, content_type: str, body: bytes) -> None:
+    def _send(self, status: HTTPStatus, content_type: str, body: bytes,
+              headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
 

@@ -88,6 +88,18 @@ class _Reservation:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenOrder:
+    """An order the ledger holds funds for: ``held_quote`` (a buy, quote
+    currency) or ``held_base`` (a sell, base units), what is left of it."""
+
+    client_order_id: str
+    product_id: str
+    side: Side
+    held_quote: Decimal
+    held_base: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class FillResult:
     """What a fill did: the PnL it realized (before fee) and any surprise."""
 
@@ -192,6 +204,11 @@ class Ledger:
         self._reserved_quote -= res.quote
         self.version += 1
         return True
+
+    def open_orders(self) -> tuple[OpenOrder, ...]:
+        """The orders holding a reservation, in the order they were reserved."""
+        return tuple(OpenOrder(coid, r.product_id, r.side, r.quote, r.base)
+                     for coid, r in self._reservations.items())
 
     def is_open(self, client_order_id: str) -> bool:
         return client_order_id in self._reservations

@@ -28,7 +28,7 @@ promtool = pytest.mark.skipif(
 
 
 def run_promtool(*args: str, cwd: Path) -> None:
-    done = subprocess.run(["promtool", *args], cwd=cwd, capture_output=True, text=True,
+    done = subprocess.run(["promtool", *args], cwd=cwd, capture_output=True, text=True, check=False,
                           timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -77,7 +77,7 @@ def test_the_guide_documents_every_metric_and_only_those():
 def test_the_rules_and_the_dashboard_use_documented_metrics():
     documented = documented_metrics()
     rules = (PROMETHEUS / "rules.yml").read_text()
-    exprs = re.findall(r"^\s*expr: (.+)$", rules, re.M)
+    exprs = re.findall(r"^\s*expr: (.+)$", rules, re.MULTILINE)
     assert len(exprs) >= 10
     dashboard = json.loads(DASHBOARD.read_text())
     targets = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
