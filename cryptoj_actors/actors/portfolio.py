@@ -238,6 +238,7 @@ class PortfolioActor(RoleActor):
 
     def _point(self, s: PortfolioSnapshot) -> EquityPoint:
         notionals = {p.product_id: p.notional for p in s.positions}
+        prices = {p.product_id: p.mark_price for p in s.positions}
         equity = s.equity
         weights = tuple((product, notionals.get(product, Decimal(0)) / equity if equity else
                          Decimal(0)) for product in self.products)
@@ -245,4 +246,5 @@ class PortfolioActor(RoleActor):
         return EquityPoint(time_ns=s.ts_ns, equity=equity, cash=s.cash,
                            realized_pnl=s.realized_pnl, unrealized_pnl=s.unrealized_pnl,
                            fees=s.fees, gross_exposure=gross / equity if equity else Decimal(0),
-                           weights=weights)
+                           weights=weights,
+                           marks=tuple((product, prices.get(product)) for product in self.products))

@@ -42,11 +42,14 @@ class Trade:
 
 @dataclass(frozen=True, slots=True)
 class Mark:
-    """A row of ``equity.csv``: the time (ISO), equity (quote) and weights."""
+    """A row of ``equity.csv``: the time (ISO), equity (quote), weights
+    (fractions) and mark prices (quote per base; a product without a mark
+    yet, or a run written before marks were kept, has none)."""
 
     time: str
     equity: Decimal
     weights: dict[str, Decimal]
+    prices: dict[str, Decimal]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +89,14 @@ def read_trades(path: Path) -> list[Trade]:
 
 
 def read_equity(path: Path) -> list[Mark]:
-    """The equity curve of a run, with each product's weight (fraction)."""
+    """The equity curve of a run, with each product's weight (fraction) and
+    mark price (quote per base)."""
     with open(path, newline="", encoding="utf-8") as fh:
         return [Mark(time=row["time"], equity=Decimal(row["equity"]),
                      weights={k[len("weight_"):]: Decimal(v) for k, v in row.items()
-                              if k.startswith("weight_")})
+                              if k.startswith("weight_")},
+                     prices={k[len("mark_"):]: Decimal(v) for k, v in row.items()
+                             if k.startswith("mark_") and v})
                 for row in csv.DictReader(fh)]
 
 
@@ -127,6 +133,28 @@ def period_returns(marks: list[Mark], period: str) -> list[tuple[str, float]]:
     for label, close in closes.items():
         out.append((label, float(close / previous - 1)))
         previous = close
+    return out
+
+
+def buy_and_hold(marks: list[Mark], start_equity: Decimal) -> list[Decimal | None]:
+    """The benchmark beside the equity curve: ``start_equity`` (quote) put
+    in equal parts into every product of the run at the first mark where all
+    of them have a price, held without fees; per mark, its value in quote
+    (None before that first mark, or where a product's price is missing)."""
+    products = sorted(marks[0].weights) if marks else []
+    base = next((m.prices for m in marks if products and all(p in m.prices for p in products)),
+                None)
+    if base is None:
+        return [None] * len(marks)
+    share = start_equity / len(products)
+    out: list[Decimal | None] = []
+    started = False
+    for m in marks:
+        started = started or m.prices is base
+        if not started or any(p not in m.prices for p in products):
+            out.append(None)
+            continue
+        out.append(sum((share * m.prices[p] / base[p] for p in products), ZERO))
     return out
 
 

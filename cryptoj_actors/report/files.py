@@ -173,7 +173,9 @@ def write_trades_csv(path: Path, trades: Sequence[TradeRecord]) -> None:
 
 
 def write_equity_csv(path: Path, points: Sequence[EquityPoint]) -> None:
-    """One row per equity point; header :data:`EQUITY_HEADER` then ``weight_<PRODUCT>``.
+    """One row per equity point; header :data:`EQUITY_HEADER`, ``weight_<PRODUCT>``
+    then, when the points carry marks, ``mark_<PRODUCT>`` (the mark price,
+    quote per base, as the ledger holds it; empty before the first mark).
 
     The products and their order come from the first point's ``weights``.
     Money is written with ``fmt``; ``gross_exposure`` and the weights as
@@ -187,7 +189,9 @@ def write_equity_csv(path: Path, points: Sequence[EquityPoint]) -> None:
     drawdowns = drawdown_series(points)
     f = io.StringIO()
     writer = csv.writer(f, lineterminator="\n")
-    writer.writerow((*EQUITY_HEADER, *(f"weight_{p}" for p in products)))
+    marked = bool(points) and bool(points[0].marks)
+    writer.writerow((*EQUITY_HEADER, *(f"weight_{p}" for p in products),
+                     *(f"mark_{p}" for p in products if marked)))
     for point, drawdown in zip(points, drawdowns):
         if [product for product, _ in point.weights] != products:
             raise ValueError(
@@ -205,6 +209,8 @@ def write_equity_csv(path: Path, points: Sequence[EquityPoint]) -> None:
                 _fraction(point.gross_exposure),
                 _six_decimals(drawdown),
                 *(_fraction(weight) for _, weight in point.weights),
+                *(("" if price is None else str(price) for _, price in point.marks)
+                  if marked else ()),
             )
         )
     write_atomic(path, f.getvalue())

@@ -1,12 +1,11 @@
 """One self-contained HTML page for a finished run: the metrics, the
-breakdowns and the figures (embedded as PNG data URIs), nothing to fetch."""
+breakdowns and the figures (interactive, with plotly.js in the page's
+head), nothing to fetch."""
 
 from __future__ import annotations
 
-import base64
 import html
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 STYLE = """
@@ -17,6 +16,10 @@ th, td { padding: .25em .8em; border-bottom: 1px solid #ddd; text-align: right; 
 th:first-child, td:first-child { text-align: left; }
 .neg { color: #b00; } .pos { color: #070; }
 img { max-width: 100%; }
+table.sortable th { cursor: pointer; user-select: none; }
+table.sortable th[data-dir="asc"]::after { content: " \\25B2"; }
+table.sortable th[data-dir="desc"]::after { content: " \\25BC"; }
+#trades-box { max-height: 600px; overflow: auto; }
 """
 
 
@@ -34,14 +37,17 @@ def _cell(value: Any) -> str:
     return text
 
 
-def image(path: Path, alt: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+def flat(value: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """A nested mapping as ``(dotted key, value)`` rows, for a parameters table."""
+    if isinstance(value, Mapping):
+        return [row for key, item in value.items()
+                for row in flat(item, f"{prefix}.{key}" if prefix else str(key))]
+    return [(prefix, str(value))]
 
 
-def page(title: str, sections: Mapping[str, str]) -> str:
-    """``sections``: heading -> HTML body."""
+def page(title: str, sections: Mapping[str, str], head: str = "") -> str:
+    """``sections``: heading -> HTML body; ``head``: more of the page's head."""
     parts = [f"<h2>{html.escape(name)}</h2>\n{body}" for name, body in sections.items()]
     return (f"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>"
+            f"<title>{html.escape(title)}</title><style>{STYLE}</style>{head}</head>"
             f"<body><h1>{html.escape(title)}</h1>\n" + "\n".join(parts) + "\n</body></html>\n")

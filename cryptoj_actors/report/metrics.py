@@ -38,7 +38,8 @@ class EquityPoint:
     ``gross_exposure`` is the sum of ``|position notional|`` over products,
     divided by equity (a fraction). ``weights`` holds ``(product_id, position
     notional / equity)`` for every product of the run, at every point, in one
-    fixed order.
+    fixed order; ``marks`` ``(product_id, mark price)`` (quote per base; None
+    before the product's first mark) in the same order.
     """
 
     time_ns: int
@@ -49,6 +50,7 @@ class EquityPoint:
     fees: Decimal
     gross_exposure: Decimal
     weights: tuple[tuple[str, Decimal], ...]
+    marks: tuple[tuple[str, Decimal | None], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

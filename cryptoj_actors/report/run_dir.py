@@ -3,8 +3,12 @@
 Prints the metrics table, the breakdowns per product and by exit reason,
 and the monthly returns, and writes next to the run's files:
 ``positions.png`` (weights over time), ``monthly_returns.png`` and, with
-``html``, ``report.html`` (everything on one self-contained page). The
-equity and drawdown figure is the run's own ``equity.png``.
+``html``, ``report.html``: one self-contained, interactive page (plotly,
+offline) with each product's price and the run's entries and exits, equity
+beside buy-and-hold and its drawdown, the weights against the limit, the
+monthly returns as a heatmap, the sortable trade list, the parameters and
+the fill assumptions. The equity and drawdown figure is the run's own
+``equity.png``.
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from cryptoj_actors.report import html
+from cryptoj_actors.report import html, interactive
 from cryptoj_actors.report.analysis import (
     Breakdown,
+    Mark,
+    Trade,
     breakdown,
     month_grid,
     period_returns,
@@ -107,12 +113,13 @@ def render_run(run_dir: Path, console: Console, *, write_html: bool = False) -> 
     write_monthly_png(monthly_png, monthly, f"Monthly returns: {products_label}")
     written = [positions_png, monthly_png]
     if write_html:
-        written.append(_write_html(files, report, products, exits, grid))
+        written.append(_write_html(files, report, products, exits, grid, marks, trades))
     return written
 
 
 def _write_html(files: RunDir, report: dict[str, Any], products: dict[str, Breakdown],
-                exits: dict[str, Breakdown], grid: dict[int, dict[int, float]]) -> Path:
+                exits: dict[str, Breakdown], grid: dict[int, dict[int, float]],
+                marks: list[Mark], trades: list[Trade]) -> Path:
     perf = report["performance"]
     metrics = [
         ("Start / end", f"{report['run']['start']} / {report['run']['end']}"),
@@ -130,18 +137,25 @@ def _write_html(files: RunDir, report: dict[str, Any], products: dict[str, Break
     denials = list(report["denials_by_reason"].items()) or [("none", 0)]
     month_rows = [[str(year)] + [_pct(row[m]) if m in row else "" for m in range(1, 13)]
                   for year, row in sorted(grid.items())]
+    limit = float(report["config"]["risk"]["max_position_fraction"])
     sections = {
         "Metrics": html.table(("metric", "value"), metrics),
-        "Equity and drawdown": html.image(files.equity_png, "equity and drawdown"),
-        "Positions over time": html.image(files.positions_png, "positions"),
-        "Monthly returns": html.table(("year", *MONTHS), month_rows)
-        + html.image(files.monthly_returns_png, "monthly returns"),
+        "Equity beside buy and hold, and drawdown": interactive.equity_figure(
+            marks, Decimal(perf["start_equity"])),
+        "Prices, entries and exits": interactive.prices_figure(marks, trades),
+        "Weights against the limit": interactive.weights_figure(marks, limit),
+        "Monthly returns": interactive.monthly_figure(grid)
+        + html.table(("year", *MONTHS), month_rows),
         "By product": html.table(BREAKDOWN_HEADER, _breakdown_rows(products)),
         "By exit reason": html.table(BREAKDOWN_HEADER, _breakdown_rows(exits)),
+        "Trades (click a heading to sort)":
+            f'<div id="trades-box">{interactive.trades_table(trades)}</div>',
         "Risk denials by reason": html.table(("reason", "orders"), denials),
         "Cross-checks": html.table(("check", "result"), checks),
-        "Assumptions": "<ul>" + "".join(f"<li>{html.html.escape(a)}</li>"
-                                        for a in report["assumptions"]) + "</ul>",
+        "Parameters": html.table(("parameter", "value"), html.flat(report["config"])),
+        "Fill assumptions": "<ul>" + "".join(f"<li>{html.html.escape(a)}</li>"
+                                             for a in report["assumptions"]) + "</ul>",
     }
-    write_atomic(files.report_html, html.page(f"Run {files.run_id}", sections))
+    write_atomic(files.report_html, html.page(f"Run {files.run_id}", sections,
+                                              head=interactive.plotly_script()))
     return files.report_html

@@ -11,10 +11,7 @@ Screenshots are saved in the test's directory, and also in
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -29,17 +26,16 @@ from cryptoj_actors.state.layout import StateDir
 from cryptoj_actors.system import TradingSystem
 from tests.actors.test_system import START, EveryBatchStrategy, config_for
 from tests.conftest import load_script, wait_until, window
+from tests.integration.conftest import screenshot
 from tests.integration.test_admin import endpoint_of
 from tests.integration.test_alerts import run_live, stop
 from tests.integration.test_live_feed import capture  # noqa: F401 - a fixture
 
-playwright_api = pytest.importorskip("playwright.sync_api",
-                                     reason="playwright is not installed (the test extra)")
+pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the test extra)")
 from playwright.sync_api import expect
 
 replay_server = load_script("replay_server")
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ROLES = {"feed", "strategy", "risk", "portfolio", "executor", "health", "admin", "supervisor"}
 
 
@@ -60,27 +56,6 @@ def start_replay(aligned, tmp_path: Path) -> TradingSystem:
     system = TradingSystem(config, run, lambda: BarReplaySource(window(aligned, START, 2400)))
     system.start()
     return system
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed (Debian's chromium package; .ci/run installs it)")
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"])
-        yield chromium
-        chromium.close()
-
-
-def screenshot(page, tmp_path: Path, name: str) -> None:
-    path = tmp_path / name
-    page.screenshot(path=str(path), full_page=True)
-    target = os.environ.get("CRYPTOJ_SCREENSHOTS")
-    if target:
-        shutil.copy(path, Path(target) / name)
 
 
 def log_in(page, url: str, token: str) -> None:

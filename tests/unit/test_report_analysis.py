@@ -10,13 +10,14 @@ from cryptoj_actors.report.analysis import (
     Mark,
     Trade,
     breakdown,
+    buy_and_hold,
     month_grid,
     period_returns,
 )
 
 
 def mark(time: str, equity: str) -> Mark:
-    return Mark(time=time, equity=D(equity), weights={})
+    return Mark(time=time, equity=D(equity), weights={}, prices={})
 
 
 def trade(product: str, side: str, pnl: str, reason: str, fee: str = "1") -> Trade:
@@ -48,3 +49,14 @@ def test_breakdowns_by_product_and_by_exit_kind():
     assert set(exits) == {"signal", "stop-loss", "emergency unwind"}
     assert (exits["emergency unwind"].sells, exits["emergency unwind"].realized_pnl) == (2, D(3))
     assert exits["signal"].bought == D(100) and exits["signal"].sold == D(100)
+
+
+def test_buy_and_hold_starts_where_every_product_has_a_price_in_equal_parts():
+    def at(time, **prices):
+        return Mark(time=time, equity=D("1000"), weights={"A": D(0), "B": D(0)},
+                    prices={k: D(v) for k, v in prices.items()})
+
+    marks = [at("t0", A="10"), at("t1", A="10", B="100"), at("t2", A="20", B="50"),
+             at("t3", A="15")]
+    assert buy_and_hold(marks, D("1000")) == [None, D("1000"), D("1250"), None]
+    assert buy_and_hold([at("t0", A="10")], D("1000")) == [None]
