@@ -45,6 +45,7 @@ from cryptoj_actors.config_fields import (
     NonEmpty,
     NonNegative,
     Port,
+    PortOrOff,
     Positive,
     ProductId,
     ProductIds,
@@ -281,10 +282,12 @@ class AdminConfig:
     """The admin HTTP interface on 127.0.0.1 (``port`` 0: any free port, which
     the running system writes to ``admin.json`` in the state directory). The
     bearer token lives in ``token_file`` (relative to the state directory),
-    created with mode 0600."""
+    created with mode 0600. ``metrics_port``: also ``/metrics`` alone, with no
+    token, on this port of 127.0.0.1, for a scraper (0: off)."""
 
     http: Bool = True
     port: Annotated[Int, Port] = 0
+    metrics_port: Annotated[Int, PortOrOff] = 0
     token_file: Annotated[Str, NonEmpty] = "admin.token"
 
 

@@ -81,6 +81,7 @@ FeeRate = rule(lambda v: 0 <= v < 1, "must be a fraction in [0, 1) (0.006 means 
 AnnualRate = rule(lambda v: -1 < v < 1, "must be an annual rate as a fraction (0.04 means 4 %)")
 NonEmpty = rule(lambda v: v.strip(), "must not be empty")
 Port = rule(lambda v: 0 <= v <= 65535, "must be a TCP port from 0 to 65535 (0: any free port)")
+PortOrOff = rule(lambda v: 0 <= v <= 65535, "must be a TCP port from 1 to 65535, or 0 (off)")
 Window = rule(lambda v: 1 <= v <= MAX_CREDIT_WINDOW, f"must be from 1 to {MAX_CREDIT_WINDOW}")
 WsUrl = rule(lambda v: v.startswith(("ws://", "wss://")), "must be a ws:// or wss:// URL")
 HttpUrl = rule(lambda v: v.startswith(("http://", "https://")),

@@ -7,7 +7,8 @@
   place; ``resume`` removes it.
 * The HTTP interface on 127.0.0.1 (:mod:`cryptoj_actors.admin.http`), whose
   address it writes to ``admin.json`` in the state directory for the
-  ``status`` and ``resume`` commands.
+  ``status`` and ``resume`` commands; with ``[admin] metrics_port``, also
+  ``/metrics`` alone, without a token, for a scraper.
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ import json
 import logging
 import os
 import time
+from wsgiref.simple_server import WSGIServer
 
 import pykka
 
 from cryptoj_actors.actors.base import Handler, RoleActor
-from cryptoj_actors.admin.http import AdminServer
+from cryptoj_actors.admin.http import LOOPBACK, AdminServer
+from cryptoj_actors.admin.metrics import serve_metrics
 from cryptoj_actors.admin.token import load_or_create_token
+from cryptoj_actors.config import AdminConfig
 from cryptoj_actors.messages import OperatorCommand, Tick
 from cryptoj_actors.runtime import Runtime
 from cryptoj_actors.state.files import write_atomic
@@ -42,6 +46,7 @@ class AdminActor(RoleActor):
         self.path = runtime.run.state.control_file
         self._seen = False
         self.server: AdminServer | None = None
+        self.metrics_server: WSGIServer | None = None
 
     def handlers(self) -> dict[type, Handler]:
         return {Tick: self.on_tick}
@@ -49,7 +54,13 @@ class AdminActor(RoleActor):
     def started(self) -> None:
         self.every(POLL_INTERVAL_S, "control-file")
         self.on_tick(None)
-        cfg = self.rt.config.admin
+        try:
+            self._serve(self.rt.config.admin)
+        except Exception:
+            self.stopping()  # what did start: its port is not left bound
+            raise
+
+    def _serve(self, cfg: AdminConfig) -> None:
         if cfg.http:
             state_dir = self.rt.run.state
             token = load_or_create_token(state_dir.admin_token(cfg.token_file))
@@ -59,8 +70,16 @@ class AdminActor(RoleActor):
             write_atomic(state_dir.admin_endpoint, json.dumps(
                 {"url": self.server.url, "pid": os.getpid(), "run_id": self.rt.run.run_id}))
             log.info("admin: listening on %s", self.server.url)
+        if cfg.metrics_port:
+            self.metrics_server = serve_metrics(self.rt, LOOPBACK, cfg.metrics_port)
+            log.info("admin: /metrics without a token on http://%s:%d/metrics", LOOPBACK,
+                     cfg.metrics_port)
 
     def stopping(self) -> None:
+        if self.metrics_server is not None:
+            self.metrics_server.shutdown()
+            self.metrics_server.server_close()
+            self.metrics_server = None
         if self.server is not None:
             self.server.stop()
             self.rt.run.state.admin_endpoint.unlink(missing_ok=True)

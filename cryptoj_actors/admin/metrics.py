@@ -10,8 +10,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    ProcessCollector,
+    generate_latest,
+    start_http_server,
+)
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -260,3 +266,16 @@ def metrics_registry(rt: Runtime) -> CollectorRegistry:
 def metrics_text(registry: CollectorRegistry) -> bytes:
     """The Prometheus text exposition of ``registry``."""
     return generate_latest(registry)
+
+
+def serve_metrics(rt: Runtime, host: str, port: int) -> WSGIServer:
+    """``/metrics`` alone, without a token, on ``host:port`` (prometheus-client's
+    own server, in a daemon thread): for a scraper that should not hold the
+    admin token, which can halt the system. Stop it with ``shutdown()`` and
+    ``server_close()``.
+
+    Raises:
+        OSError: the port cannot be bound.
+    """
+    server, _ = start_http_server(port, addr=host, registry=metrics_registry(rt))
+    return server

@@ -161,20 +161,27 @@ def endpoint(config: Config) -> Endpoint | None:
 
 
 def check_admin(config: Config) -> None:
-    """Stop start-up with one line if the admin interface could not start."""
-    if not config.admin.http:
-        return
-    try:
-        config.system.state_dir.mkdir(parents=True, exist_ok=True)
-        load_or_create_token(state_dir(config).admin_token(config.admin.token_file))
-    except (TokenError, OSError) as exc:
-        raise UsageError(str(exc)) from None
-    if config.admin.port:
+    """Stop start-up with one line if the admin interface (or its metrics
+    port) could not start."""
+    admin = config.admin
+    if admin.metrics_port and admin.metrics_port == admin.port and admin.http:
+        raise UsageError(f"config admin.metrics_port: {admin.metrics_port} is admin.port too")
+    ports = {"metrics_port": admin.metrics_port}
+    if admin.http:
+        ports["port"] = admin.port
+        try:
+            config.system.state_dir.mkdir(parents=True, exist_ok=True)
+            load_or_create_token(state_dir(config).admin_token(admin.token_file))
+        except (TokenError, OSError) as exc:
+            raise UsageError(str(exc)) from None
+    for key, port in ports.items():
+        if not port:
+            continue
         with socket.socket() as probe:
             try:
-                probe.bind(("127.0.0.1", config.admin.port))
+                probe.bind(("127.0.0.1", port))
             except OSError as exc:
-                raise UsageError(f"config admin.port: 127.0.0.1:{config.admin.port} is not "
+                raise UsageError(f"config admin.{key}: 127.0.0.1:{port} is not "
                                  f"free ({exc.strerror})") from None
 
 

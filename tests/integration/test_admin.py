@@ -30,6 +30,7 @@ from cryptoj_actors.strategy.trend import TrendParams, TrendRiskParity
 from cryptoj_actors.system import TradingSystem
 from tests.actors.test_system import HOURS, START, EveryBatchStrategy, config_for
 from tests.conftest import documented_metrics, exposed_metrics, wait_until, window
+from tests.integration.test_cli import free_port
 
 
 @dataclass(frozen=True, config=SECTION)
@@ -198,3 +199,29 @@ def test_resume_over_http_lets_the_strategy_trade_again(aligned_real, tmp_path):
 
 def run_state(state_dir: Path) -> str:
     return (state_dir / "run" / "trading_state.json").read_text()
+
+
+def test_the_metrics_port_serves_metrics_alone_without_a_token(aligned_real, tmp_path):
+    port = free_port()
+    config = config_for(tmp_path, credit_window=1)
+    config = replace(config, admin=replace(config.admin, metrics_port=port))
+    run = RunInfo(run_id="metrics", mode="replay", state_dir=tmp_path, run_dir=tmp_path / "run")
+    system = TradingSystem(config, run, lambda: BarReplaySource(window(aligned_real, START, HOURS)))
+    system.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        endpoint = endpoint_of(tmp_path)
+        wait_until(lambda: requests.get(url + "/metrics", timeout=5).ok, timeout=10)
+        scraped = requests.get(url + "/metrics", timeout=5).text  # no token
+        assert 'cryptoj_info{mode="paper"' in scraped
+        auth = {"Authorization": f"Bearer {endpoint.token}"}
+        admin = requests.get(endpoint.url + "/metrics", headers=auth, timeout=5).text
+        assert exposed_metrics(scraped) == exposed_metrics(admin)
+        # Nothing but metrics there: no status, and a halt does not halt.
+        requests.post(url + "/halt", json={"reason": "from the metrics port"}, timeout=5)
+        assert "trading_state" not in requests.get(url + "/status", timeout=5).text
+        assert not system.rt.halt.is_set()
+    finally:
+        system.stop()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(url + "/metrics", timeout=5)

@@ -4,8 +4,12 @@ never the exit code of a failed ledger cross-check."""
 
 from __future__ import annotations
 
+import socket
+
+import pytest
+
 from cryptoj_actors.cli import operator
-from cryptoj_actors.cli.common import EXIT_CHECK_FAILED, EXIT_UNEXPECTED
+from cryptoj_actors.cli.common import EXIT_CHECK_FAILED, EXIT_UNEXPECTED, EXIT_USAGE
 from cryptoj_actors.cli.main import main
 from cryptoj_actors.report import build
 from tests.integration.test_cli import real_slice  # noqa: F401
@@ -46,3 +50,19 @@ def test_a_failed_cross_check_always_exits_1(real_slice, tmp_path, monkeypatch, 
     assert code == EXIT_CHECK_FAILED == 1
     err = capsys.readouterr().err
     assert "error: cross-check FAILED: buys_within_the_limit" in err
+
+
+@pytest.mark.parametrize("key", ["port", "metrics_port"])
+def test_an_admin_port_in_use_stops_start_up_in_one_line(real_slice, tmp_path, key,  # noqa: F811
+                                                         capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        config = tmp_path / "busy.toml"
+        config.write_text(f"[admin]\n{key} = {port}\n")
+        code = main(["replay", "--config", str(config), "--state-dir", str(tmp_path), "--no-ui",
+                     *map(str, real_slice)])
+    assert code == EXIT_USAGE
+    assert capsys.readouterr().err.splitlines()[-1] == \
+        f"error: config admin.{key}: 127.0.0.1:{port} is not free (Address already in use)"
+    assert not (tmp_path / "runs").exists()
