@@ -322,6 +322,8 @@ class ExchangeServer:
         venue: the simulated account.
         key_name: the CDP key name JWTs must carry.
         public_key: verifies their ES256 signatures.
+        (:attr:`keys` holds every accepted key by name: a rotation adds the
+        new one, then removes the old, as the CDP portal does.)
         candles: product -> candles (dicts in Coinbase's shape), any order.
         public_rate_per_s: public requests a second before a 429 (None: no limit).
         candles_end_now: serve each product's candles shifted, at every
@@ -335,8 +337,7 @@ class ExchangeServer:
         self.candles_end_now = candles_end_now
         self.public_rate_per_s = public_rate_per_s
         self._public_times: list[float] = []  # monotonic times of the last second's requests
-        self.key_name = key_name
-        self.public_key = public_key
+        self.keys = {key_name: public_key}
         self.candles = candles or {}
         #: (method, path under /api/v3/brokerage) -> an answer served verbatim
         #: (recorded replies of the real venue).
@@ -437,13 +438,17 @@ class ExchangeServer:
         token = auth[len("Bearer "):]
         try:
             header = jwt.get_unverified_header(token)
-            claims = jwt.decode(token, self.public_key, algorithms=["ES256"],
+            name = header.get("kid")
+            public_key = self.keys.get(name) if isinstance(name, str) else None
+            if public_key is None:
+                return None
+            claims = jwt.decode(token, public_key, algorithms=["ES256"],
                                 options={"require": ["sub", "iss", "nbf", "exp", "uri"]})
         except jwt.PyJWTError:
             return None
         nonce = header.get("nonce")
         host = h.headers.get("Host", "")
-        good = (header.get("kid") == self.key_name and claims["sub"] == self.key_name
+        good = (claims["sub"] == name
                 and claims["iss"] == "cdp" and 0 < claims["exp"] - claims["nbf"] <= 120
                 and claims["uri"] == f"{method} {host}{path}" and isinstance(nonce, str)
                 and nonce and nonce not in self.nonces)
