@@ -44,8 +44,8 @@ def test_the_scrape_config_passes_promtool_with_a_token_file_in_place(tmp_path: 
     token = tmp_path / "admin.token"
     token.write_text("t\n")
     config = (PROMETHEUS / "prometheus.yml").read_text()
-    assert "/var/lib/cryptoj/admin.token" in config
-    (tmp_path / "prometheus.yml").write_text(config.replace("/var/lib/cryptoj/admin.token",
+    assert "/var/lib/cryptoj/live/admin.token" in config
+    (tmp_path / "prometheus.yml").write_text(config.replace("/var/lib/cryptoj/live/admin.token",
                                                             str(token)))
     shutil.copy(PROMETHEUS / "rules.yml", tmp_path / "rules.yml")
     run_promtool("check", "config", "prometheus.yml", cwd=tmp_path)
