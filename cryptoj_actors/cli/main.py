@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptoj_actors import __version__
-from cryptoj_actors.cli import operator, replay, run, tools
+from cryptoj_actors.cli import operator, optimize, replay, run, tools
 from cryptoj_actors.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_IO,
@@ -36,7 +36,7 @@ from cryptoj_actors.config import DEFAULT_CONFIG_PATH, ConfigError
 from cryptoj_actors.execution.journal import JournalError
 from cryptoj_actors.marketdata.errors import DataError
 
-GROUPS = (run, replay, operator, tools)
+GROUPS = (run, replay, operator, tools, optimize)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

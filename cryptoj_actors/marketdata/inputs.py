@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptoj_actors.clock import iso
-from cryptoj_actors.marketdata.bars.align import align
+from cryptoj_actors.marketdata.bars.align import AlignedBars, align
 from cryptoj_actors.marketdata.bars.series import load_bars
 from cryptoj_actors.marketdata.errors import DataError
 from cryptoj_actors.marketdata.replay import BarReplaySource, stale_products
@@ -29,7 +29,8 @@ class ReplayInputs:
     """``source()`` makes a fresh market source; ``period_ns`` is the time one
     batch covers (ns); ``files`` describes each input (JSON-ready dicts);
     ``notes`` are the defects found, one line each, for the operator;
-    ``bars`` counts the bars replayed (0 for a capture)."""
+    ``bars`` counts the bars replayed (0 for a capture); ``aligned`` holds
+    them (None for a capture), for a sweep's trials to cut windows from."""
 
     source: Callable[[], MarketSource]
     period_ns: int
@@ -37,6 +38,7 @@ class ReplayInputs:
     files: list[dict[str, Any]]
     notes: tuple[str, ...] = field(default=())
     bars: int = 0
+    aligned: AlignedBars | None = None
 
 
 def split_spec(spec: str) -> tuple[str | None, Path]:
@@ -81,4 +83,4 @@ def bar_inputs(specs: Sequence[str], stale_bars: int | None = None) -> ReplayInp
                         period_ns=aligned.interval_ns,
                         products=aligned.products, files=files,
                         notes=(*notes, *aligned.notes),
-                        bars=sum(len(bars) for _, bars in aligned.slices))
+                        bars=sum(len(bars) for _, bars in aligned.slices), aligned=aligned)

@@ -22,6 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("admin",),                                                    # the operator interface's parts
     ("actors",),                                                   # thin shells
     ("system", "ui"),                                              # the assembled system
+    ("research",),                                                 # sweeps of whole replays
     ("cli", "__main__"),                                           # the command line
 )
 MAX_LINES = 500
