@@ -10,6 +10,7 @@ hour), and the process's peak resident memory.
     python scripts/bench.py                 # windows 1 and 16, 3 runs each
     python scripts/bench.py --windows 16 --runs 5 FILE...
     python scripts/bench.py --observe        # the cost of watching: view and live metrics
+    python scripts/bench.py --optimize       # sweep trials a minute on 1 and 2 Ray workers
 
 Figures are medians over the runs; the state directory is a fresh temporary
 folder per run, so the journal starts empty every time. By default the runs
@@ -17,6 +18,11 @@ have no status view, as with ``replay --no-ui`` in a pipe. ``--observe``
 instead compares, at the replay's default window, runs with the live status
 view (rendered at its configured rate into a virtual terminal) and the live
 performance metrics, against runs with neither; runs alternate, A B A B.
+``--optimize`` runs a batch of sweep trials (whole replays of the window,
+each with other strategy spans) on a local Ray of 1 worker, then of 2,
+alternating, ``--runs`` times each, and prints trials a minute, the
+speed-up, and a trial's time against the same replay run standalone in
+this process (Ray's start-up is shown apart, not counted).
 """
 
 from __future__ import annotations
@@ -58,6 +64,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs per window (median shown)")
     parser.add_argument("--observe", action="store_true",
                         help="measure the status view and live metrics against none")
+    parser.add_argument("--optimize", action="store_true",
+                        help="measure sweep trials a minute on 1 and 2 Ray workers")
+    parser.add_argument("--trials", type=int, default=8, help="--optimize: trials a batch")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     missing = [f for f in args.files if not f.is_file()]
@@ -75,6 +84,8 @@ def main() -> int:
 
     if args.observe:
         return _observe(config, aligned, args.runs, bars, batches)
+    if args.optimize:
+        return _optimize(config, aligned, args.runs, args.trials, bars)
 
     table = Table(title=f"Replay of {', '.join(aligned.products)}: {bars:,} bars, "
                         f"{batches:,} batches; files loaded in {load_s:.2f} s; "
@@ -95,6 +106,52 @@ def main() -> int:
     console.print(table)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     console.print(f"peak resident memory of the process: {peak_mib:.0f} MiB")
+    return 0
+
+
+def _optimize(config, aligned, runs: int, trials: int, bars: int) -> int:
+    from cryptoj_actors.research.cluster import RayCluster
+    from cryptoj_actors.research.folds import Window
+    from cryptoj_actors.research.trial import evaluate
+
+    points = [{"strategy.fast_span": 96 + 24 * (i % 7), "strategy.slow_span": 504 + 168 * (i % 3)}
+              for i in range(trials)]
+    whole = Window(0, len(aligned.slices))
+    standalone = statistics.median(evaluate(aligned, config, points[i % trials]).seconds
+                                   for i in range(runs))
+    per_minute: dict[int, list[float]] = {1: [], 2: []}
+    startup: dict[int, list[float]] = {1: [], 2: []}
+    for _ in range(runs):
+        for workers in (1, 2):  # interleaved: 1 2 1 2 ...
+            started = time.perf_counter()
+            cluster = RayCluster(aligned, config, workers=workers)
+            startup[workers].append(time.perf_counter() - started)
+            try:
+                started = time.perf_counter()
+                pending = [cluster.submit(whole, p) for p in points]
+                while pending:
+                    done = cluster.next_done(pending, 60.0)
+                    if done is not None:
+                        cluster.result(done)
+                        pending.remove(done)
+                per_minute[workers].append(trials / (time.perf_counter() - started) * 60)
+            finally:
+                cluster.close()
+    table = Table(title=f"Sweep trials: whole replays of {bars:,} bars; {trials} trials a "
+                        f"batch; median of {runs} batches, 1 and 2 workers interleaved")
+    for column in ("workers", "trials/min", "min", "max", "s a trial", "vs standalone",
+                   "Ray start s"):
+        table.add_column(column, justify="right")
+    for workers, rates in per_minute.items():
+        rate = statistics.median(rates)
+        table.add_row(str(workers), f"{rate:.1f}", f"{min(rates):.1f}", f"{max(rates):.1f}",
+                      f"{60 / rate * workers:.2f}", f"{60 / rate * workers / standalone:.2f}x",
+                      f"{statistics.median(startup[workers]):.1f}")
+    console = Console(width=120)
+    console.print(table)
+    speedup = statistics.median(per_minute[2]) / statistics.median(per_minute[1])
+    console.print(f"speed-up with 2 workers: {speedup:.2f}x; a standalone replay of the same "
+                  f"window in this process: {standalone:.2f} s (median of {runs})")
     return 0
 
 
