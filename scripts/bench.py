@@ -11,6 +11,7 @@ hour), and the process's peak resident memory.
     python scripts/bench.py --windows 16 --runs 5 FILE...
     python scripts/bench.py --observe        # the cost of watching: view and live metrics
     python scripts/bench.py --optimize       # sweep trials a minute on 1 and 2 Ray workers
+    python scripts/bench.py --memory         # peak RSS by the length of the replay
 
 Figures are medians over the runs; the state directory is a fresh temporary
 folder per run, so the journal starts empty every time. By default the runs
@@ -22,7 +23,10 @@ performance metrics, against runs with neither; runs alternate, A B A B.
 each with other strategy spans) on a local Ray of 1 worker, then of 2,
 alternating, ``--runs`` times each, and prints trials a minute, the
 speed-up, and a trial's time against the same replay run standalone in
-this process (Ray's start-up is shown apart, not counted).
+this process (Ray's start-up is shown apart, not counted). ``--memory``
+replays the first 2,500, 5,000, 10,000 hours and the whole window, each in
+a process of its own that reads only those hours (cut into plain CSVs
+first), and prints each one's peak RSS and the slope, KiB an hour.
 """
 
 from __future__ import annotations
@@ -67,8 +71,16 @@ def main() -> int:
     parser.add_argument("--optimize", action="store_true",
                         help="measure sweep trials a minute on 1 and 2 Ray workers")
     parser.add_argument("--trials", type=int, default=8, help="--optimize: trials a batch")
+    parser.add_argument("--memory", action="store_true",
+                        help="measure peak RSS at 2,500, 5,000, 10,000 hours and the whole window")
+    parser.add_argument("--peak-rss-of", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
+    if args.peak_rss_of:  # a child of --memory: replay these files, say the peak
+        aligned = align([load_bars(f) for f in args.files])
+        _replay(load_config(REPO / DEFAULT_CONFIG_PATH), aligned, 16)
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        return 0
     missing = [f for f in args.files if not f.is_file()]
     if missing:
         print(f"error: no such file: {missing[0]} (the recorded data lives in ../shared/data)",
@@ -86,6 +98,8 @@ def main() -> int:
         return _observe(config, aligned, args.runs, bars, batches)
     if args.optimize:
         return _optimize(config, aligned, args.runs, args.trials, bars)
+    if args.memory:
+        return _memory(aligned, args.runs)
 
     table = Table(title=f"Replay of {', '.join(aligned.products)}: {bars:,} bars, "
                         f"{batches:,} batches; files loaded in {load_s:.2f} s; "
@@ -106,6 +120,41 @@ def main() -> int:
     console.print(table)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     console.print(f"peak resident memory of the process: {peak_mib:.0f} MiB")
+    return 0
+
+
+def _memory(aligned, runs: int) -> int:
+    import subprocess
+
+    from cryptoj_actors.marketdata.bars.export import write_plain_csv
+
+    sizes = [n for n in (2_500, 5_000, 10_000) if n < len(aligned.slices)] + [len(aligned.slices)]
+    peaks: dict[int, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for hours in sizes:
+            folder = Path(tmp) / str(hours)
+            folder.mkdir()
+            files = []
+            for product in aligned.products:
+                path = folder / f"{product}_1h.csv"
+                write_plain_csv(path, [b for _, bars in aligned.slices[:hours] for b in bars
+                                       if b.product_id == product])
+                files.append(str(path))
+            kib = [int(subprocess.run(
+                [sys.executable, __file__, "--peak-rss-of", *files], check=True,
+                capture_output=True, text=True).stdout.split()[-1]) for _ in range(runs)]
+            peaks[hours] = statistics.median(kib)
+    table = Table(title=f"Peak RSS of a replay by its length (median of {runs} processes each)")
+    for column in ("hours", "peak RSS MiB", "vs 2,500 h", "KiB an hour since the last"):
+        table.add_column(column, justify="right")
+    first, previous = sizes[0], None
+    for hours in sizes:
+        slope = "" if previous is None else \
+            f"{(peaks[hours] - peaks[previous]) / (hours - previous):.2f}"
+        table.add_row(f"{hours:,}", f"{peaks[hours] / 1024:.1f}",
+                      f"{peaks[hours] / peaks[first]:.2f}x", slope)
+        previous = hours
+    Console(width=120).print(table)
     return 0
 
 

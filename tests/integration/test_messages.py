@@ -12,7 +12,7 @@ from cryptoj_actors.cli.main import _parser
 from tests.integration.test_cli import cli, real_slice  # noqa: F401
 
 COMMANDS = ("run", "replay", "report", "halt", "status", "resume", "record", "download",
-            "doctor")
+            "doctor", "optimize")
 
 
 def test_every_subcommand_has_a_description_and_every_option_a_help():
