@@ -26,7 +26,8 @@ speed-up, and a trial's time against the same replay run standalone in
 this process (Ray's start-up is shown apart, not counted). ``--memory``
 replays the first 2,500, 5,000, 10,000 hours and the whole window, each in
 a process of its own that reads only those hours (cut into plain CSVs
-first), and prints each one's peak RSS and the slope, KiB an hour.
+first), and prints each one's peak RSS (VmHWM, Linux) and the slope, KiB an
+hour.
 """
 
 from __future__ import annotations
@@ -79,7 +80,10 @@ def main() -> int:
     if args.peak_rss_of:  # a child of --memory: replay these files, say the peak
         aligned = align([load_bars(f) for f in args.files])
         _replay(load_config(REPO / DEFAULT_CONFIG_PATH), aligned, 16)
-        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over an exec, so a
+        # child would report its parent's peak if that was higher.
+        with open("/proc/self/status") as status:
+            print(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
         return 0
     missing = [f for f in args.files if not f.is_file()]
     if missing:
