@@ -415,17 +415,25 @@ def load_config(path: Path | None) -> Config:
     """
     if path is None:
         return Config()
+    return parse_config(read_toml(path), source=str(path))
+
+
+def read_toml(path: Path, kind: str = "config") -> dict[str, Any]:
+    """The TOML document in ``path``; ``kind`` begins the messages.
+
+    Raises:
+        ConfigError: the file cannot be read, or is not TOML (or not UTF-8).
+    """
     try:
         with open(path, "rb") as fh:
-            data = tomllib.load(fh)
+            return tomllib.load(fh)
     except OSError as exc:
-        raise ConfigError(f"config {path}: cannot read: {exc.strerror}") from None
+        raise ConfigError(f"{kind} {path}: cannot read: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config {path}: not valid TOML: {exc}") from None
+        raise ConfigError(f"{kind} {path}: not valid TOML: {exc}") from None
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"config {path}: not valid TOML: not UTF-8 text ({exc.reason} "
+        raise ConfigError(f"{kind} {path}: not valid TOML: not UTF-8 text ({exc.reason} "
                           f"at byte {exc.start})") from None
-    return parse_config(data, source=str(path))
 
 
 def parse_config(data: Mapping[str, Any], source: str = "<inline>") -> Config:

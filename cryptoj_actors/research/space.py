@@ -18,7 +18,6 @@ becomes a ``Decimal`` of the same digits.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import fields, replace
 from decimal import Decimal
@@ -28,7 +27,7 @@ from typing import Any
 import optuna
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from cryptoj_actors.config import Config, RiskConfig
+from cryptoj_actors.config import Config, ConfigError, RiskConfig, read_toml
 
 Number = int | float
 Choice = bool | int | float | str
@@ -175,12 +174,9 @@ class SearchSpace:
                 is malformed (the message names the key).
         """
         try:
-            with open(path, "rb") as fh:
-                data = tomllib.load(fh)
-        except OSError as exc:
-            raise SpaceError(f"space {path}: cannot read: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise SpaceError(f"space {path}: not valid TOML: {exc}") from None
+            data = read_toml(path, "space")
+        except ConfigError as exc:
+            raise SpaceError(str(exc)) from None
         try:
             dimensions = _dimensions(data)
         except SpaceError as exc:

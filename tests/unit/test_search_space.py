@@ -14,7 +14,7 @@ from cryptoj_actors.research.space import Choices, Range, SearchSpace, SpaceErro
 
 def space_file(tmp_path, text: str):
     path = tmp_path / "space.toml"
-    path.write_text(text)
+    path.write_bytes(text.encode("utf-8", "surrogateescape"))
     return path
 
 
@@ -37,6 +37,7 @@ def test_a_space_file_names_strategy_parameters_and_risk_limits(tmp_path):
     ("[portfolio]\nstarting_cash = { low = 1, high = 2 }\n", "portfolio: not a table"),
     ("", "names no parameter"),
     ("[strategy.params\n", "not valid TOML"),
+    ("\udcff", "not UTF-8 text"),
 ])
 def test_a_bad_space_is_refused_in_one_line_naming_the_key(tmp_path, text, said):
     with pytest.raises(SpaceError, match="^space .*space.toml: ") as error:
