@@ -422,8 +422,7 @@ def read_toml(path: Path, kind: str = "config") -> dict[str, Any]:
     """The TOML document in ``path``; ``kind`` begins the messages.
 
     Raises:
-        ConfigError: the file cannot be read, or is not TOML (or not UTF-8).
-    """
+        ConfigError: the file cannot be read, or is not TOML (or not UTF-8)."""
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)

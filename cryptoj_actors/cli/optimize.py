@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import (
@@ -37,6 +37,12 @@ from cryptoj_actors.cli.common import (
 )
 from cryptoj_actors.config import Config, ConfigError
 from cryptoj_actors.marketdata.inputs import bar_inputs
+
+if TYPE_CHECKING:  # imported for real only when the command runs
+    from cryptoj_actors.research.cluster import RayCluster
+    from cryptoj_actors.research.folds import Fold
+    from cryptoj_actors.research.space import SearchSpace
+    from cryptoj_actors.research.sweep import Outcome, Row, Settings
 
 OBJECTIVE_NAMES = ("sharpe", "sortino", "calmar", "return")
 
@@ -145,8 +151,8 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         cluster.close()
 
 
-def _sweep(settings: Any, space: Any, windows: list, folder: Path, cluster: Any,
-           fingerprint: str) -> int:
+def _sweep(settings: Settings, space: SearchSpace, windows: list[Fold], folder: Path,
+           cluster: RayCluster, fingerprint: str) -> int:
     from cryptoj_actors.research.results import table, write_plot, write_tables
     from cryptoj_actors.research.sweep import (
         Sweep,
@@ -156,14 +162,14 @@ def _sweep(settings: Any, space: Any, windows: list, folder: Path, cluster: Any,
     )
 
     parameters = list(space.dimensions)
-    rows: list = []
+    rows: list[Row] = []
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("best {task.fields[best]}"), TimeRemainingColumn(),
                   console=console, transient=False) as progress:
         tasks: dict[tuple[int, str], TaskID] = {}
 
-        def on_row(row: Any) -> None:
+        def on_row(row: Row) -> None:
             rows.append(row)
             key = (row.fold, row.sample)
             if key not in tasks:
@@ -205,7 +211,7 @@ def _sweep(settings: Any, space: Any, windows: list, folder: Path, cluster: Any,
     return EXIT_OK
 
 
-def _print_ranking(outcome: Any, parameters: list[str], settings: Any) -> None:
+def _print_ranking(outcome: Outcome, parameters: list[str], settings: Settings) -> None:
     judged = any(r.sample == "out" for r in outcome.rows)
     title = (f"parameter sets by out-of-sample {settings.objective}" if judged
              else f"trials by {settings.objective}")
