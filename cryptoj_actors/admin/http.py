@@ -67,6 +67,10 @@ LOOPBACK = "127.0.0.1"
 MAX_BODY_BYTES = 4096
 #: Seconds between two dashboard documents on ``/events``.
 EVENTS_INTERVAL_S = 0.5
+#: Seconds between the server's looks at a shutdown request: a stop waits up
+#: to this long (the standard library's 0.5 s added half a second to every
+#: replay's end; an idle look costs nothing worth counting).
+SHUTDOWN_POLL_S = 0.02
 WEB = files("cryptoj_actors.admin") / "web"
 #: path -> (file, content type). plotly.js is the plotly package's own copy:
 #: the dashboard works with no internet.
@@ -136,7 +140,8 @@ class AdminServer:
         self._server = _Server((LOOPBACK, port), Handler, rt)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever,
-                                        name="admin-http", daemon=True)
+                                        args=(SHUTDOWN_POLL_S,), name="admin-http",
+                                        daemon=True)
 
     @property
     def url(self) -> str:
