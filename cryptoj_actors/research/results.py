@@ -33,6 +33,7 @@ def table(rows: Sequence[Row], parameters: Sequence[str], objective: str) -> lis
         result: TrialResult | None = row.result
         for column in RESULT_COLUMNS:
             record[column] = getattr(result, column) if result is not None else None
+        record["reused"] = row.reused
         record["error"] = row.error
         records.append(record)
     return records

@@ -37,6 +37,9 @@ SAMPLERS = ("tpe", "random", "grid")
 #: The trial attribute that says a trial was told: one without it was
 #: running when the sweep stopped.
 OUTCOME = "outcome"
+#: The trial attribute that keeps its point as the space gave it (Optuna's
+#: own copy of a stepped float is not rounded to the step).
+POINT = "point"
 #: Out-of-sample below this share of in-sample (on average) is the
 #: overfitting warning; so is a positive in-sample mean judged negative.
 OVERFIT_SHARE = 0.5
@@ -80,7 +83,8 @@ class Row:
     """One replay of the sweep: ``sample`` is ``in`` (a tuning trial) or
     ``out`` (a tuned point judged on the next window); ``trial`` is the
     in-sample trial's number in its fold; ``value`` the objective (None:
-    undefined, or the trial failed with ``error``)."""
+    undefined, or the trial failed with ``error``); ``reused``: a point
+    asked again, given its earlier result instead of a second replay."""
 
     fold: int
     sample: str
@@ -90,6 +94,7 @@ class Row:
     result: TrialResult | None
     error: str = ""
     in_sample: float | None = None  # an ``out`` row: its point's in-sample value
+    reused: bool = False
 
 
 @dataclass
@@ -202,7 +207,15 @@ class Sweep:
             while len(pending) < self.cluster.slots and len(rows) + len(pending) < wanted:
                 trial = study.ask()
                 params = self.space.suggest(trial)
+                known = next((r.result for r in rows if r.params == params and r.result), None)
+                if known is not None:  # a replay is deterministic: the same point, the same result
+                    row = self._record(fold, study, trial, params, known, reused=True)
+                    rows.append(row)
+                    self.on_row(row)
+                    continue
                 pending[self.cluster.submit(fold.in_sample, params)] = (trial, params)
+            if not pending:
+                continue
             done = self._next_done(pending)
             trial, params = pending.pop(done)
             row = self._told(fold, study, trial, params, done)
@@ -232,15 +245,21 @@ class Sweep:
             trial.set_user_attr(OUTCOME, f"error: {exc}")
             study.tell(trial, state=TrialState.FAIL)
             return Row(fold.number, "in", trial.number, params, None, None, str(exc))
+        return self._record(fold, study, trial, params, result)
+
+    def _record(self, fold: Fold, study: optuna.Study, trial: optuna.Trial,
+                params: dict[str, Any], result: TrialResult, reused: bool = False) -> Row:
         value = result.objective(self.settings.objective)
-        trial.set_user_attr(OUTCOME, result.status)
+        trial.set_user_attr(POINT, params)
         trial.set_user_attr("result", result.as_dict())
+        trial.set_user_attr("reused", reused)
+        trial.set_user_attr(OUTCOME, result.status)
         if value is None or math.isnan(value):
             study.tell(trial, state=TrialState.FAIL)
             value = None
         else:
             study.tell(trial, value)
-        return Row(fold.number, "in", trial.number, params, value, result)
+        return Row(fold.number, "in", trial.number, params, value, result, reused=reused)
 
     def _row_of(self, fold: Fold, trial: optuna.trial.FrozenTrial) -> Row:
         """A trial an earlier (interrupted) sweep finished."""
@@ -248,8 +267,8 @@ class Sweep:
         result = TrialResult(**kept) if kept else None
         error = trial.user_attrs[OUTCOME] if result is None else ""
         value = trial.value if trial.state is TrialState.COMPLETE else None
-        return Row(fold.number, "in", trial.number, dict(trial.params), value, result,
-                   error.removeprefix("error: "))
+        return Row(fold.number, "in", trial.number, point_of(trial), value, result,
+                   error.removeprefix("error: "), reused=trial.user_attrs.get("reused", False))
 
     # --- out-of-sample -----------------------------------------------------------------
 
@@ -258,13 +277,13 @@ class Sweep:
             TrialState.COMPLETE,))), key=lambda t: (-t.value, t.number))
         chosen, seen = [], set()
         for trial in best:
-            key = tuple(sorted(trial.params.items()))
+            key = tuple(sorted(point_of(trial).items()))
             if key not in seen:
                 seen.add(key)
                 chosen.append(trial)
             if len(chosen) == self.settings.top:
                 break
-        pending = {self.cluster.submit(fold.out_of_sample, dict(t.params)): t for t in chosen}
+        pending = {self.cluster.submit(fold.out_of_sample, point_of(t)): t for t in chosen}
         rows = []
         while pending:
             done = self._next_done(pending)
@@ -272,14 +291,19 @@ class Sweep:
             try:
                 result = self.cluster.result(done)
                 value = result.objective(self.settings.objective)
-                row = Row(fold.number, "out", trial.number, dict(trial.params), value, result,
+                row = Row(fold.number, "out", trial.number, point_of(trial), value, result,
                           in_sample=trial.value)
             except Exception as exc:  # noqa: BLE001 - as in _told
-                row = Row(fold.number, "out", trial.number, dict(trial.params), None, None,
+                row = Row(fold.number, "out", trial.number, point_of(trial), None, None,
                           str(exc), in_sample=trial.value)
             rows.append(row)
             self.on_row(row)
         return sorted(rows, key=lambda r: r.trial)
+
+
+def point_of(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """A told trial's point as the space gave it."""
+    return dict(trial.user_attrs.get(POINT, trial.params))
 
 
 def storage_url(folder: Path) -> str:

@@ -1,15 +1,20 @@
-"""The search space of a sweep, and its walk-forward windows."""
+"""The search space of a sweep, its walk-forward windows, and the sweep's
+bookkeeping driven in this process."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import optuna
 import pytest
 
-from cryptoj_actors.config import Config
+from cryptoj_actors.config import Config, StrategyConfig
 from cryptoj_actors.research.folds import folds
 from cryptoj_actors.research.space import Choices, Range, SearchSpace, SpaceError, apply
+from cryptoj_actors.research.sweep import Settings, Sweep, storage_url
+from cryptoj_actors.research.trial import evaluate
+from tests.conftest import window
 
 
 def space_file(tmp_path, text: str):
@@ -73,3 +78,43 @@ def test_walk_forward_folds_tune_on_one_stretch_and_judge_on_the_next():
     assert (whole.in_sample.start, whole.in_sample.stop, whole.out_of_sample) == (0, 100, None)
     with pytest.raises(ValueError, match="fewer than the 700 a window needs"):
         folds(2_000, 3, min_batches=700)
+
+
+class InProcessCluster:
+    """The sweep's cluster interface, one trial at a time in this process:
+    real replays, counted."""
+
+    slots = 1
+
+    def __init__(self, aligned, config) -> None:
+        self.aligned, self.config = aligned, config
+        self.replays: list[dict] = []
+        self._results: dict[int, object] = {}
+
+    def submit(self, window, params):
+        self.replays.append(dict(params))
+        ref = len(self.replays)
+        self._results[ref] = evaluate(window.of(self.aligned), self.config, params)
+        return ref
+
+    def next_done(self, pending, timeout_s):
+        return pending[0]
+
+    def result(self, ref):
+        return self._results.pop(ref)
+
+
+def test_a_point_asked_again_takes_its_result_instead_of_a_second_replay(aligned_real,
+                                                                          tmp_path):
+    cut = window(aligned_real, "2017-10-15T00:00:00", 300)
+    config = replace(Config(), strategy=StrategyConfig(params={
+        "fast_span": 12, "slow_span": 48, "vol_span": 24})).with_state_dir(tmp_path)
+    space = SearchSpace({"strategy.rebalance_threshold": Choices(choices=[0.015])})
+    cluster = InProcessCluster(cut, config)
+    sweep = Sweep(Settings("return", trials=3, folds=0), space, folds(300, 0),
+                  storage_url(tmp_path), "fingerprint", cluster)
+    rows = sweep.run().rows
+    assert len(cluster.replays) == 1  # one point, one replay
+    assert [r.reused for r in rows] == [False, True, True]
+    assert len({r.value for r in rows}) == 1 and rows[0].value is not None
+    assert rows[0].result.trades > 0
