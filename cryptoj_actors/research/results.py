@@ -9,6 +9,7 @@ import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 
+import plotly.colors
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -72,13 +73,14 @@ def write_plot(folder: Path, records: list[dict], parameters: Sequence[str],
     figure = make_subplots(rows=1, cols=len(parameters), shared_yaxes=True,
                            subplot_titles=list(parameters))
     folds = sorted({r["fold"] for r in records})
+    palette = plotly.colors.qualitative.Plotly  # one colour a fold, the same in every panel
     for fold in folds:
         tried = [r for r in records if r["fold"] == fold and r["sample"] == "in"
                  and r[objective] is not None]
         for col, name in enumerate(parameters, start=1):
             figure.add_trace(go.Scatter(
                 x=[r[name] for r in tried], y=[r[objective] for r in tried], mode="markers",
-                name=f"fold {fold}", legendgroup=f"fold {fold}", showlegend=col == 1,
+                marker={"color": palette[(fold - 1) % len(palette)]}, name=f"fold {fold}", legendgroup=f"fold {fold}", showlegend=col == 1,
                 text=[f"trial {r['trial']}" for r in tried]), row=1, col=col)
     figure.update_yaxes(title_text=objective, row=1, col=1)
     figure.update_layout(title=f"{objective} by parameter (in-sample trials)",

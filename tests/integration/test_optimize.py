@@ -16,6 +16,7 @@ import pytest
 
 from cryptoj_actors.research.folds import folds
 from tests.conftest import REPO, wait_until
+from tests.integration.conftest import screenshot
 from tests.integration.test_cli import cli, run_dir_of, write_plain_csv
 
 SPACE = ('[strategy.params]\nfast_span = { low = 96, high = 240, step = 24 }\n'
@@ -32,7 +33,7 @@ def rows(folder: Path) -> list[dict[str, str]]:
 
 @pytest.mark.slow
 def test_a_walk_forward_sweep_resumes_and_its_best_point_replays_the_same(
-        aligned_real, cdd_files, tmp_path):
+        aligned_real, cdd_files, tmp_path, browser):
     space = tmp_path / "space.toml"
     space.write_text(SPACE)
     state = tmp_path / "state"
@@ -65,7 +66,20 @@ def test_a_walk_forward_sweep_resumes_and_its_best_point_replays_the_same(
         assert row in final
     assert "parameter sets by out-of-sample sharpe" in resumed.stdout
     assert "in-sample mean sharpe" in resumed.stdout and "gap" in resumed.stdout
-    assert (folder / "objective.html").read_text().count("fold 1") >= 1
+    page = browser.new_page(viewport={"width": 1200, "height": 500})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("request", lambda r: None if r.url.startswith(("file:", "data:"))
+            else errors.append(f"a request left the page: {r.url}"))
+    page.goto((folder / "objective.html").as_uri())
+    page.wait_for_selector(".scatterlayer .trace")
+    # a panel a parameter, a trace a fold in each, one colour a fold in every panel
+    colours = page.evaluate("""() => [...document.querySelectorAll('.scatterlayer .trace')]
+        .map(t => t.querySelector('.point').style.fill)""")
+    assert len(colours) == 4 and colours[0] == colours[2] != colours[1] == colours[3], colours
+    screenshot(page, tmp_path, "objective.png")
+    page.close()
+    assert errors == []
 
     # The best out-of-sample point, replayed by `replay` on its window alone.
     best = max(outside, key=lambda r: float(r["sharpe"]))
