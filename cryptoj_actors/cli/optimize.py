@@ -131,8 +131,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         windows = folds(len(aligned.slices), args.folds, warmup_bars(strategy) + 2)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    settings = Settings(args.objective, args.trials, args.folds, args.top, args.sampler,
-                        args.seed)
+    settings = Settings(args.objective, args.trials, args.top, args.sampler, args.seed)
     folder = state_dir(config).path / "optimize" / args.name
     folder.mkdir(parents=True, exist_ok=True)
     for fold in windows:

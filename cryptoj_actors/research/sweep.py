@@ -68,11 +68,11 @@ STOP_POLL_S = 0.25
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """``trials`` per fold; ``top``: the best in-sample points judged out-of-sample."""
+    """``trials`` per fold; ``top``: the best in-sample points judged out-of-sample
+    (the folds themselves are :class:`Sweep`'s)."""
 
     objective: str
     trials: int
-    folds: int
     top: int = 3
     sampler: str = "tpe"
     seed: int = 0

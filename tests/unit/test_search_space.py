@@ -111,7 +111,7 @@ def test_a_point_asked_again_takes_its_result_instead_of_a_second_replay(aligned
         "fast_span": 12, "slow_span": 48, "vol_span": 24})).with_state_dir(tmp_path)
     space = SearchSpace({"strategy.rebalance_threshold": Choices(choices=[0.015])})
     cluster = InProcessCluster(cut, config)
-    sweep = Sweep(Settings("return", trials=3, folds=0), space, folds(300, 0),
+    sweep = Sweep(Settings("return", trials=3), space, folds(300, 0),
                   storage_url(tmp_path), "fingerprint", cluster)
     rows = sweep.run().rows
     assert len(cluster.replays) == 1  # one point, one replay
