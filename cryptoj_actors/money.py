@@ -33,13 +33,13 @@ def to_decimal(value: object, what: str = "value") -> Decimal:
             range (its magnitude is not within 1e-30 .. 1e30: no price, size
             or balance is, and the ledger's arithmetic must not overflow).
     """
-    if isinstance(value, Decimal):
-        result = value
-    elif isinstance(value, (str, int)) and not isinstance(value, bool):
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
         try:
-            result = Decimal(value.strip() if isinstance(value, str) else value)
+            result = Decimal(value)  # surrounding whitespace is allowed, as Decimal allows
         except InvalidOperation:
             raise ValueError(f"{what} is not a number: {value!r}") from None
+    elif isinstance(value, Decimal):
+        result = value
     else:
         raise ValueError(f"{what} must be a decimal string or an integer, "
                          f"not {type(value).__name__}")

@@ -176,3 +176,24 @@ def test_a_frame_of_invalid_utf8_is_counted_and_skipped(frames):
     assert m.on_frame(b'{"channel": "l2_data\xff\xfe", "events": []}', 10**9) is \
         FrameOutcome.INVALID
     assert m.counts["not_json"] == 1 and all(b.valid for b in m.books.values())
+
+
+@pytest.mark.parametrize(("price", "size", "named"), [
+    ("abc", "1", "price_level"), (100.5, "1", "price_level"), ("100", "NaN", "new_quantity"),
+    ("100", True, "new_quantity"), ("100", None, "new_quantity"),
+])
+def test_level_texts_parsed_before_do_not_let_a_bad_level_through(frames, price, size, named):
+    # Level2 prices and sizes are parsed through a cache of texts seen before:
+    # a valid text in it must not make a bad value (of another type) pass.
+    m = market()
+    feed(m, frames)
+    bad = {"channel": "l2_data", "timestamp": "2026-09-30T02:40:00Z", "events": [{
+        "type": "update", "product_id": "BTC-USD", "updates": [
+            {"side": "bid", "price_level": "100", "new_quantity": "1"},
+            {"side": "bid", "price_level": price, "new_quantity": size}]}]}
+    with pytest.raises(at.FrameError, match=named) as raised:
+        at.book_events(at.parse_frame(json.dumps(bad)))
+    assert raised.value.kind == "bad_value"
+    same = at.book_events(at.parse_frame(json.dumps({**bad, "events": [{
+        **bad["events"][0], "updates": bad["events"][0]["updates"][:1]}]})))
+    assert same[0].changes == [("bid", D(100), D(1))]

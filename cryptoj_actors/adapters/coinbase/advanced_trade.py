@@ -27,6 +27,7 @@ it by.
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from typing import Any
 
@@ -110,11 +111,31 @@ def _text(item: dict[str, Any], key: str) -> str:
 
 
 def _decimal(item: dict[str, Any], key: str) -> Decimal:
-    value = _field(item, key)
+    return _number(_field(item, key), key)
+
+
+def _number(value: object, key: str) -> Decimal:
     try:
         return to_decimal(value, key)
     except ValueError as exc:
         raise FrameError("bad_value", str(exc)) from None
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _level_text(text: str) -> Decimal:
+    return to_decimal(text)
+
+
+def _level_number(value: object, key: str) -> Decimal:
+    """:func:`_number` for a level2 price or size. A book's updates come back
+    to the same prices and sizes again and again, and a cached text costs a
+    fraction of parsing it; the cache is bounded (least recently used)."""
+    if type(value) is str:
+        try:
+            return _level_text(value)
+        except ValueError:
+            pass  # refused below, naming the field
+    return _number(value, key)
 
 
 def product_ids(frame: Frame) -> set[str]:
@@ -137,11 +158,16 @@ def book_events(frame: Frame) -> list[BookEvent]:
         product_id = _text(event, "product_id")
         changes = []
         newest = frame.timestamp_ns
+        # The live feed's hottest loop (tens of changes a frame): the fields
+        # are read directly, and looked at one by one only when one is bad.
         for u in _items(event, "updates"):
-            side = _text(u, "side")
-            if side not in ("bid", "offer"):
+            try:
+                side, price, size = u["side"], u["price_level"], u["new_quantity"]
+            except KeyError as exc:
+                raise FrameError("missing_field", f"no {exc.args[0]}") from None
+            if side != "bid" and side != "offer":
                 raise FrameError("bad_value", f"side {side!r}")
-            price, size = _decimal(u, "price_level"), _decimal(u, "new_quantity")
+            price, size = _level_number(price, "price_level"), _level_number(size, "new_quantity")
             if price <= 0 or size < 0:
                 raise FrameError("bad_value", f"level {price} x {size}")
             changes.append((side, price, size))
