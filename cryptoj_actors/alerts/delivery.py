@@ -19,8 +19,6 @@ import queue
 import threading
 from collections.abc import Sequence
 
-import apprise
-
 from cryptoj_actors.alerts.rules import Alert
 from cryptoj_actors.backoff import Backoff
 from cryptoj_actors.config import AlertsConfig
@@ -34,6 +32,10 @@ QUEUE_LIMIT = 1000
 
 class _Channel:
     def __init__(self, number: int, url: str) -> None:
+        # Imported here: apprise takes a tenth of a second to import, and
+        # a system without alert URLs (every replay) has no channel.
+        import apprise
+
         self.name = f"channel {number} ({url.split('://', 1)[0]})"
         self.apprise = apprise.Apprise()
         if not self.apprise.add(url):  # the config checked it: only a library change lands here

@@ -21,7 +21,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from cryptoj_actors.report import html, interactive
+from cryptoj_actors.report import html
 from cryptoj_actors.report.analysis import (
     Breakdown,
     Mark,
@@ -120,6 +120,10 @@ def render_run(run_dir: Path, console: Console, *, write_html: bool = False) -> 
 def _write_html(files: RunDir, report: dict[str, Any], products: dict[str, Breakdown],
                 exits: dict[str, Breakdown], grid: dict[int, dict[int, float]],
                 marks: list[Mark], trades: list[Trade]) -> Path:
+    # Only `report --html` draws with plotly, whose import takes a tenth of a
+    # second that every replay would otherwise pay.
+    from cryptoj_actors.report import interactive
+
     perf = report["performance"]
     metrics = [
         ("Start / end", f"{report['run']['start']} / {report['run']['end']}"),
