@@ -42,6 +42,7 @@ from cryptoj_actors.marketdata.inputs import ReplayInputs, bar_inputs
 from cryptoj_actors.model import Bar
 from cryptoj_actors.portfolio.recovery import journal_summary
 from cryptoj_actors.report.build import report_writer
+from cryptoj_actors.report.plot_worker import PlotWorker
 from cryptoj_actors.report.table import print_report
 from cryptoj_actors.runtime import RunInfo
 from cryptoj_actors.state.candles import CandleCache, CandleCacheError
@@ -232,6 +233,12 @@ def _write_inputs(run: RunInfo, cached: dict[str, list[Bar]], interval_s: int) -
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    # Started first: its process imports matplotlib while this one replays.
+    with PlotWorker() as plots:
+        return _replay(args, plots)
+
+
+def _replay(args: argparse.Namespace, plots: PlotWorker) -> int:
     manifest = _resume(args) if args.resume else None
     if manifest is None and not args.files and not args.products:
         raise UsageError("replay needs at least one FILE (or --products, or --resume RUN_DIR)")
@@ -269,7 +276,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     _say_warmup(strategy, inputs)
     system = TradingSystem(config, run, inputs.source, strategy=strategy)
     system.rt.write_report = report_writer(run.run_dir, config, inputs.period_ns,
-                                           inputs.products, inputs.files)
+                                           inputs.products, inputs.files, plots=plots)
     started = time.perf_counter()
     system.start()
     interrupted: signal.Signals | None = None

@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from decimal import Decimal, localcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptoj_actors.clock import iso
 from cryptoj_actors.config import Config
@@ -40,9 +40,10 @@ from cryptoj_actors.execution.paper import ASSUMPTIONS
 from cryptoj_actors.money import LEDGER_CONTEXT, ZERO
 from cryptoj_actors.portfolio.reconcile import BalanceDifference
 from cryptoj_actors.report.files import (
+    EquityCurve,
+    draw_equity_png,
     performance_dict,
     write_equity_csv,
-    write_equity_png,
     write_report_json,
     write_trades_csv,
 )
@@ -55,7 +56,8 @@ from cryptoj_actors.report.metrics import (
 from cryptoj_actors.report.results import RunResults
 from cryptoj_actors.state.layout import RunDir
 
-#: The cross-checks that hold exactly unless the ledger is wrong.
+if TYPE_CHECKING:
+    from cryptoj_actors.report.plot_worker import PlotWorker
 
 METRIC_NOTES = (
     "returns are simple returns of the equity curve, one per market batch",
@@ -164,16 +166,27 @@ def build_report(*, results: RunResults, config: Config, interval_ns: int,
     }
 
 
-def write_run(run_dir: Path, report: Mapping[str, Any], results: RunResults) -> list[Path]:
-    """Write ``report.json``, ``trades.csv``, ``equity.csv``, ``equity.png``."""
+def write_run(run_dir: Path, report: Mapping[str, Any], results: RunResults,
+              plots: PlotWorker | None = None) -> list[Path]:
+    """Write ``report.json``, ``trades.csv``, ``equity.csv``, ``equity.png``;
+    the plot in ``plots``'s process while the others are written, if given.
+
+    Raises:
+        OSError: a file cannot be written.
+    """
     run_dir.mkdir(parents=True, exist_ok=True)
     files = RunDir(run_dir)
     paths = [files.report_json, files.trades_csv, files.equity_csv, files.equity_png]
+    curve = EquityCurve.of(results.portfolio.equity)
+    title = f"Equity and drawdown: {', '.join(report['run']['products'])}"
+    drawn = plots.submit(paths[3], curve, title) if plots is not None else None
     write_report_json(paths[0], report)
     write_trades_csv(paths[1], results.portfolio.trades)
     write_equity_csv(paths[2], results.portfolio.equity)
-    products = ", ".join(report["run"]["products"])
-    write_equity_png(paths[3], results.portfolio.equity, f"Equity and drawdown: {products}")
+    if drawn is None:
+        draw_equity_png(paths[3], curve, title)
+    else:
+        drawn.result()
     return paths
 
 
@@ -267,15 +280,16 @@ def _config_echo(config: Config) -> dict[str, Any]:
 
 
 def report_writer(run_dir: Path, config: Config, interval_ns: int, products: Sequence[str],
-                  inputs: list[dict[str, Any]], trading: str = "PAPER"
+                  inputs: list[dict[str, Any]], trading: str = "PAPER",
+                  plots: PlotWorker | None = None,
                   ) -> Callable[[RunResults], tuple[dict[str, Any], list[Path]]]:
     """Builds and writes a run's report from its results, as they stand (at
     the end, or on the admin interface's ``POST /report`` while it runs):
-    the report and the files written."""
+    the report and the files written (the plot by ``plots``, if given)."""
 
     def write(results: RunResults) -> tuple[dict[str, Any], list[Path]]:
         report = build_report(results=results, config=config, interval_ns=interval_ns,
                               products=products, inputs=inputs, trading=trading)
-        return report, write_run(run_dir, report, results)
+        return report, write_run(run_dir, report, results, plots)
 
     return write

@@ -233,8 +233,30 @@ def _six_decimals(value: float) -> str:
 # --- PNG ----------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class EquityCurve:
+    """What ``equity.png`` shows, as plain numbers (a worker process takes it
+    as it is): the points' times (ns since the epoch, UTC), equity (quote,
+    as floats: a plot needs no more) and drawdown (percent, <= 0)."""
+
+    times_ns: tuple[int, ...]
+    equity: tuple[float, ...]
+    drawdown_pct: tuple[float, ...]
+
+    @classmethod
+    def of(cls, points: Sequence[EquityPoint]) -> EquityCurve:
+        return cls(times_ns=tuple(p.time_ns for p in points),
+                   equity=tuple(float(p.equity) for p in points),
+                   drawdown_pct=tuple(d * 100.0 for d in drawdown_series(points)))
+
+
 def write_equity_png(path: Path, points: Sequence[EquityPoint], title: str) -> None:
-    """Plot the equity curve (quote) over the drawdown (percent, filled); 1200x700 px.
+    """Plot the equity curve (quote) over the drawdown (percent, filled); 1200x700 px."""
+    draw_equity_png(path, EquityCurve.of(points), title)
+
+
+def draw_equity_png(path: Path, curve: EquityCurve, title: str) -> None:
+    """Write ``curve`` as ``equity.png`` (see :func:`write_equity_png`).
 
     Uses a :class:`matplotlib.figure.Figure` with the Agg canvas directly, so
     it works headless and never touches ``pyplot``'s global state or backend.
@@ -250,10 +272,10 @@ def write_equity_png(path: Path, points: Sequence[EquityPoint], title: str) -> N
         2, 1, sharex=True, gridspec_kw={"height_ratios": (3, 1), "hspace": 0.08}
     )
     fig.suptitle(title)
-    if points:
-        times = np.array([p.time_ns for p in points], dtype="datetime64[ns]")
-        equity = np.array([float(p.equity) for p in points])
-        drawdown = np.array(drawdown_series(points)) * 100.0
+    if curve.times_ns:
+        times = np.array(curve.times_ns, dtype="datetime64[ns]")
+        equity = np.array(curve.equity)
+        drawdown = np.array(curve.drawdown_pct)
         ax_equity.plot(times, equity, color="tab:blue", linewidth=1.0)
         ax_drawdown.fill_between(times, drawdown, 0.0, color="tab:red", alpha=0.4, linewidth=0)
         ax_drawdown.plot(times, drawdown, color="tab:red", linewidth=0.6)
