@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import datetime, timezone
 
 NS_PER_SECOND = 1_000_000_000
@@ -15,7 +16,8 @@ YEAR_NS = 36525 * NS_PER_DAY // 100
 def iso(ts_ns: int) -> str:
     """``2019-10-17T09:00:00Z``; sub-second digits only when there are any."""
     seconds, rem = divmod(ts_ns, NS_PER_SECOND)
-    text = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    # time's C calls, not a datetime: a third of the cost, and reports write it per row.
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
     if rem:
         text += f".{rem:09d}".rstrip("0")
     return text + "Z"

@@ -192,23 +192,37 @@ def write_equity_csv(path: Path, points: Sequence[EquityPoint]) -> None:
     marked = bool(points) and bool(points[0].marks)
     writer.writerow((*EQUITY_HEADER, *(f"weight_{p}" for p in products),
                      *(f"mark_{p}" for p in products if marked)))
+    # Cash, PnL, fees and the weights stay the same from hour to hour while
+    # nothing trades: a column whose value equals the row above's reuses its
+    # text (both texts depend on the value alone, not on how a Decimal spells
+    # it; equality costs far less than formatting, or than a first hash).
+    columns = 6 + len(products)
+    last_values: list[Decimal | None] = [None] * columns
+    last_texts = [""] * columns
+    formats = (fmt,) * 5 + (_fraction,) * (1 + len(products))
+
+    def texts(values: tuple[Decimal, ...]) -> list[str]:
+        for i, value in enumerate(values):
+            if value != last_values[i]:
+                last_values[i] = value
+                last_texts[i] = formats[i](value)
+        return last_texts
+
     for point, drawdown in zip(points, drawdowns):
         if [product for product, _ in point.weights] != products:
             raise ValueError(
                 f"point at {iso(point.time_ns)} has weights for "
                 f"{[product for product, _ in point.weights]}, expected {products}"
             )
+        amounts = texts((point.equity, point.cash, point.realized_pnl, point.unrealized_pnl,
+                         point.fees, point.gross_exposure,
+                         *(weight for _, weight in point.weights)))
         writer.writerow(
             (
                 iso(point.time_ns),
-                fmt(point.equity),
-                fmt(point.cash),
-                fmt(point.realized_pnl),
-                fmt(point.unrealized_pnl),
-                fmt(point.fees),
-                _fraction(point.gross_exposure),
+                *amounts[:6],
                 _six_decimals(drawdown),
-                *(_fraction(weight) for _, weight in point.weights),
+                *amounts[6:],
                 *(("" if price is None else str(price) for _, price in point.marks)
                   if marked else ()),
             )
