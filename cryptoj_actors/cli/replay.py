@@ -4,13 +4,19 @@ then the report; ``replay --resume RUN_DIR`` finishes a killed one."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
+import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
+
+import psutil
 
 from cryptoj_actors.adapters.coinbase.capture import capture_inputs
 from cryptoj_actors.adapters.coinbase.download import granularity_of
@@ -52,6 +58,7 @@ from cryptoj_actors.strategy.base import load_strategy, warmup_bars
 from cryptoj_actors.system import TradingSystem
 from cryptoj_actors.ui.watch import watch
 
+log = logging.getLogger(__name__)
 
 class _Interrupted(KeyboardInterrupt):
     """Ctrl-C or SIGTERM while the replay runs: it stops as cleanly as it ends."""
@@ -232,6 +239,29 @@ def _write_inputs(run: RunInfo, cached: dict[str, list[Bar]], interval_s: int) -
     return [str(path) for path in paths]
 
 
+@contextlib.contextmanager
+def _on_one_cpu(wanted: bool) -> Iterator[None]:
+    """Keep this thread, and the actors' threads it starts meanwhile, on the
+    CPU it runs on now (``[feed] replay_one_cpu``), then give it back the
+    CPUs it had. Said in the log; never fatal (not Linux, or not allowed)."""
+    if not wanted:
+        yield
+        return
+    try:
+        allowed = os.sched_getaffinity(0)
+        cpu = psutil.Process().cpu_num()
+        os.sched_setaffinity(0, {cpu})
+    except (AttributeError, OSError, psutil.Error) as exc:
+        log.info("replay: threads not kept on one CPU (%s)", exc)
+        yield
+        return
+    log.info("replay: threads kept on CPU %d ([feed] replay_one_cpu)", cpu)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, allowed)
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     # Started first: its process imports matplotlib while this one replays.
     with PlotWorker() as plots:
@@ -271,6 +301,12 @@ def _replay(args: argparse.Namespace, plots: PlotWorker) -> int:
         print(f"resuming {run.run_id}: {summary}; re-executing from the first batch against "
               "the journal", file=sys.stderr)
     setup_logging(config, args.verbose, run.files.log, tag=run.trading)
+    with _on_one_cpu(config.feed.replay_one_cpu):
+        return _replay_run(args, config, inputs, run, plots)
+
+
+def _replay_run(args: argparse.Namespace, config: Config, inputs: ReplayInputs, run: RunInfo,
+                plots: PlotWorker) -> int:
     strategy = load_strategy(config.strategy, inputs.products, config.source,
                              inputs.period_ns // 1_000_000_000)
     _say_warmup(strategy, inputs)

@@ -79,7 +79,7 @@ def bar_inputs(specs: Sequence[str], stale_bars: int | None = None) -> ReplayInp
         if batches:
             notes.append(f"{product}: its latest bar was more than {stale_bars} intervals old "
                          f"in {batches:,} of {len(stale):,} batches (no new exposure then)")
-    return ReplayInputs(source=lambda: BarReplaySource(aligned, stale_bars),
+    return ReplayInputs(source=lambda: BarReplaySource(aligned, stale=stale),
                         period_ns=aligned.interval_ns,
                         products=aligned.products, files=files,
                         notes=(*notes, *aligned.notes),

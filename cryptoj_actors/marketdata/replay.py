@@ -41,15 +41,18 @@ class BarReplaySource(RecordedSource):
         aligned: the bars.
         stale_bars: a product without a bar for more than this many intervals
             is unreliable in the batches meanwhile (None: never).
+        stale: ``stale_products(aligned, stale_bars)`` if already known (the
+            sources of one replay's restarts share it).
     """
 
-    def __init__(self, aligned: AlignedBars, stale_bars: int | None = None) -> None:
+    def __init__(self, aligned: AlignedBars, stale_bars: int | None = None, *,
+                 stale: list[tuple[str, ...]] | None = None) -> None:
         super().__init__()
         self.aligned = aligned
         self.products = aligned.products
         self.total_batches = len(aligned.slices)
         self.period_ns = aligned.interval_ns
-        self._stale = stale_products(aligned, stale_bars)
+        self._stale = stale_products(aligned, stale_bars) if stale is None else stale
         self._next = 0
 
     @property
