@@ -28,11 +28,14 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import jwt
 import orjson
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+
+# PyJWT and cryptography are imported where a key is parsed or a JWT signed:
+# importing them costs 80 ms that a replay, which never signs, need not pay.
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 #: Environment variables a key is read from (as Coinbase's SDK names them).
 ENV_KEY_NAME = "COINBASE_API_KEY"
@@ -90,6 +93,8 @@ class Credentials:
         return self._sign({}, now)
 
     def _sign(self, extra: dict[str, str], now: float | None) -> str:
+        import jwt
+
         issued = int(time.time() if now is None else now)
         claims = {"sub": self.name, "iss": "cdp", "nbf": issued,
                   "exp": issued + JWT_LIFETIME_S, **extra}
@@ -107,6 +112,9 @@ def parse_credentials(name: str, pem: str, source: str) -> Credentials:
         CredentialsError: the name is not a CDP key name, or the private key is
             not a PEM EC P-256 key (the only kind ES256 signs with).
     """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     name = name.strip()
     if not KEY_NAME.fullmatch(name):
         raise CredentialsError(f"{source}: the key name must look like "
