@@ -39,13 +39,13 @@ from cryptoj_actors.messages import (
 from cryptoj_actors.model import Bar, MarketEvent, Ticker, Trade
 from cryptoj_actors.portfolio.curve import EquityCurve
 from cryptoj_actors.portfolio.ledger import Ledger, ReservationError
-from cryptoj_actors.portfolio.sketch import CurveSketch
 from cryptoj_actors.portfolio.reconcile import (
     BalanceDifference,
     apply_differences,
     balance_differences,
 )
 from cryptoj_actors.portfolio.recovery import rebuild_ledger
+from cryptoj_actors.portfolio.sketch import CurveSketch
 from cryptoj_actors.report.metrics import EquityPoint, TradeRecord
 from cryptoj_actors.report.metrics import snapshot as performance_snapshot
 from cryptoj_actors.report.results import PortfolioResults
@@ -60,6 +60,8 @@ log = logging.getLogger(__name__)
 PUBLISH_INTERVAL_S = 0.5
 #: Fills the status board keeps, the latest last (the dashboard's list).
 RECENT_FILLS = 20
+#: A product the ledger holds nothing of yet: (notional, mark price).
+_UNHELD: tuple[Decimal, Decimal | None] = (Decimal(0), None)
 
 
 def _mark_price(event: MarketEvent) -> Decimal | None:
@@ -237,14 +239,22 @@ class PortfolioActor(RoleActor):
                                 transfers=tuple(self.transfers))
 
     def _point(self, s: PortfolioSnapshot) -> EquityPoint:
-        notionals = {p.product_id: p.notional for p in s.positions}
-        prices = {p.product_id: p.mark_price for p in s.positions}
+        # Once an hour on the replay's critical path: one pass over the
+        # positions (in the snapshot's order, which the sum keeps), one over
+        # the products.
+        held: dict[str, tuple[Decimal, Decimal | None]] = {}
+        gross = Decimal(0)
+        for p in s.positions:
+            notional = p.notional
+            held[p.product_id] = (notional, p.mark_price)
+            gross += abs(notional)
         equity = s.equity
-        weights = tuple((product, notionals.get(product, Decimal(0)) / equity if equity else
-                         Decimal(0)) for product in self.products)
-        gross = sum((abs(n) for n in notionals.values()), Decimal(0))
+        weights, marks = [], []
+        for product in self.products:
+            notional, price = held.get(product, _UNHELD)
+            weights.append((product, notional / equity if equity else Decimal(0)))
+            marks.append((product, price))
         return EquityPoint(time_ns=s.ts_ns, equity=equity, cash=s.cash,
                            realized_pnl=s.realized_pnl, unrealized_pnl=s.unrealized_pnl,
                            fees=s.fees, gross_exposure=gross / equity if equity else Decimal(0),
-                           weights=weights,
-                           marks=tuple((product, prices.get(product)) for product in self.products))
+                           weights=tuple(weights), marks=tuple(marks))

@@ -25,6 +25,7 @@ from cryptoj_actors.clock import iso
 from cryptoj_actors.marketdata.history import Warmup, no_warmup
 from cryptoj_actors.messages import EndOfData, IntentBatch, MarketBatch
 from cryptoj_actors.model import Bar, OrderIntent
+from cryptoj_actors.money import ONE, ZERO
 from cryptoj_actors.runtime import Runtime
 from cryptoj_actors.state.candles import CandleCacheError
 from cryptoj_actors.strategy.base import Strategy, warmup_bars
@@ -107,6 +108,6 @@ def invalid_intent(intent: object) -> str:
         return f"not an OrderIntent but {type(intent).__name__}"
     for name in ("target_weight", "rebalance_threshold"):
         value = getattr(intent, name)
-        if not isinstance(value, Decimal) or not value.is_finite() or not 0 <= value <= 1:
+        if not isinstance(value, Decimal) or not value.is_finite() or not ZERO <= value <= ONE:
             return f"{name} must be a Decimal fraction in [0, 1]"
     return ""

@@ -219,4 +219,9 @@ class TrendRiskParity:
 def _floor_weight(weight: float) -> Decimal:
     # Through the float's shortest repr, the number the arithmetic meant
     # (0.24, not 0.2399999999999999911...), then down to the step.
+    if weight == 0.0 and math.copysign(1.0, weight) > 0:
+        return _NO_WEIGHT  # most targets, most of the time: the same Decimal
     return Decimal(repr(weight)).quantize(WEIGHT_STEP, ROUND_DOWN)
+
+
+_NO_WEIGHT = Decimal(repr(0.0)).quantize(WEIGHT_STEP, ROUND_DOWN)
