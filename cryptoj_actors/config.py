@@ -98,33 +98,25 @@ class SystemConfig:
 class FeedConfig:
     """Market data. ``url`` is the Coinbase Advanced Trade websocket.
 
-    ``batch_interval_s``: live, a batch every so often; 0 cuts one as soon as
-    a frame arrives and credit allows (conflating while the pipeline is busy).
-    ``credit_window``: market batches in flight live (1: every decision on the
-    freshest data); ``replay_credit_window``: the same in replay, where a
-    larger window lets the strategy run ahead without changing any result
+    ``batch_interval_s``: live, a batch every so often; 0 cuts one as soon as a frame arrives and
+    credit allows (conflating while the pipeline is busy). ``credit_window``: market batches in
+    flight live (1: every decision on the freshest data); ``replay_credit_window``: the same in
+    replay, where a larger window lets the strategy run ahead without changing any result
     (DESIGN.md section 9; a test holds the reports equal).
 
-    Live connection: ``channels`` subscribed (``heartbeats`` always);
-    reconnect backoff ``reconnect_initial_s`` doubling to ``reconnect_max_s``
-    with full jitter, reset after ``reconnect_reset_s`` connected; the feed is
-    reported down after ``circuit_breaker_failures`` failures in a row; data
-    older than ``stale_after_s`` forces a reconnect; ``book_depth`` levels a
-    side go into each batch.
+    Live connection: ``channels`` subscribed (``heartbeats`` always); reconnect backoff
+    ``reconnect_initial_s`` doubling to ``reconnect_max_s`` with full jitter, reset after
+    ``reconnect_reset_s`` connected; the feed is reported down after ``circuit_breaker_failures``
+    failures in a row; data older than ``stale_after_s`` forces a reconnect; ``book_depth`` levels
+    a side go into each batch.
 
-    Replay: a product whose latest bar is more than ``replay_stale_bars``
-    intervals old (a gap in the data) is unreliable, as stale live data is:
-    risk lets nothing add exposure to it until its next bar, and the replay
-    notes how long each product was so.
+    Replay: a product whose latest bar is more than ``replay_stale_bars`` intervals old (a gap in
+    the data) is unreliable, as stale live data is: risk lets nothing add exposure to it until its
+    next bar, and the replay notes how long each product was so. With ``replay_one_cpu`` its
+    threads, which take turns on one interpreter lock, stay on one CPU (cheaper hand-offs).
 
-    Warm-up (live): Coinbase's candles of ``bar_interval_s`` and the candle
-    cache; a history older than ``warmup_max_age_s`` (offline) is refused.
-
-    ``replay_one_cpu``: a ``replay`` keeps its threads on the CPU it starts
-    on. They share one interpreter lock, so they never run at once, and hand
-    a message on every few microseconds: on one CPU a hand-off wakes the next
-    thread without crossing cores (a whole replay of the three hourly files
-    took 4 % less time). The report's plot worker keeps every CPU.
+    Warm-up (live): Coinbase's candles of ``bar_interval_s`` and the candle cache; a history older
+    than ``warmup_max_age_s`` (offline) is refused.
     """
 
     url: Annotated[Str, WsUrl] = "wss://advanced-trade-ws.coinbase.com"
