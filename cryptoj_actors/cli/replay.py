@@ -60,6 +60,7 @@ from cryptoj_actors.ui.watch import watch
 
 log = logging.getLogger(__name__)
 
+
 class _Interrupted(KeyboardInterrupt):
     """Ctrl-C or SIGTERM while the replay runs: it stops as cleanly as it ends."""
 

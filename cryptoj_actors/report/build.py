@@ -40,7 +40,7 @@ from cryptoj_actors.execution.paper import ASSUMPTIONS
 from cryptoj_actors.money import LEDGER_CONTEXT, ZERO
 from cryptoj_actors.portfolio.reconcile import BalanceDifference
 from cryptoj_actors.report.files import (
-    EquityCurve,
+    EquitySeries,
     draw_equity_png,
     performance_dict,
     write_equity_csv,
@@ -177,7 +177,7 @@ def write_run(run_dir: Path, report: Mapping[str, Any], results: RunResults,
     run_dir.mkdir(parents=True, exist_ok=True)
     files = RunDir(run_dir)
     paths = [files.report_json, files.trades_csv, files.equity_csv, files.equity_png]
-    curve = EquityCurve.of(results.portfolio.equity)
+    curve = EquitySeries.of(results.portfolio.equity)
     title = f"Equity and drawdown: {', '.join(report['run']['products'])}"
     drawn = plots.submit(paths[3], curve, title) if plots is not None else None
     write_report_json(paths[0], report)

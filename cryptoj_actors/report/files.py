@@ -248,7 +248,7 @@ def _six_decimals(value: float) -> str:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class EquityCurve:
+class EquitySeries:
     """What ``equity.png`` shows, as plain numbers (a worker process takes it
     as it is): the points' times (ns since the epoch, UTC), equity (quote,
     as floats: a plot needs no more) and drawdown (percent, <= 0)."""
@@ -258,7 +258,7 @@ class EquityCurve:
     drawdown_pct: tuple[float, ...]
 
     @classmethod
-    def of(cls, points: Sequence[EquityPoint]) -> EquityCurve:
+    def of(cls, points: Sequence[EquityPoint]) -> EquitySeries:
         return cls(times_ns=tuple(p.time_ns for p in points),
                    equity=tuple(float(p.equity) for p in points),
                    drawdown_pct=tuple(d * 100.0 for d in drawdown_series(points)))
@@ -266,10 +266,10 @@ class EquityCurve:
 
 def write_equity_png(path: Path, points: Sequence[EquityPoint], title: str) -> None:
     """Plot the equity curve (quote) over the drawdown (percent, filled); 1200x700 px."""
-    draw_equity_png(path, EquityCurve.of(points), title)
+    draw_equity_png(path, EquitySeries.of(points), title)
 
 
-def draw_equity_png(path: Path, curve: EquityCurve, title: str) -> None:
+def draw_equity_png(path: Path, curve: EquitySeries, title: str) -> None:
     """Write ``curve`` as ``equity.png`` (see :func:`write_equity_png`).
 
     Uses a :class:`matplotlib.figure.Figure` with the Agg canvas directly, so

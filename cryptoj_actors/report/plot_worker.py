@@ -10,7 +10,7 @@ the run's own process (one function draws both, :func:`draw_equity_png`).
 
 Protocol, one JSON object a line each way: the run sends ``{"path",
 "title", "times_ns", "equity", "drawdown_pct"}`` (see
-:class:`~cryptoj_actors.report.files.EquityCurve`), the worker answers
+:class:`~cryptoj_actors.report.files.EquitySeries`), the worker answers
 ``{"ok": true}`` or ``{"error": "<type>: <message>"}``. The worker ends when
 its input ends.
 """
@@ -29,7 +29,7 @@ from typing import Self
 
 import orjson
 
-from cryptoj_actors.report.files import EquityCurve, draw_equity_png
+from cryptoj_actors.report.files import EquitySeries, draw_equity_png
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +63,12 @@ class PlotWorker:
         # from the admin interface's POST /report never interleave.
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plot-worker")
 
-    def submit(self, path: Path, curve: EquityCurve, title: str) -> Future[None]:
+    def submit(self, path: Path, curve: EquitySeries, title: str) -> Future[None]:
         """Draw ``curve`` into ``path``; the future's result is None once the
         file is written, or the drawing's own error (an OSError writing it)."""
         return self._io.submit(self._draw, path, curve, title)
 
-    def _draw(self, path: Path, curve: EquityCurve, title: str) -> None:
+    def _draw(self, path: Path, curve: EquitySeries, title: str) -> None:
         if self._proc is not None:
             try:
                 self._round_trip(path, curve, title)
@@ -79,7 +79,7 @@ class PlotWorker:
                 self._end()
         draw_equity_png(path, curve, title)
 
-    def _round_trip(self, path: Path, curve: EquityCurve, title: str) -> None:
+    def _round_trip(self, path: Path, curve: EquitySeries, title: str) -> None:
         proc = self._proc
         assert proc is not None and proc.stdin and proc.stdout
         try:
@@ -130,7 +130,7 @@ def _serve() -> int:
     for line in sys.stdin.buffer:
         try:
             request = orjson.loads(line)
-            curve = EquityCurve(times_ns=tuple(request["times_ns"]),
+            curve = EquitySeries(times_ns=tuple(request["times_ns"]),
                                 equity=tuple(request["equity"]),
                                 drawdown_pct=tuple(request["drawdown_pct"]))
             draw_equity_png(Path(request["path"]), curve, request["title"])

@@ -56,6 +56,8 @@ from cryptoj_actors.strategy.stats import Ema, EwmCovariance
 #: Targets are rounded down to this step, so they never add up to more than
 #: ``gross_target`` nor exceed ``max_weight``.
 WEIGHT_STEP = Decimal("0.0001")
+#: A zero target, as the rounding below makes it (one Decimal for them all).
+_NO_WEIGHT = Decimal(repr(0.0)).quantize(WEIGHT_STEP, ROUND_DOWN)
 
 Weight = rule(lambda v: 0 <= v <= 1, "must be a fraction in [0, 1] (0.30 means 30 %)")
 Threshold = rule(lambda v: 0 <= v < 1, "must be a fraction in [0, 1) (0.015 means 1.5 %)")
@@ -223,5 +225,3 @@ def _floor_weight(weight: float) -> Decimal:
         return _NO_WEIGHT  # most targets, most of the time: the same Decimal
     return Decimal(repr(weight)).quantize(WEIGHT_STEP, ROUND_DOWN)
 
-
-_NO_WEIGHT = Decimal(repr(0.0)).quantize(WEIGHT_STEP, ROUND_DOWN)

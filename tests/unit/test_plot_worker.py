@@ -10,7 +10,7 @@ import psutil
 import pytest
 
 from cryptoj_actors.clock import NS_PER_HOUR, from_datetime
-from cryptoj_actors.report.files import EquityCurve, write_equity_png
+from cryptoj_actors.report.files import EquitySeries, write_equity_png
 from cryptoj_actors.report.metrics import EquityPoint
 from cryptoj_actors.report.plot_worker import PlotWorker
 
@@ -34,7 +34,7 @@ def workers():
 def test_the_worker_draws_the_bytes_this_process_draws(tmp_path):
     write_equity_png(tmp_path / "here.png", CURVE, "BTC-USD")
     with PlotWorker() as plots:
-        plots.submit(tmp_path / "there.png", EquityCurve.of(CURVE), "BTC-USD").result()
+        plots.submit(tmp_path / "there.png", EquitySeries.of(CURVE), "BTC-USD").result()
     assert (tmp_path / "there.png").read_bytes() == (tmp_path / "here.png").read_bytes()
 
 
@@ -53,7 +53,7 @@ def test_a_dead_worker_leaves_the_plot_to_this_process(tmp_path, caplog):
         (worker,) = [p for p in workers() if p.pid not in before]
         worker.kill()  # not reaped here: the run learns how it ended
         with caplog.at_level(logging.WARNING, logger="cryptoj_actors.report.plot_worker"):
-            plots.submit(tmp_path / "there.png", EquityCurve.of(CURVE), "t").result()
+            plots.submit(tmp_path / "there.png", EquitySeries.of(CURVE), "t").result()
     assert (tmp_path / "there.png").read_bytes() == (tmp_path / "here.png").read_bytes()
     assert "the plot worker failed (it exited with code -9)" in caplog.text
 
@@ -61,6 +61,6 @@ def test_a_dead_worker_leaves_the_plot_to_this_process(tmp_path, caplog):
 def test_a_plot_that_cannot_be_written_raises_its_error(tmp_path):
     (tmp_path / "file").write_text("not a directory")
     with PlotWorker() as plots:
-        future = plots.submit(tmp_path / "file" / "equity.png", EquityCurve.of(CURVE), "t")
+        future = plots.submit(tmp_path / "file" / "equity.png", EquitySeries.of(CURVE), "t")
         with pytest.raises(NotADirectoryError):
             future.result()
