@@ -186,7 +186,8 @@ class PortfolioActor(RoleActor):
             time_ns=fill.ts_ns, product_id=fill.product_id, side=fill.side.value,
             base_size=fill.base_size, price=fill.price, fee=fill.fee,
             client_order_id=fill.client_order_id, realized_pnl=result.realized_pnl,
-            reason=self._reasons.get(fill.client_order_id, "external"))
+            reason=self._reasons.get(fill.client_order_id, "external"),
+            liquidity=fill.liquidity.value.lower())
         self.trades.append(trade)
         self._recent.append(trade)
         board = self.rt.board

@@ -53,6 +53,7 @@ TRADES_HEADER = (
     "client_order_id",
     "realized_pnl",
     "reason",
+    "liquidity",
 )
 EQUITY_HEADER = (
     "time",
@@ -167,6 +168,7 @@ def write_trades_csv(path: Path, trades: Sequence[TradeRecord]) -> None:
                 t.client_order_id,
                 fmt(t.realized_pnl),
                 _text(t.reason),
+                t.liquidity,
             )
         )
     write_atomic(path, f.getvalue())

@@ -60,6 +60,8 @@ class TradeRecord:
     ``realized_pnl`` is the PnL this fill realized against the position's cost
     basis, before its own fee (0 for buys), in quote currency. ``reason`` says
     why the order exists: ``"rebalance"``, ``"stop_loss"``, ``"limit_trim"``, ...
+    ``liquidity`` is ``"maker"`` (the fill of a resting order) or ``"taker"``
+    (of one that crossed), as the venue reports it.
     """
 
     time_ns: int
@@ -71,6 +73,7 @@ class TradeRecord:
     client_order_id: str
     realized_pnl: Decimal
     reason: str
+    liquidity: str
 
 
 @dataclass(frozen=True, slots=True)

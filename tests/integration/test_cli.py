@@ -72,7 +72,9 @@ def test_replay_on_a_slice_of_real_data_writes_the_report(real_slice, tmp_path):
     with open(run / "trades.csv") as fh:
         trades = list(csv.DictReader(fh))
     assert trades and set(trades[0]) == {"time", "product_id", "side", "base_size", "price",
-                                         "fee", "client_order_id", "realized_pnl", "reason"}
+                                         "fee", "client_order_id", "realized_pnl", "reason",
+                                         "liquidity"}
+    assert {t["liquidity"] for t in trades} == {"taker"}  # market orders: they cross
     assert report["performance"]["number_of_trades"] == len(trades)
     with open(run / "equity.csv") as fh:
         equity = list(csv.DictReader(fh))

@@ -30,7 +30,8 @@ def results_after(fills: list[Fill], recorded: list[Fill]) -> RunResults:
     trades = tuple(TradeRecord(time_ns=f.ts_ns, product_id=f.product_id, side=f.side.value,
                                base_size=f.base_size, price=f.price, fee=f.fee,
                                client_order_id=f.client_order_id, realized_pnl=D(0),
-                               reason="rebalance") for f in recorded)
+                               reason="rebalance", liquidity=f.liquidity.value.lower())
+                   for f in recorded)
     before = replace(point, time_ns=0, weights=(("BTC-USD", D(0)),))  # the decision's mark
     portfolio = PortfolioResults(snapshot=snap, equity=(before, replace(point, time_ns=2 * HOUR)),
                                  trades=trades, denials=(), order_status={},
@@ -69,7 +70,7 @@ def trade(time_ns: int, side: str, base: str, price: str, fee: str = "0",
           reason: str = "rebalance") -> TradeRecord:
     return TradeRecord(time_ns=time_ns, product_id="BTC-USD", side=side, base_size=D(base),
                        price=D(price), fee=D(fee), client_order_id="o", realized_pnl=D(0),
-                       reason=reason)
+                       reason=reason, liquidity="taker")
 
 
 def report_of(equity: tuple[EquityPoint, ...], trades: tuple[TradeRecord, ...]) -> dict:

@@ -65,6 +65,7 @@ TRADES = [
         client_order_id="run1-000001",
         realized_pnl=Decimal("0"),
         reason="rebalance",
+        liquidity="taker",
     ),
     TradeRecord(
         time_ns=T0 + 2 * NS_PER_HOUR,
@@ -76,6 +77,7 @@ TRADES = [
         client_order_id="run1-000002",
         realized_pnl=Decimal("-12.345678901234"),
         reason="stop_loss, hard",
+        liquidity="maker",
     ),
 ]
 
@@ -194,7 +196,8 @@ def test_performance_dict_writes_none_as_null(tmp_path):
 # --- trades.csv -----------------------------------------------------------------------
 
 
-TRADES_HEADER_LINE = "time,product_id,side,base_size,price,fee,client_order_id,realized_pnl,reason"
+TRADES_HEADER_LINE = ("time,product_id,side,base_size,price,fee,client_order_id,realized_pnl,reason,"
+                      "liquidity")
 
 
 def test_trades_csv(tmp_path):
@@ -205,7 +208,7 @@ def test_trades_csv(tmp_path):
     lines = raw.decode("utf-8").split("\n")
     assert lines[0] == TRADES_HEADER_LINE
     assert lines[1] == (
-        "2021-03-01T01:00:00.5Z,BTC-USD,BUY,0.000123,55000,0.0406,run1-000001,0,rebalance"
+        "2021-03-01T01:00:00.5Z,BTC-USD,BUY,0.000123,55000,0.0406,run1-000001,0,rebalance,taker"
     )
     assert lines[-1] == ""  # final newline
     with path.open(encoding="utf-8", newline="") as f:
@@ -216,6 +219,7 @@ def test_trades_csv(tmp_path):
     assert Decimal(sell["realized_pnl"]) == Decimal("-12.345678901234")
     assert Decimal(sell["fee"]) == Decimal("10.8015")
     assert sell["reason"] == "stop_loss, hard"  # quoted by csv, read back whole
+    assert sell["liquidity"] == "maker"
 
 
 def test_trades_csv_without_trades_has_only_the_header(tmp_path):

@@ -58,6 +58,7 @@ def trade(side, pnl, fee="0", n=0):
         client_order_id=f"c{n}",
         realized_pnl=Decimal(pnl),
         reason="rebalance",
+        liquidity="taker",
     )
 
 

@@ -33,7 +33,7 @@ def test_running_metrics_equal_the_report_at_every_moment_they_are_asked():
     points = walk(3 * BLOCK + 17, seed=11)
     trades = [TradeRecord(time_ns=0, product_id="BTC-USD", side=side, base_size=Decimal(1),
                           price=Decimal(1), fee=Decimal("0.5"), client_order_id=str(i),
-                          realized_pnl=Decimal(pnl), reason="rebalance")
+                          realized_pnl=Decimal(pnl), reason="rebalance", liquidity="taker")
               for i, (side, pnl) in enumerate([("BUY", 0), ("SELL", 7), ("SELL", -3)] * 5)]
     running = RunningPerformance(risk_free_rate=0.02, periods_per_year=8766.0)
     asked_at = {1, 2, 500, BLOCK, BLOCK + 1, 2 * BLOCK + 5, len(points)}
