@@ -141,6 +141,7 @@ def build_report(*, results: RunResults, config: Config, interval_ns: int,
         },
         "denials_by_reason": dict(sorted(denials.items())),
         "fills_by_reason": dict(sorted(exits.items())),
+        "fills_by_liquidity": _by_liquidity(pf.trades),
         "orders_by_final_status": dict(sorted(pf.order_status.items())),
         "trading_state_changes": [
             {"time": iso(s.since_ns), "level": s.level.value, "reason": s.reason}
@@ -188,6 +189,20 @@ def write_run(run_dir: Path, report: Mapping[str, Any], results: RunResults,
     else:
         drawn.result()
     return paths
+
+
+def _by_liquidity(trades: Sequence[TradeRecord]) -> dict[str, dict[str, Any]]:
+    """Fills, notional (``base_size * price``, quote) and fees (quote) of the
+    ``maker`` fills (resting orders) and of the ``taker`` ones (crossing),
+    exact; both always present."""
+    out: dict[str, dict[str, Any]] = {}
+    with localcontext(LEDGER_CONTEXT):
+        for side in ("maker", "taker"):
+            mine = [t for t in trades if t.liquidity == side]
+            out[side] = {"fills": len(mine),
+                         "notional": sum((t.base_size * t.price for t in mine), ZERO),
+                         "fees": sum((t.fee for t in mine), ZERO)}
+    return out
 
 
 def _buys_over_the_limit(equity: Sequence[EquityPoint], trades: Sequence[TradeRecord],

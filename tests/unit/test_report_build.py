@@ -111,3 +111,21 @@ def test_a_buy_at_the_limit_exactly_passes():
     report = report_of((point(HOUR, "10000", "0.05"),),
                        (trade(HOUR, "BUY", "0.0099", "50000", "5"),))  # 495 + 5 = 500: 10 %
     assert report["cross_checks"]["buys_within_the_limit"] is True
+
+
+def test_fills_are_counted_by_liquidity_with_their_notional_and_fees():
+    maker = replace(BUY, fill_id="f2", client_order_id="o2", base_size=D("0.02"),
+                    price=D("49000.5"), fee=D("5.88012"), liquidity=Liquidity.MAKER)
+    report = build_report(results=results_after([BUY, maker], [BUY, maker]), config=Config(),
+                          interval_ns=HOUR, products=("BTC-USD",), inputs=[])
+    assert report["fills_by_liquidity"] == {
+        "maker": {"fills": 1, "notional": D("980.01"), "fees": D("5.88012")},
+        "taker": {"fills": 1, "notional": D("500"), "fees": D("6")}}
+
+
+def test_a_run_without_fills_has_both_liquidities_at_zero():
+    report = build_report(results=results_after([], []), config=Config(), interval_ns=HOUR,
+                          products=("BTC-USD",), inputs=[])
+    assert report["fills_by_liquidity"] == {
+        "maker": {"fills": 0, "notional": 0, "fees": 0},
+        "taker": {"fills": 0, "notional": 0, "fees": 0}}
