@@ -13,7 +13,10 @@ start to exit, as an operator would wait for it.
 The machines this runs on are noisy, so runs come in pairs, one of each,
 the order alternating from pair to pair, after one warm-up run of each that
 is not counted; the figure is the ratio of the medians (ours over theirs),
-shown with every pair's raw times and their own ratio.
+shown with every pair's raw times and their own ratio. The ratio depends on
+the processor too (CPython's interpreter and NautilusTrader's compiled core
+do not speed up alike: the same code measured 1.54 on one machine and 0.95
+on another), so the table names the processor it was measured on.
 
     python scripts/bench_peers.py                  # 5 pairs
     python scripts/bench_peers.py --pairs 9 --peers-python ../peers-venv/bin/python
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -63,6 +67,18 @@ def timed(command: list[str]) -> tuple[float, float, str]:
         raise SystemExit(f"error: {Path(command[1]).name} exited {done.returncode}: {last}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return wall, cpu, done.stdout
+
+
+def processor() -> str:
+    """The processor's model name (Linux's ``/proc/cpuinfo``) and the CPUs this
+    process may use; ``unknown`` where that file is missing."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown"
+    model = next((line.split(":", 1)[1].strip() for line in text.splitlines()
+                  if line.startswith("model name")), "unknown")
+    return f"{model}, {len(os.sched_getaffinity(0))} CPUs"
 
 
 def ours() -> tuple[float, float]:
@@ -128,6 +144,7 @@ def main() -> int:
     console.print(f"median wall: ours {statistics.median(mine):.2f} s, NautilusTrader "
                   f"{statistics.median(peer):.2f} s; ratio of the medians {ratio:.2f} "
                   f"(pairs {min(ratios):.2f} to {max(ratios):.2f}); target at most {TARGET}")
+    console.print(f"measured on: {processor()}")
     return 0
 
 

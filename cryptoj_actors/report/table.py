@@ -126,8 +126,9 @@ def render_report(report: Mapping[str, Any]) -> Table:
 
     Sections, each shown only when its data is present: Run (``report["run"]``),
     Returns, Risk, Trading (``report["performance"]``), Risk denials by reason
-    (``report["denials_by_reason"]``), Cross-checks (``report["cross_checks"]``,
-    ``True`` shown as OK, ``False`` as FAILED).
+    (``report["denials_by_reason"]``), Fills by liquidity (maker and taker:
+    fills, notional and fees, ``report["fills_by_liquidity"]``), Cross-checks
+    (``report["cross_checks"]``, ``True`` shown as OK, ``False`` as FAILED).
     """
     table = Table(title="Run report", show_header=True, header_style="bold")
     table.add_column("Metric")
@@ -159,6 +160,15 @@ def render_report(report: Mapping[str, Any]) -> Table:
     if isinstance(denials, Mapping):
         rows = [(str(reason), _cell(count, _plain)) for reason, count in sorted(denials.items())]
         sections.append(("Risk denials by reason", rows or [("none", "0")]))
+
+    liquidity = report.get("fills_by_liquidity")
+    if isinstance(liquidity, Mapping):
+        rows = []
+        for side, figures in liquidity.items():
+            rows += [(f"{side.capitalize()} fills", _cell(figures["fills"], _plain)),
+                     (f"{side.capitalize()} notional", _cell(figures["notional"], _money)),
+                     (f"{side.capitalize()} fees", _cell(figures["fees"], _money))]
+        sections.append(("Fills by liquidity", rows))
 
     checks = report.get("cross_checks")
     if isinstance(checks, Mapping):

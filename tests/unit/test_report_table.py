@@ -87,3 +87,13 @@ def test_print_report_writes_to_the_console():
     buffer = io.StringIO()
     print_report(REPORT, Console(file=buffer, width=120, color_system=None))
     assert "Total return" in buffer.getvalue() and "23.46%" in buffer.getvalue()
+
+
+def test_fills_by_liquidity_have_a_section_of_their_own():
+    report = {**REPORT, "fills_by_liquidity": {
+        "maker": {"fills": 2, "notional": "980.01", "fees": "5.88012"},
+        "taker": {"fills": 1, "notional": "500", "fees": "6"}}}
+    text = render(report)
+    assert "Fills by liquidity" in text
+    assert "2" in row(text, "Maker fills") and "980.01" in row(text, "Maker notional")
+    assert "5.88" in row(text, "Maker fees") and "6.00" in row(text, "Taker fees")
