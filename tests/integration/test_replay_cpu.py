@@ -20,11 +20,13 @@ def replay_watching_the_portfolio(args: list[str]) -> tuple[int, set[int]]:
     """Run ``replay`` here while a watcher reads the portfolio actor's CPUs."""
     seen: set[int] = set()
     done = threading.Event()
+    earlier = set(threading.enumerate())  # an actor another test left behind is not this one
 
     def watch() -> None:
         while not done.is_set() and not seen:
             for thread in threading.enumerate():
-                if thread.name.startswith("PortfolioActor") and thread.native_id:
+                if thread.name.startswith("PortfolioActor") and thread.native_id and \
+                        thread not in earlier:
                     try:
                         seen.update(os.sched_getaffinity(thread.native_id))
                     except OSError:
