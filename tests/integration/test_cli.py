@@ -290,13 +290,15 @@ def test_report_renders_a_finished_run_with_figures_and_one_html_page(real_slice
     run = run_dir_of(tmp_path)
     result = cli("report", str(run), "--html")
     assert result.returncode == 0, result.stderr
-    for heading in ("Run report", "By product", "By exit reason", "Monthly returns"):
+    for heading in ("Run report", "By product", "By exit reason", "Monthly returns",
+                    "Fills by liquidity"):
         assert heading in result.stdout
     assert "stop-loss" in result.stdout and "signal" in result.stdout
     for name in ("positions.png", "monthly_returns.png"):
         assert (run / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = (run / "report.html").read_text()
     assert "<h2>By exit reason</h2>" in page and 'id="trades"' in page
+    assert "<h2>By liquidity (maker: resting orders; taker: crossing ones)</h2>" in page
     for figure in ("equity", "prices", "weights", "monthly"):
         assert f'id="{figure}"' in page
     # self-contained: plotly.js is in the page, and nothing else refers elsewhere
