@@ -52,13 +52,15 @@ class PlotWorker:
         # The worker imports this package from where the run found it.
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(_PACKAGE_ROOT), env.get("PYTHONPATH")) if p)
+        self._proc: subprocess.Popen[bytes] | None = None
         try:
-            self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+            if not sys.executable:  # an embedded interpreter: no Python to start
+                raise OSError("no Python executable to start it with")
+            self._proc = subprocess.Popen(
                 [sys.executable, "-m", __name__], stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
         except OSError as exc:
             log.warning("report: no plot worker (%s): equity.png is drawn in this process", exc)
-            self._proc = None
         # One thread talks to the worker, so requests from the run's end and
         # from the admin interface's POST /report never interleave.
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plot-worker")

@@ -64,3 +64,13 @@ def test_a_plot_that_cannot_be_written_raises_its_error(tmp_path):
         future = plots.submit(tmp_path / "file" / "equity.png", EquitySeries.of(CURVE), "t")
         with pytest.raises(NotADirectoryError):
             future.result()
+
+
+def test_without_a_python_to_start_the_plot_is_drawn_here(tmp_path, monkeypatch, caplog):
+    write_equity_png(tmp_path / "here.png", CURVE, "t")
+    monkeypatch.setattr("sys.executable", "")
+    with caplog.at_level(logging.WARNING, logger="cryptoj_actors.report.plot_worker"), \
+            PlotWorker() as plots:
+        plots.submit(tmp_path / "there.png", EquitySeries.of(CURVE), "t").result()
+    assert (tmp_path / "there.png").read_bytes() == (tmp_path / "here.png").read_bytes()
+    assert "no plot worker (no Python executable to start it with)" in caplog.text
