@@ -197,9 +197,9 @@ def _by_liquidity(trades: Sequence[TradeRecord]) -> dict[str, dict[str, Any]]:
     exact; both always present."""
     out: dict[str, dict[str, Any]] = {}
     with localcontext(LEDGER_CONTEXT):
-        for side in ("maker", "taker"):
-            mine = [t for t in trades if t.liquidity == side]
-            out[side] = {"fills": len(mine),
+        for kind in ("maker", "taker"):
+            mine = [t for t in trades if t.liquidity == kind]
+            out[kind] = {"fills": len(mine),
                          "notional": sum((t.base_size * t.price for t in mine), ZERO),
                          "fees": sum((t.fee for t in mine), ZERO)}
     return out

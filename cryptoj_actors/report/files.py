@@ -266,13 +266,9 @@ class EquitySeries:
                    drawdown_pct=tuple(d * 100.0 for d in drawdown_series(points)))
 
 
-def write_equity_png(path: Path, points: Sequence[EquityPoint], title: str) -> None:
-    """Plot the equity curve (quote) over the drawdown (percent, filled); 1200x700 px."""
-    draw_equity_png(path, EquitySeries.of(points), title)
-
-
 def draw_equity_png(path: Path, curve: EquitySeries, title: str) -> None:
-    """Write ``curve`` as ``equity.png`` (see :func:`write_equity_png`).
+    """Plot the equity curve (quote) over the drawdown (percent, filled) into
+    ``path``; 1200x700 px.
 
     Uses a :class:`matplotlib.figure.Figure` with the Agg canvas directly, so
     it works headless and never touches ``pyplot``'s global state or backend.

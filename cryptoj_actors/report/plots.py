@@ -1,6 +1,6 @@
 """The report's extra figures (matplotlib, headless): positions over time per
 product, and monthly returns. The equity and drawdown figure is
-:func:`cryptoj_actors.report.files.write_equity_png`."""
+:func:`cryptoj_actors.report.files.draw_equity_png`."""
 
 from __future__ import annotations
 

@@ -154,8 +154,8 @@ def _write_html(files: RunDir, report: dict[str, Any], products: dict[str, Break
         "By exit reason": html.table(BREAKDOWN_HEADER, _breakdown_rows(exits)),
         **({"By liquidity (maker: resting orders; taker: crossing ones)": html.table(
             ("liquidity", "fills", "notional", "fees"),
-            [(side, str(f["fills"]), _money(Decimal(f["notional"])), _money(Decimal(f["fees"])))
-             for side, f in report["fills_by_liquidity"].items()])}
+            [(kind, str(f["fills"]), _money(Decimal(f["notional"])), _money(Decimal(f["fees"])))
+             for kind, f in report["fills_by_liquidity"].items()])}
            if "fills_by_liquidity" in report else {}),  # runs written before it was reported
         "Trades (click a heading to sort)":
             f'<div id="trades-box">{interactive.trades_table(trades)}</div>',

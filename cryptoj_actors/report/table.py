@@ -164,10 +164,10 @@ def render_report(report: Mapping[str, Any]) -> Table:
     liquidity = report.get("fills_by_liquidity")
     if isinstance(liquidity, Mapping):
         rows = []
-        for side, figures in liquidity.items():
-            rows += [(f"{side.capitalize()} fills", _cell(figures["fills"], _plain)),
-                     (f"{side.capitalize()} notional", _cell(figures["notional"], _money)),
-                     (f"{side.capitalize()} fees", _cell(figures["fees"], _money))]
+        for kind, figures in liquidity.items():
+            rows += [(f"{kind.capitalize()} fills", _cell(figures["fills"], _plain)),
+                     (f"{kind.capitalize()} notional", _cell(figures["notional"], _money)),
+                     (f"{kind.capitalize()} fees", _cell(figures["fees"], _money))]
         sections.append(("Fills by liquidity", rows))
 
     checks = report.get("cross_checks")

@@ -10,7 +10,7 @@ import psutil
 import pytest
 
 from cryptoj_actors.clock import NS_PER_HOUR, from_datetime
-from cryptoj_actors.report.files import EquitySeries, write_equity_png
+from cryptoj_actors.report.files import EquitySeries, draw_equity_png
 from cryptoj_actors.report.metrics import EquityPoint
 from cryptoj_actors.report.plot_worker import PlotWorker
 
@@ -32,7 +32,7 @@ def workers():
 
 
 def test_the_worker_draws_the_bytes_this_process_draws(tmp_path):
-    write_equity_png(tmp_path / "here.png", CURVE, "BTC-USD")
+    draw_equity_png(tmp_path / "here.png", EquitySeries.of(CURVE), "BTC-USD")
     with PlotWorker() as plots:
         plots.submit(tmp_path / "there.png", EquitySeries.of(CURVE), "BTC-USD").result()
     assert (tmp_path / "there.png").read_bytes() == (tmp_path / "here.png").read_bytes()
@@ -47,7 +47,7 @@ def test_the_worker_ends_with_its_context():
 
 
 def test_a_dead_worker_leaves_the_plot_to_this_process(tmp_path, caplog):
-    write_equity_png(tmp_path / "here.png", CURVE, "t")
+    draw_equity_png(tmp_path / "here.png", EquitySeries.of(CURVE), "t")
     before = {p.pid for p in workers()}
     with PlotWorker() as plots:
         (worker,) = [p for p in workers() if p.pid not in before]
@@ -67,7 +67,7 @@ def test_a_plot_that_cannot_be_written_raises_its_error(tmp_path):
 
 
 def test_without_a_python_to_start_the_plot_is_drawn_here(tmp_path, monkeypatch, caplog):
-    write_equity_png(tmp_path / "here.png", CURVE, "t")
+    draw_equity_png(tmp_path / "here.png", EquitySeries.of(CURVE), "t")
     monkeypatch.setattr("sys.executable", "")
     with caplog.at_level(logging.WARNING, logger="cryptoj_actors.report.plot_worker"), \
             PlotWorker() as plots:

@@ -13,11 +13,12 @@ import pytest
 from cryptoj_actors.clock import NS_PER_HOUR, from_datetime
 from cryptoj_actors.model import OrderStatus, Side
 from cryptoj_actors.report.files import (
+    EquitySeries,
+    draw_equity_png,
     performance_dict,
     round_float,
     to_jsonable,
     write_equity_csv,
-    write_equity_png,
     write_report_json,
     write_trades_csv,
 )
@@ -285,7 +286,7 @@ def test_two_writes_of_the_same_input_are_byte_identical(tmp_path):
 
 def test_equity_png(tmp_path):
     path = tmp_path / "equity.png"
-    write_equity_png(path, POINTS, "BTC-USD / ETH-USD momentum")
+    draw_equity_png(path, EquitySeries.of(POINTS), "BTC-USD / ETH-USD momentum")
     data = path.read_bytes()
     assert data[:8] == PNG_SIGNATURE
     width, height = struct.unpack(">II", data[16:24])  # IHDR
@@ -294,7 +295,7 @@ def test_equity_png(tmp_path):
 
 def test_equity_png_without_points(tmp_path):
     path = tmp_path / "equity.png"
-    write_equity_png(path, [], "empty")
+    draw_equity_png(path, EquitySeries.of([]), "empty")
     assert path.read_bytes()[:8] == PNG_SIGNATURE
 
 
@@ -302,5 +303,5 @@ def test_equity_png_leaves_pyplot_alone(tmp_path):
     import matplotlib.pyplot as plt
 
     before = plt.get_fignums()
-    write_equity_png(tmp_path / "equity.png", POINTS, "t")
+    draw_equity_png(tmp_path / "equity.png", EquitySeries.of(POINTS), "t")
     assert plt.get_fignums() == before
